@@ -1,0 +1,93 @@
+"""Run configuration: one YAML file the QA lead edits (``qa.yaml``), defaults otherwise.
+
+Unknown keys and wrong types fail fast with the file and the field named, so a
+typo in cron's config is caught before a night's batch runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from qa_pipeline.audio import DEFAULT_MAX_SECONDS
+from qa_pipeline.transcribe import TranscribeOptions
+
+
+class ConfigError(ValueError):
+    def __init__(self, path: str | Path, field_name: str, message: str, line: int | None = None):
+        self.path, self.field, self.line = str(path), field_name, line
+        where = f"{path}" + (f", line {line}" if line else "")
+        super().__init__(f"{where}: {field_name}: {message}")
+
+
+@dataclass
+class AudioConfig:
+    max_seconds: float = DEFAULT_MAX_SECONDS
+    agent_channel: int = 0
+
+
+@dataclass
+class QAConfig:
+    asr: TranscribeOptions = field(default_factory=TranscribeOptions)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    extra: dict[str, Any] = field(default_factory=dict)  # sections owned by later stages
+    source: str = "<defaults>"
+
+
+def _line_of(path: Path, key: str) -> int | None:
+    try:
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip().startswith(f"{key}:"):
+                return i
+    except OSError:
+        pass
+    return None
+
+
+def _build(cls: type, data: Any, path: Path, prefix: str) -> Any:
+    if data is None:
+        return cls()
+    if not isinstance(data, dict):
+        raise ConfigError(path, prefix, f"expected a mapping, got {type(data).__name__}")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    defaults = cls()
+    kwargs = {}
+    for key, value in data.items():
+        if key not in names:
+            raise ConfigError(path, f"{prefix}.{key}", f"unknown setting; known: {sorted(names)}", _line_of(path, key))
+        default = getattr(defaults, key)
+        if isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        if isinstance(default, bool) != isinstance(value, bool) or (
+            default is not None and not isinstance(value, (type(default), int if isinstance(default, float) else type(default)))
+        ):
+            raise ConfigError(
+                path, f"{prefix}.{key}", f"expected {type(default).__name__}, got {value!r}", _line_of(path, key)
+            )
+        kwargs[key] = float(value) if isinstance(default, float) else value
+    return cls(**kwargs)
+
+
+def load_config(path: str | Path | None = None) -> QAConfig:
+    """Load ``path``, else $QA_CONFIG, else defaults."""
+    path = path or os.environ.get("QA_CONFIG")
+    if not path:
+        return QAConfig()
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(path, "<file>", f"cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(path, "<yaml>", str(getattr(exc, "problem", exc)), mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict):
+        raise ConfigError(path, "<root>", "expected a mapping of sections")
+    asr = _build(TranscribeOptions, data.pop("asr", None), path, "asr")
+    audio = _build(AudioConfig, data.pop("audio", None), path, "audio")
+    return QAConfig(asr=asr, audio=audio, extra=data, source=str(path))

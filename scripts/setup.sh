@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set up everything on a fresh machine: virtual environment, pinned dependencies,
+# CPU torch, and the offline Whisper models under models/. Safe to re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+EXTRAS="${QA_EXTRAS:-dev}"
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+# torch first and pinned: an unpinned torch would pull gigabytes of CUDA wheels.
+"${PIP[@]}" "torch==2.13.0"
+"${PIP[@]}" -e ".[${EXTRAS}]"
+.venv/bin/qa models install
+echo "set-up done: $(.venv/bin/qa --version)"

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up (idempotent) and run the whole test suite. CI calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+QA_EXTRAS="${QA_EXTRAS:-dev}" bash scripts/setup.sh
+.venv/bin/ruff check qa_pipeline tests scripts
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,44 @@
+"""Shared fixtures. Tests run the real models on real audio; those that need
+../shared/data skip cleanly when it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("QA_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SAMPLES = ROOT / "recordings_sample"
+FIXTURES = Path(__file__).resolve().parent / "data"
+
+
+def shared(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs {path} (../shared/data is absent)")
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # One transcript cache per test session: tests share Whisper results, and
+    # nothing leaks in from a developer's own cache.
+    os.environ["QA_CACHE_DIR"] = str(tmp_path_factory.mktemp("qa_cache"))
+
+
+@pytest.fixture(scope="session")
+def real_call_stereo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real role-played call (agent on L, caller on R), as one 8 kHz stereo file."""
+    committed = SAMPLES / "real_auto_repairs_40.flac"
+    if committed.exists():
+        return committed
+    agent, rate = sf.read(shared("calls_en", "Auto_Repairs_40_UTC_agent.wav"))
+    caller, _ = sf.read(shared("calls_en", "Auto_Repairs_40_UTC_caller.wav"))
+    n = min(len(agent), len(caller))
+    path = tmp_path_factory.mktemp("real") / "real_call.wav"
+    sf.write(path, np.stack([agent[:n], caller[:n]], axis=1), rate, subtype="PCM_16")
+    return path
