@@ -7,6 +7,7 @@ Exit codes a cron job can trust:
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -120,6 +121,109 @@ def transcribe(
               f"{transcript.model_id}", highlight=False)
     for seg in transcript.segments:
         out.print(f"[{clock(seg.start)}-{clock(seg.end)}] {seg.speaker}: {seg.text}", highlight=False, markup=False)
+
+
+@app.command()
+def nightly(
+    source: Annotated[Path, typer.Argument(help="Folder of recordings (uses its manifest.csv if present) or a manifest CSV.")],
+    db: Annotated[Path, typer.Option("--db", help="SQLite database (created if missing).")] = Path("qa.db"),
+    config: ConfigOpt = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes; cores are shared among them.")] = 1,
+    executor: Annotated[str, typer.Option("--executor", help="local | ray")] = "local",
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster address (default: start a local one).")] = None,
+    pattern: Annotated[str | None, typer.Option("--pattern", help="Regex with named groups agent_id, started_at, call_id, team for folders without manifest.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Process at most N calls.")] = None,
+    reprocess: Annotated[bool, typer.Option("--reprocess", help="Re-run calls already processed with the same versions (adds no duplicates).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only errors and the summary line (for cron).")] = False,
+    log_dir: Annotated[Path | None, typer.Option("--log-dir", help="Where the JSON-lines run log goes (default: qa_logs/ beside the database).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Process a night's recordings into the database and rebuild the review queue.
+
+    Exit status: 0 all done · 3 some recordings failed (quarantined) · 1 the run failed ·
+    4 bad configuration or manifest · 75 another run holds the database.
+    """
+    import logging
+    import time as _time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from qa_pipeline.batch import (
+        EXIT_BAD_CONFIG as B_CONFIG,
+    )
+    from qa_pipeline.batch import (
+        EXIT_LOCKED,
+        EXIT_RUN_FAILED,
+        BatchError,
+        BatchOptions,
+        LockedError,
+        run_nightly,
+    )
+
+    cfg = load_settings(config)
+    logs = log_dir or db.resolve().parent / "qa_logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"nightly-{_time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.jsonl"
+    log_fh = open(log_path, "a", encoding="utf-8")
+
+    def log_event(event: str, data: dict) -> None:
+        log_fh.write(json.dumps({"time": _time.strftime("%Y-%m-%dT%H:%M:%S"), "event": event, **data}, ensure_ascii=False) + "\n")
+        log_fh.flush()
+
+    progress = None if quiet or as_json else Progress(
+        TextColumn("[bold]nightly"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
+        TimeRemainingColumn(), console=err, transient=False,
+    )
+    task = None
+
+    def on_event(event: str, data: dict) -> None:
+        nonlocal task
+        log_event(event, data)
+        if event == "call_failed" and not as_json:
+            err.print(f"[yellow]quarantined[/yellow] {data['path']}: {data['reason']}", highlight=False, markup=True)
+        if progress is None:
+            return
+        if event == "start":
+            task = progress.add_task("calls", total=data["total"], stats="")
+        elif event in ("call_done", "call_failed") and task is not None:
+            stats = ""
+            if event == "call_done":
+                hours = data["audio_total"] / 3600
+                rtf = data["elapsed"] / data["audio_total"] if data["audio_total"] else 0
+                stats = f"{hours:.2f} h audio · RTF {rtf:.3f}"
+            progress.update(task, advance=1, **({"stats": stats} if stats else {}))
+
+    options = BatchOptions(workers=workers, executor=executor, ray_address=ray_address,
+                           limit=limit, reprocess=reprocess, **({"pattern": pattern} if pattern else {}))
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        if progress:
+            progress.start()
+        summary = run_nightly(source, db, cfg, options, on_event)
+    except LockedError as exc:
+        raise fail(str(exc), EXIT_LOCKED) from None
+    except BatchError as exc:
+        raise fail(str(exc), B_CONFIG) from None
+    except Exception as exc:
+        log_event("run_failed", {"error": f"{type(exc).__name__}: {exc}"})
+        raise fail(f"run failed: {type(exc).__name__}: {exc} (log: {log_path})", EXIT_RUN_FAILED) from None
+    finally:
+        if progress:
+            progress.stop()
+    log_event("summary", summary.to_dict())
+    log_fh.close()
+    if as_json:
+        sys.stdout.write(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        out.print(
+            f"run {summary.run_id}: {summary.status} · {summary.processed} processed, {summary.skipped} skipped, "
+            f"{summary.failed} failed · {summary.audio_hours:.2f} h audio in {summary.wall_seconds:.0f} s "
+            f"(RTF {summary.rtf:.3f}) · {summary.flagged_calls} flagged, {summary.auto_fail_calls} auto-fail · log {log_path}",
+            highlight=False,
+        )
+        for f in summary.failures:
+            out.print(f"  failed: {f.path}: {f.reason} {f.detail}", highlight=False, markup=False)
+    raise typer.Exit(summary.exit_code)
 
 
 @models_app.command("install")

@@ -35,8 +35,23 @@ class AudioConfig:
 class QAConfig:
     asr: TranscribeOptions = field(default_factory=TranscribeOptions)
     audio: AudioConfig = field(default_factory=AudioConfig)
-    extra: dict[str, Any] = field(default_factory=dict)  # sections owned by later stages
+    rules: list[str] = field(default_factory=list)  # a team's rule-pack folders/files (override defaults)
+    form: str | None = None  # a team's scorecard form YAML (default: the packaged form)
+    extra: dict[str, Any] = field(default_factory=dict)  # sections owned by later stages (queue, …)
     source: str = "<defaults>"
+
+    def rule_paths(self) -> list[Path] | None:
+        return [self._relative(p) for p in self.rules] or None
+
+    def form_path(self) -> Path | None:
+        return self._relative(self.form) if self.form else None
+
+    def _relative(self, value: str) -> Path:
+        # Paths in qa.yaml are relative to the file, so a config folder can move as a whole.
+        path = Path(value).expanduser()
+        if not path.is_absolute() and self.source != "<defaults>":
+            path = Path(self.source).parent / path
+        return path
 
 
 def _line_of(path: Path, key: str) -> int | None:
@@ -90,4 +105,12 @@ def load_config(path: str | Path | None = None) -> QAConfig:
         raise ConfigError(path, "<root>", "expected a mapping of sections")
     asr = _build(TranscribeOptions, data.pop("asr", None), path, "asr")
     audio = _build(AudioConfig, data.pop("audio", None), path, "audio")
-    return QAConfig(asr=asr, audio=audio, extra=data, source=str(path))
+    rules = data.pop("rules", [])
+    if isinstance(rules, str):
+        rules = [rules]
+    if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
+        raise ConfigError(path, "rules", "expected a path or a list of paths", _line_of(path, "rules"))
+    form = data.pop("form", None)
+    if form is not None and not isinstance(form, str):
+        raise ConfigError(path, "form", "expected a path", _line_of(path, "form"))
+    return QAConfig(asr=asr, audio=audio, rules=rules, form=form, extra=data, source=str(path))
