@@ -226,6 +226,41 @@ def nightly(
     raise typer.Exit(summary.exit_code)
 
 
+@bench_app.command("nightly")
+def bench_nightly_cmd(
+    source: Annotated[Path, typer.Argument(help="Folder or manifest, as for qa nightly.")] = Path("recordings_sample"),
+    workers: Annotated[list[int] | None, typer.Option("--workers", help="Worker counts to compare (repeatable).")] = None,
+    plain: Annotated[bool, typer.Option("--plain/--no-plain", help="Also time plain faster-whisper on the same audio.")] = True,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Wall time per stage, end-to-end RTF and peak RSS of the pipeline vs plain faster-whisper."""
+    from rich.table import Table
+
+    from qa_pipeline.bench_nightly import bench_nightly
+
+    cfg = load_settings(config)
+    result = bench_nightly(source, cfg, workers or [1, 2], plain)
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    table = Table(title=f"qa bench nightly · {source} · model {result['model']} {result['compute_type']} · {result['cores']} cores")
+    for col in ("run", "calls", "audio s", "wall s", "RTF", "non-ASR share", "vs plain", "peak RSS MB"):
+        table.add_column(col, justify="right")
+    for r in result["pipeline"]:
+        table.add_row(f"pipeline, {r['workers']} worker(s) × {r['threads_per_worker']} threads", str(r["calls"]),
+                      f"{r['audio_seconds']:.0f}", f"{r['wall_seconds']:.1f}", f"{r['rtf']:.3f}",
+                      f"{r['non_asr_share']:.1%}", f"{r.get('speedup_vs_plain', 0):.2f}×", f"{r['peak_rss_mb']:.0f}")
+    if "plain_faster_whisper" in result:
+        p = result["plain_faster_whisper"]
+        table.add_row(f"plain faster-whisper, mono mix, {p['threads']} threads", str(p["calls"]), f"{p['audio_seconds']:.0f}",
+                      f"{p['wall_seconds']:.1f}", f"{p['rtf']:.3f}", "", "1.00×", f"{p['peak_rss_mb']:.0f}")
+    out.print(table)
+    for r in result["pipeline"]:
+        stages = ", ".join(f"{k} {v:.1f}s" for k, v in r["stage_seconds"].items())
+        out.print(f"stages ({r['workers']} worker(s), summed over calls): {stages}", highlight=False)
+
+
 @models_app.command("install")
 def models_install(
     names: Annotated[list[str] | None, typer.Argument(help="Models to place (default: all in the manifest).")] = None,
