@@ -319,6 +319,8 @@ def run_nightly(
         store = Store(db_path)
         store.close_stale_runs()
         calls = discover(source, options.pattern)
+        # Rules/criteria a QA lead put in assist mode are shown but not scored.
+        config = dataclasses.replace(config, extra={**config.extra, "assist": sorted(store.assist_targets())})
         if options.limit:
             calls = calls[: options.limit]
         run_id = store.start_run({"source": str(source), "workers": options.workers, "executor": options.executor,

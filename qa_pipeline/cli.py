@@ -27,6 +27,14 @@ bench_app = typer.Typer(help="Speed benchmarks that print numbers.", no_args_is_
 app.add_typer(models_app, name="models")
 app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
+queue_app = typer.Typer(help="The review queue: list, claim, show, release.", no_args_is_help=True)
+review_app = typer.Typer(help="Coach reviews.", no_args_is_help=True)
+dispute_app = typer.Typer(help="Agents dispute reviews; QA leads resolve.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
+app.add_typer(queue_app, name="queue")
+app.add_typer(review_app, name="review")
+app.add_typer(dispute_app, name="dispute")
+app.add_typer(users_app, name="users")
 
 out = Console()
 err = Console(stderr=True)
@@ -259,6 +267,235 @@ def bench_nightly_cmd(
     for r in result["pipeline"]:
         stages = ", ".join(f"{k} {v:.1f}s" for k, v in r["stage_seconds"].items())
         out.print(f"stages ({r['workers']} worker(s), summed over calls): {stages}", highlight=False)
+
+
+DbOpt = Annotated[Path, typer.Option("--db", help="SQLite database.")]
+UserOpt = Annotated[str, typer.Option("--user", help="Who is acting (a user added with `qa users add`).")]
+
+
+def open_store(db: Path, must_exist: bool = True):
+    from qa_pipeline.store import Store
+
+    if must_exist and not db.exists():
+        raise fail(f"{db}: no such database (run `qa nightly ... --db {db}` first)", EXIT_USAGE)
+    return Store(db)
+
+
+def emit(data, as_json: bool, render) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    else:
+        render(data)
+
+
+def _human_errors(fn):
+    """Turn our typed errors into a message and exit code 2 instead of a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from qa_pipeline.review import ReviewError
+
+        try:
+            return fn(*args, **kwargs)
+        except ReviewError as exc:
+            raise fail(str(exc), EXIT_USAGE) from None
+
+    return wrapper
+
+
+@queue_app.command("list")
+def queue_list(db: DbOpt = Path("qa.db"), team: Annotated[str | None, typer.Option()] = None,
+               agent: Annotated[str | None, typer.Option()] = None,
+               kind: Annotated[str | None, typer.Option(help="Only calls with a finding of this kind.")] = None,
+               week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W47.")] = None,
+               status: Annotated[str, typer.Option(help="open | done")] = "open",
+               limit: Annotated[int, typer.Option()] = 50, as_json: JsonOpt = False) -> None:
+    """Queue items by priority (risk first, then the random sample and exemplary calls)."""
+    from qa_pipeline.queue import list_queue
+
+    rows = list_queue(open_store(db), status, team, agent, kind, week, limit)
+
+    def render(items):
+        for r in items:
+            claimed = f" [claimed by {r['claimed_by']}]" if r["claimed_by"] else ""
+            out.print(f"{r['priority']:6.1f}  {r['call_id']:28s} {r['agent_id'] or '-':10s} {r['team'] or '-':8s} "
+                      f"{r['week'] or '-':9s} {r['reason']}{claimed}", highlight=False, markup=False)
+    emit(rows, as_json, render)
+
+
+@queue_app.command("claim")
+def queue_claim(db: DbOpt = Path("qa.db"), user: UserOpt = "", call_id: Annotated[str | None, typer.Argument()] = None,
+                ttl_minutes: Annotated[float | None, typer.Option(help="Claim expires after this long.")] = None,
+                as_json: JsonOpt = False) -> None:
+    """Claim the highest-priority open item (or CALL_ID). Two coaches never get the same item."""
+    from qa_pipeline.queue import claim
+    from qa_pipeline.review import ReviewError, require_role
+
+    store = open_store(db)
+    try:
+        require_role(store, user, "coach", "qa_lead")
+    except ReviewError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    item = claim(store, user, call_id, ttl_minutes)
+    if item is None:
+        raise fail("nothing to claim", 1) if not as_json else typer.Exit(1)
+    emit(item, as_json, lambda r: out.print(f"claimed {r['call_id']} (priority {r['priority']}): {r['reason']}", highlight=False))
+
+
+@queue_app.command("release")
+def queue_release(call_id: str, db: DbOpt = Path("qa.db"), user: UserOpt = "") -> None:
+    """Give a claimed item back to the queue."""
+    from qa_pipeline.queue import release
+
+    if not release(open_store(db), user, call_id):
+        raise fail(f"{call_id} is not claimed by {user}", 1)
+    out.print(f"released {call_id}")
+
+
+@queue_app.command("show")
+def queue_show(call_id: str, db: DbOpt = Path("qa.db"), as_json: JsonOpt = False) -> None:
+    """A call's transcript, findings (with keys for verdicts), score and latest review."""
+    from qa_pipeline.review import latest_review
+
+    store = open_store(db)
+    call = store.call(call_id)
+    if call is None:
+        raise fail(f"no call {call_id!r}", EXIT_USAGE)
+    result = store.current_result(call_id)
+    data = {"call": call, "findings": store.findings(call_id), "score": result.score if result else None,
+            "segments": [{"speaker": s.speaker, "start": s.start, "end": s.end, "text": s.text}
+                         for s in (result.transcript.segments if result else [])],
+            "review": latest_review(store, call_id)}
+
+    def render(d):
+        c = d["call"]
+        out.print(f"# {c['call_id']} · agent {c['agent_id']} · team {c['team']} · {c['started_at']} · "
+                  f"score {d['score'] and d['score'].get('total')}", highlight=False, markup=False)
+        for f in d["findings"]:
+            if f["kind"] == "script_step" and f["status"] == "pass":
+                continue
+            out.print(f"  [{clock(f['start'])}] {f['finding_key']} {f['kind']}/{f['rule_id']} {f['speaker']}: "
+                      f"{f['evidence']} ({f['status'] or f['severity']})", highlight=False, markup=False)
+        for s in d["segments"]:
+            out.print(f"[{clock(s['start'])}-{clock(s['end'])}] {s['speaker']}: {s['text']}", highlight=False, markup=False)
+        if d["review"]:
+            out.print(f"review by {d['review']['reviewer']}: {d['review']['verdicts']} {d['review']['notes']}",
+                      highlight=False, markup=False)
+    emit(data, as_json, render)
+
+
+@review_app.command("submit")
+@_human_errors
+def review_submit(
+    call_id: str, db: DbOpt = Path("qa.db"), user: UserOpt = "",
+    confirm: Annotated[list[str] | None, typer.Option("--confirm", help="Finding key or rule id to confirm (repeatable).")] = None,
+    reject: Annotated[list[str] | None, typer.Option("--reject", help="Finding key or rule id to reject (repeatable).")] = None,
+    score: Annotated[list[str] | None, typer.Option("--score", help="Human score per criterion, CRITERION=POINTS.")] = None,
+    notes: Annotated[str, typer.Option()] = "", coaching: Annotated[str, typer.Option("--coaching", help="Coaching action.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a review: per-finding confirm/reject, human scores, notes, coaching action."""
+    from qa_pipeline.review import submit_review
+
+    verdicts = {k: "confirm" for k in confirm or []} | {k: "reject" for k in reject or []}
+    scores = {}
+    for item in score or []:
+        key, _, value = item.partition("=")
+        try:
+            scores[key] = float(value)
+        except ValueError:
+            raise fail(f"--score must be CRITERION=POINTS, not {item!r}", EXIT_USAGE) from None
+    review_id = submit_review(open_store(db), user, call_id, verdicts, scores, notes, coaching)
+    emit({"review_id": review_id}, as_json, lambda d: out.print(f"review {d['review_id']} saved"))
+
+
+@dispute_app.command("open")
+@_human_errors
+def dispute_open(review_id: str, reason: Annotated[str, typer.Option()], db: DbOpt = Path("qa.db"),
+                 user: UserOpt = "", as_json: JsonOpt = False) -> None:
+    """An agent disputes a review of one of their calls."""
+    from qa_pipeline.review import open_dispute
+
+    dispute_id = open_dispute(open_store(db), user, review_id, reason)
+    emit({"dispute_id": dispute_id}, as_json, lambda d: out.print(f"dispute {d['dispute_id']} opened"))
+
+
+@dispute_app.command("resolve")
+@_human_errors
+def dispute_resolve(dispute_id: str, decision: Annotated[str, typer.Option(help="upheld | changed")],
+                    db: DbOpt = Path("qa.db"), user: UserOpt = "", note: Annotated[str, typer.Option()] = "",
+                    confirm: Annotated[list[str] | None, typer.Option("--confirm")] = None,
+                    reject: Annotated[list[str] | None, typer.Option("--reject")] = None) -> None:
+    """A QA lead upholds a review or changes it."""
+    from qa_pipeline.review import resolve_dispute
+
+    verdicts = {k: "confirm" for k in confirm or []} | {k: "reject" for k in reject or []}
+    resolve_dispute(open_store(db), user, dispute_id, decision, note, verdicts)
+    out.print(f"dispute {dispute_id}: {decision}")
+
+
+@app.command()
+def calibration(db: DbOpt = Path("qa.db"), min_precision: Annotated[float, typer.Option()] = 0.8,
+                min_kappa: Annotated[float, typer.Option()] = 0.6, min_n: Annotated[int, typer.Option()] = 5,
+                as_json: JsonOpt = False) -> None:
+    """Per-rule precision from coach verdicts and per-criterion Cohen's kappa (machine vs human)."""
+    from qa_pipeline.calibration import calibration_report
+
+    report = calibration_report(open_store(db), min_precision, min_kappa, min_n)
+
+    def render(r):
+        out.print("rule precision (coach verdicts):")
+        for row in r["rules"]:
+            flag = "  BELOW BAR" if row["below_bar"] else ""
+            out.print(f"  {row['rule_id']:32s} {row['confirmed']:3d} confirmed {row['rejected']:3d} rejected "
+                      f"precision {row['precision']}{flag}", highlight=False, markup=False)
+        out.print("criterion agreement (machine vs human):")
+        for row in r["criteria"]:
+            flag = "  BELOW BAR" if row["below_bar"] else ""
+            out.print(f"  {row['criterion']:20s} n={row['n']:3d} agreement {row['agreement']} kappa {row['kappa']}{flag}",
+                      highlight=False, markup=False)
+        out.print(f"assist mode: {', '.join(r['assist_mode']) or '-'}", highlight=False)
+    emit(report, as_json, render)
+
+
+@app.command()
+def assist(target: str, db: DbOpt = Path("qa.db"), user: UserOpt = "",
+           off: Annotated[bool, typer.Option("--off", help="Take the rule/criterion out of assist mode.")] = False,
+           reason: Annotated[str, typer.Option()] = "") -> None:
+    """Put a rule or criterion in assist mode (shown to coaches, not scored) or take it out."""
+    from qa_pipeline.review import ReviewError, set_assist
+
+    try:
+        set_assist(open_store(db), user, target, not off, reason)
+    except ReviewError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    out.print(f"{target}: assist mode {'off' if off else 'on'} (applies from the next nightly run)")
+
+
+@app.command()
+def search(text: str, db: DbOpt = Path("qa.db"), limit: Annotated[int, typer.Option()] = 50, as_json: JsonOpt = False) -> None:
+    """Full-text search over transcripts (Mandarin and English)."""
+    rows = open_store(db).search(text, limit)
+    emit(rows, as_json, lambda rs: [out.print(f"{r['call_id']} [{clock(float(r['start']))}] {r['speaker']}: {r['text']}",
+                                              highlight=False, markup=False) for r in rs])
+
+
+@users_app.command("add")
+@_human_errors
+def users_add(name: str, role: Annotated[str, typer.Option(help="coach | qa_lead | hr | agent")],
+              db: DbOpt = Path("qa.db"), agent_id: Annotated[str | None, typer.Option(help="For agents: their agent id.")] = None,
+              password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read a password from stdin.")] = False) -> None:
+    """Add or update a user."""
+    from qa_pipeline.review import add_user
+
+    password_hash = None
+    if password_stdin:
+        from qa_pipeline.auth import hash_password
+
+        password_hash = hash_password(sys.stdin.readline().rstrip("\n"))
+    add_user(open_store(db, must_exist=False), name, role, agent_id, password_hash)
+    out.print(f"user {name}: {role}")
 
 
 @models_app.command("install")

@@ -32,6 +32,8 @@ def versions(config: QAConfig, language: str | None = None) -> dict[str, str]:
         "asr": _asr_key(config),
         "form": f"{form.id}@{form.version}",
     }
+    if config.extra.get("assist"):
+        out["assist"] = ",".join(sorted(config.extra["assist"]))
     for lang in ("zh", "en") if language is None else (language,):
         pack = load_rule_pack(config.rule_paths(), lang)
         out[f"rules_{lang}"] = pack.version
@@ -86,7 +88,7 @@ def analyze_call(call: Call, config: QAConfig, audio: Audio | None = None) -> Ca
     findings += detect_pii(transcript, call)
     lap("pii")
     form = load_form(config.form_path())
-    score = score_call(call, transcript, findings, form)
+    score = score_call(call, transcript, findings, form, frozenset(config.extra.get("assist", ())))
     lap("score")
     result_versions = versions(config, transcript.language)
     result_versions["model_id"] = transcript.model_id
