@@ -57,13 +57,13 @@ class Voice:
     pitch: int  # 0-99
 
 
-# Mandarin voices picked by what Whisper base recognises best (see README: +f3, +f5, +m4 beat the rest).
+# Voices picked by what Whisper base recognises best on short probes (zh: +f3, +f5, +m4; en: +f5, +m3).
 ZH_AGENT_F1 = Voice("cmn-latn-pinyin+f3", 150, 55)
 ZH_AGENT_F2 = Voice("cmn-latn-pinyin+f5", 150, 60)
 ZH_AGENT_M = Voice("cmn-latn-pinyin+m4", 150, 40)
 ZH_CALLER_M = Voice("cmn-latn-pinyin+m4", 145, 30)
 ZH_CALLER_F = Voice("cmn-latn-pinyin+f5", 150, 70)
-EN_AGENT_F = Voice("en-us+f3", 150, 60)
+EN_AGENT_F = Voice("en-us+f5", 150, 55)
 EN_AGENT_M = Voice("en-us+m3", 150, 45)
 EN_CALLER_M = Voice("en-us+m3", 150, 30)
 EN_CALLER_F = Voice("en-us+f2", 150, 70)
@@ -182,12 +182,13 @@ EN_PHONE_SPOKEN = say_en(EN_PHONE, [3, 3, 4])
 
 
 def zh_greeting(name: str) -> Line:
-    text = f"您好，这里是东方银行信用卡中心，我是客服{name}，请问有什么可以帮您？"
+    text = f"您好，这里是东方银行，信用卡中心，我是客服{name}，请问有什么可以帮您？"
     return A(text, step("greeting", text))
 
 
 def en_greeting(name: str) -> Line:
-    text = f"Thank you for calling Harbor Bank card services, my name is {name}, how can I help you today?"
+    # "card services" and "my name is Anna," came out of Whisper as "Carter within" / "manner": reworded.
+    text = f"Thank you for calling Harbor Bank, credit card department. My name is {name}. How can I help you today?"
     return A(text, step("greeting", text))
 
 
@@ -412,7 +413,7 @@ def calls() -> list[CallSpec]:
             "en_compliant_lost_card", "en", "anna_smith", east, "2026-11-02T13:25:44", "inbound_service", "flac",
             EN_AGENT_F, EN_CALLER_M, script(empathy="present"),
             [
-                en_greeting("Anna"),
+                en_greeting("Anna Smith"),
                 C("Hi, I think I lost my credit card yesterday."),
                 A("I'm sorry to hear that. Can you please confirm your full name and date of birth?",
                   step("empathy", "I'm sorry to hear that."),
@@ -436,7 +437,7 @@ def calls() -> list[CallSpec]:
             "en_compliant_charge_check", "en", "david_lee", west, "2026-11-04T09:48:02", "inbound_service", "ulaw",
             EN_AGENT_M, EN_CALLER_F, script(empathy="present"),
             [
-                en_greeting("David"),
+                en_greeting("David Lee"),
                 C("Hello, I see a charge on my statement that I don't recognize."),
                 A("I'm sorry about that. Could you please confirm your name and the last four digits of your card?",
                   step("empathy", "I'm sorry about that."),
@@ -458,7 +459,7 @@ def calls() -> list[CallSpec]:
             "en_compliant_address", "en", "david_lee", west, "2026-11-09T15:10:37", "inbound_service", "ogg",
             EN_AGENT_M, EN_CALLER_F, script(),
             [
-                en_greeting("David"),
+                en_greeting("David Lee"),
                 C("Hi, I moved last week, and I need to update my address."),
                 A("Of course. Can you please confirm your name and date of birth?",
                   step("verification", "Can you please confirm your name and date of birth?")),
@@ -476,7 +477,7 @@ def calls() -> list[CallSpec]:
             "en_banned_refusal", "en", "anna_smith", east, "2026-11-10T10:31:15", "complaint", "ulaw",
             EN_AGENT_F, EN_CALLER_F, script(empathy="missing", recap="missing"),
             [
-                en_greeting("Anna"),
+                en_greeting("Anna Smith"),
                 C("Hi, why was I charged a late fee? I paid on time."),
                 A("Can you confirm your name and date of birth?",
                   step("verification", "Can you confirm your name and date of birth?")),
@@ -495,7 +496,7 @@ def calls() -> list[CallSpec]:
             "en_agent_temper", "en", "david_lee", west, "2026-11-12T11:55:03", "complaint", "flac",
             EN_AGENT_M, EN_CALLER_M, script(recap="missing"),
             [
-                en_greeting("David"),
+                en_greeting("David Lee"),
                 C("Hi, my card keeps getting declined, and I need it to work today."),
                 A("Can you please confirm your name and date of birth?",
                   step("verification", "Can you please confirm your name and date of birth?")),
@@ -517,7 +518,7 @@ def calls() -> list[CallSpec]:
             "en_angry_caller_calms", "en", "anna_smith", east, "2026-11-16T14:07:29", "complaint", "flac",
             EN_AGENT_F, EN_CALLER_M, script(empathy="present"),
             [
-                en_greeting("Anna"),
+                en_greeting("Anna Smith"),
                 C("This is ridiculous! You charged me twice for the same flight!", style="angry"),
                 C("I want to speak to your manager right now!",
                   escalation("I want to speak to your manager"), style="angry"),
@@ -561,7 +562,7 @@ def calls() -> list[CallSpec]:
             "en_missing_closing", "en", "david_lee", west, "2026-11-18T09:30:55", "inbound_service", "mp3",
             EN_AGENT_M, EN_CALLER_M, script(recap="missing", closing="missing"),
             [
-                en_greeting("David"),
+                en_greeting("David Lee"),
                 C("Hi, I want to set up automatic payments."),
                 A("Sure, can you please confirm your name and date of birth?",
                   step("verification", "can you please confirm your name and date of birth?")),
@@ -580,7 +581,7 @@ def calls() -> list[CallSpec]:
             "en_pii_readback", "en", "anna_smith", east, "2026-11-19T13:15:48", "inbound_service", "flac",
             EN_AGENT_F, EN_CALLER_F, script(),
             [
-                en_greeting("Anna"),
+                en_greeting("Anna Smith"),
                 C("Hi, I need to update my phone number and report a card problem."),
                 A("Of course. Can you please confirm your name and date of birth?",
                   step("verification", "Can you please confirm your name and date of birth?")),
