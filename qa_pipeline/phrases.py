@@ -17,6 +17,7 @@ The transcript's tokens and pinyin are computed once per call and shared by ever
 
 from __future__ import annotations
 
+import math
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -26,7 +27,14 @@ from rapidfuzz import fuzz
 
 from qa_pipeline.contracts import Call, Finding, Segment, Transcript, Word
 from qa_pipeline.rules import TIER_RANK, Cue, Rule, RulePack, Step
-from qa_pipeline.textnorm import digits_to_zh, has_cjk, normalize_for_match
+from qa_pipeline.textnorm import (
+    digits_to_zh,
+    half_width,
+    has_cjk,
+    normalize_for_match,
+    strip_punctuation,
+    to_simplified,
+)
 
 MAX_JOIN_GAP = 3.0  # seconds: a speaker's segments closer than this form one stream (phrases may span them)
 SENTENCE_END = (".", "?", "!", "。", "？", "！", "…")
@@ -58,18 +66,24 @@ def _fold_pinyin(syllable: str) -> str:
     return re.sub(r"(?<=[aei])ng$", "n", s)
 
 
-def _pinyin(chars: str) -> list[str]:
+@lru_cache(maxsize=200000)
+def _pinyin(chars: str) -> tuple[str, ...]:
     from pypinyin import Style, lazy_pinyin
 
     syllables = lazy_pinyin(chars, style=Style.NORMAL)  # in context: polyphones (行 hang/xing) resolved
     if len(syllables) != len(chars):
         syllables = [lazy_pinyin(c, style=Style.NORMAL)[0] for c in chars]
-    return [_fold_pinyin(s) for s in syllables]
+    return tuple(_fold_pinyin(s) for s in syllables)
 
 
-def normalize_tokens(text: str) -> list[str]:
-    """Normalised tokens of a text: Mandarin characters and English words (apostrophes dropped)."""
-    text = normalize_for_match(text.replace("'", "").replace("’", ""))
+def normalize_tokens(text: str, simplified: bool = False) -> list[str]:
+    """Normalised tokens of a text: Mandarin characters and English words (apostrophes dropped).
+    ``simplified``: the text is already Simplified Chinese (skips OpenCC, the slow part)."""
+    text = text.replace("'", "").replace("’", "")
+    if simplified:
+        text = strip_punctuation(half_width(text).lower())
+    else:
+        text = normalize_for_match(text)
     if has_cjk(text):
         text = digits_to_zh(text)
     return _TOKEN.findall(text)
@@ -149,8 +163,15 @@ def _segment_tokens(seg: Segment) -> list[Token]:
     surfaces: list[str] = []
     times: list[tuple[float, float]] = []
     ends: list[bool] = []
-    for w in words:
-        toks = normalize_tokens(w.text)
+    texts = [w.text.replace("\x1f", " ") for w in words]
+    simplified = to_simplified("\x1f".join(texts)).split("\x1f")  # one OpenCC call per segment
+    if len(simplified) != len(texts):
+        simplified = [to_simplified(t) for t in texts]
+    word_spans: list[tuple[int, int]] = []
+    for w, text in zip(words, simplified):
+        toks = normalize_tokens(text, simplified=True)
+        if toks:
+            word_spans.append((len(surfaces), len(surfaces) + len(toks)))
         if not toks:
             if surfaces and w.text.strip().endswith(SENTENCE_END):
                 ends[-1] = True
@@ -161,7 +182,7 @@ def _segment_tokens(seg: Segment) -> list[Token]:
             times.append((w.start + k * step, w.start + (k + 1) * step))
             ends.append(False)
         ends[-1] = w.text.strip().endswith(SENTENCE_END)
-    keys = token_keys(surfaces)
+    keys = [key for w0, w1 in word_spans for key in token_keys(surfaces[w0:w1])]  # pinyin per word: cached
     return [Token(s, k, round(a, 3), round(b, 3), e) for s, k, (a, b), e in zip(surfaces, keys, times, ends)]
 
 
@@ -268,7 +289,12 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float) -> 
     tried: set[int] = set()
     n_tokens = len(stream.tokens)
     cutoff = threshold * 100
-    for offset, piece in phrase.pieces:
+    # With k token edits at least n-k pieces are intact, so any k+1 pieces hold an intact one:
+    # search only the k+1 rarest in this stream (common words such as "you" produce no candidates).
+    k = max(1, math.ceil(m * (1.0 - threshold) - 1e-9))
+    counted = sorted((stream.keys.count(p[1]), p) for p in phrase.pieces)
+    pieces = [p for n, p in counted if n][: k + 1]  # (a piece found nowhere cannot be the intact one)
+    for offset, piece in pieces:
         for pos in _find_all(stream.keys, piece):
             guess = pos - offset
             if guess in tried or guess in covered:
@@ -293,8 +319,8 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float) -> 
                 (fuzz.ratio(phrase.letters, stream.letters[stream.letter_offsets[x] : stream.letter_offsets[y]]), x, y)
                 for x in (a, a + 1) for y in (b - 1, b) if y > x
             )
-            if score < cutoff or any(k in covered for k in range(a, b)):
-                continue
+            if score < cutoff or b - a < m - m // 4 or any(k in covered for k in range(a, b)):
+                continue  # (a whole word or syllable may go missing only from phrases of 4 and more)
             span_keys = [stream.tokens[k].key for k in range(a, b)]
             if BOUNDARY in span_keys or tuple(sorted(k for k in span_keys if k in NEGATIONS)) != phrase.negations:
                 continue  # never across a long pause, and a negation must be heard as in the phrase

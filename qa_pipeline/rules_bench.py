@@ -2,6 +2,8 @@
 
 The transcript is built from the default pack's example sentences (violations, allowed sentences and
 script phrasings), two speakers taking turns, one word or character per 0.25 s, for ``hours`` hours.
+Timed per call: building the speaker streams (normalisation, pinyin) and matching every rule; the
+one-off set-up of a process (imports, compiling the pack) is reported apart.
 The rules are the defaults plus generated fuzzy rules whose phrases are 3-8 token spans of those
 sentences with one token changed, so every rule has candidates to verify, as a real pack would.
 """
@@ -65,6 +67,10 @@ def bench(n_rules: int = 500, hours: float = 1.0, language: str = "zh", seed: in
         pack.rules[rule.id] = rule
     transcript = synthetic_transcript(sentences, hours, language, seed)
     call = Call(call_id="bench", audio_path="")
+    # Once per process (a night's batch): imports, and compiling the pack's phrases to sound codes.
+    t_setup = time.perf_counter()
+    detect_phrases(synthetic_transcript(sentences, 0.01, language, seed + 1), call, pack)
+    setup = time.perf_counter() - t_setup
     t0 = time.perf_counter()
     streams_of(transcript)
     t1 = time.perf_counter()
@@ -81,8 +87,9 @@ def bench(n_rules: int = 500, hours: float = 1.0, language: str = "zh", seed: in
         "segments": len(transcript.segments),
         "tokens": n_tokens,
         "findings": len(findings),
+        "setup_once_s": round(setup, 3),
         "streams_and_pinyin_s": round(t1 - t0, 3),
-        "match_first_s": round(t2 - t1, 3),
-        "match_warm_s": round(t3 - t2, 3),
-        "total_s": round(t2 - t0, 3),
+        "match_s": round(t2 - t1, 3),
+        "per_call_total_s": round(t2 - t0, 3),
+        "match_again_s": round(t3 - t2, 3),
     }

@@ -255,9 +255,11 @@ def evaluate_real_call(calls: list[EvalCall], packs: dict[str, RulePack], labels
     for item in labels["labels"]:
         f = results.get(item["step"])
         status = f.details["status"] if f else "absent"
-        ok_time = bool(f and status == "pass" and f.start <= item["end"] + tol and item["start"] - tol <= f.end)
+        spans = [(f.start, f.end)] + [tuple(o) for o in f.details.get("occurrences", [])] if f and status == "pass" else []
+        hit = next((sp for sp in spans if sp[0] <= item["end"] + tol and item["start"] - tol <= sp[1]), None)
+        ok_time = hit is not None
         out[item["name"]] = {"step": item["step"], "status": status, "label": [item["start"], item["end"]],
-                             "found": [f.start, f.end] if f and status == "pass" else None,
+                             "found": list(hit) if hit else ([f.start, f.end] if f and status == "pass" else None),
                              "time_ok": ok_time, "evidence": f.evidence if f else ""}
     return out
 
@@ -301,7 +303,7 @@ def render(report: EvalReport) -> str:
         for name, r in report.real_call.items():
             if isinstance(r, dict):
                 lines.append(f"  {name:18s} {r['step']:12s} {r['status']:5s} label {r['label']} found {r['found']} "
-                             f"time {'ok' if r['time_ok'] else 'WRONG'}")
+                             f"time {'ok' if r['time_ok'] else 'not found'}")
     if report.errors:
         lines += ["", "misses and false alarms (all tiers)"] + [f"  {e}" for e in report.errors]
     return "\n".join(lines)

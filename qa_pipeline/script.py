@@ -134,7 +134,9 @@ def _trigger(pack: RulePack, cue_id: str, streams: dict[str, Stream], max_tier: 
     """Time and text of the first thing that triggers a conditional step, or None."""
     cue = pack.cues[cue_id]
     hits: list[tuple[float, str]] = []
-    for stream, _ in streams_for(streams, cue.speaker):
+    for stream, assumed in streams_for(streams, cue.speaker):
+        if assumed:
+            continue  # on an undiarized mono call the agent's own words would trigger the step
         for mt in rule_matches(cue, stream, max_tier):
             hits.append((stream.tokens[mt.start].start, stream.display(mt.start, mt.end)))
         if cue.include_escalations:
@@ -188,6 +190,7 @@ def evaluate_step(step: Step, transcript: Transcript, pack: RulePack, max_tier: 
         whole = [m for m in whole if keep(m.start, m.end)]
         parts = {name: [m for m in ms if keep(m.start, m.end)] for name, ms in parts.items()}
         chosen: list[Match] = []
+        occurrences = whole + [m for ms in parts.values() for m in ms]
         if parts and all(parts.values()):
             pick = (lambda ms: ms[-1]) if step.window and step.window.anchor == "end" else (lambda ms: ms[0])
             chosen = sorted((pick(ms) for ms in parts.values()), key=lambda m: m.start)
@@ -197,8 +200,11 @@ def evaluate_step(step: Step, transcript: Transcript, pack: RulePack, max_tier: 
             sem = semantic_matches(step, stream, keep, pack)
             if sem:
                 chosen = [sem[-1] if step.window and step.window.anchor == "end" else sem[0]]
+                occurrences = sem
         if chosen and best is None:
             best = (stream, chosen)
+            details["occurrences"] = sorted({(stream.tokens[m.start].start, stream.tokens[m.end - 1].end)
+                                             for m in occurrences})
     if best is not None:
         stream, chosen = best
         a, b = chosen[0].start, max(m.end for m in chosen)

@@ -160,7 +160,7 @@ def test_empathy_only_after_a_complaint(zh, en) -> None:
     (empathy,) = [f for f in check_script(soothed, CALL, zh) if f.rule_id == "empathy"]
     assert empathy.details["status"] == "pass" and empathy.start >= 3.0 and empathy.details["trigger"]["start"] == 0.0
     # An apology before the complaint does not answer it.
-    early = transcript("en", seg("agent", 0.0, "Sorry for the wait."), seg("caller", 5.0, "This is unacceptable."),
+    early = transcript("en", seg("agent", 0.0, "Sorry for the wait."), seg("caller", 5.0, "This is unacceptable!"),
                        seg("agent", 8.0, "Let me look."))
     assert steps(check_script(early, CALL, en))["empathy"] == "fail"
 
