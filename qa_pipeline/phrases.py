@@ -292,8 +292,10 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float) -> 
     # With k token edits at least n-k pieces are intact, so any k+1 pieces hold an intact one:
     # search only the k+1 rarest in this stream (common words such as "you" produce no candidates).
     k = max(1, math.ceil(m * (1.0 - threshold) - 1e-9))
+    # A piece found nowhere is broken in every candidate and uses up one of the k edits.
     counted = sorted((stream.keys.count(p[1]), p) for p in phrase.pieces)
-    pieces = [p for n, p in counted if n][: k + 1]  # (a piece found nowhere cannot be the intact one)
+    absent = sum(1 for n, _ in counted if not n)
+    pieces = [p for n, p in counted if n][: max(1, k + 1 - absent)]
     for offset, piece in pieces:
         for pos in _find_all(stream.keys, piece):
             guess = pos - offset
