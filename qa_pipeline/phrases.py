@@ -243,7 +243,7 @@ def compile_phrase(text: str, threshold: float = 0.8) -> Phrase | None:
     # Candidates come from exact hits of pieces: with k token edits one of k+1 pieces is intact, and
     # short pieces survive more edits. Pinyin syllables are too common alone to be pieces (two per
     # piece); English words are not (a 3-word phrase has 1-word pieces).
-    n_pieces = (m // 2 if has_cjk(text) else m) if m >= 3 else 1
+    n_pieces = (m // 2 if has_cjk(text) and m >= 4 else m) if m >= 3 else 1
     bounds = [round(i * m / n_pieces) for i in range(n_pieces + 1)]
     pieces = [(a, key_codes[a:b]) for a, b in zip(bounds, bounds[1:])]
     letters = "".join(k + " " for k in keys)
@@ -273,8 +273,8 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float) -> 
     out: dict[int, Match] = {}
     for i in _find_all(stream.surf, phrase.surf):
         out[i] = Match(i, i + m, 1.0, "exact", phrase.text)
-    if TIER_RANK[tier] < TIER_RANK["fuzzy"] or m < 2:
-        return list(out.values())
+    if TIER_RANK[tier] < TIER_RANK["fuzzy"] or m < 3:
+        return list(out.values())  # one or two syllables have too many homophones (该死 ~ 盖是)
     for i in _find_all(stream.keys, phrase.keys):
         if i not in out:
             out[i] = Match(i, i + m, 0.95, "fuzzy", phrase.text)  # homophone
@@ -317,15 +317,19 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float) -> 
             b = min(max(bisect_right(stream.letter_offsets, base + last), a + 1), hi)
             # partial_ratio aligns a window as long as the phrase (and the shorter string inside the
             # longer): score whole-token spans around it and keep the best.
+            spans = [(x, y) for x in (a, a + 1) for y in (b - 1, b)
+                     if y > x and BOUNDARY not in stream.keys[x:y]]  # never across a long pause
+            if not spans:
+                continue
             score, a, b = max(
                 (fuzz.ratio(phrase.letters, stream.letters[stream.letter_offsets[x] : stream.letter_offsets[y]]), x, y)
-                for x in (a, a + 1) for y in (b - 1, b) if y > x
+                for x, y in spans
             )
             if score < cutoff or b - a < m - m // 4 or any(k in covered for k in range(a, b)):
                 continue  # (a whole word or syllable may go missing only from phrases of 4 and more)
             span_keys = [stream.tokens[k].key for k in range(a, b)]
-            if BOUNDARY in span_keys or tuple(sorted(k for k in span_keys if k in NEGATIONS)) != phrase.negations:
-                continue  # never across a long pause, and a negation must be heard as in the phrase
+            if tuple(sorted(k for k in span_keys if k in NEGATIONS)) != phrase.negations:
+                continue  # a negation must be heard as in the phrase
             covered.update(range(a, b))
             out[a] = Match(a, b, round(score / 100 * 0.95, 3), "fuzzy", phrase.text)
     return list(out.values())
@@ -384,7 +388,8 @@ def rule_matches(rule: Rule | Cue, stream: Stream, max_tier: str = "semantic") -
     matches = merge_matches(find_any(rule.phrases, patterns, stream, tier, rule.threshold))
     exceptions = getattr(rule, "exceptions", [])
     if matches and exceptions:
-        ex = find_any(exceptions, [], stream, tier, 1.0)  # exceptions: exact or homophone only
+        # Exceptions often extend the banned phrase by a word (不知道您): they must be heard nearly whole.
+        ex = find_any(exceptions, [], stream, tier, max(rule.threshold, 0.95))
         matches = [mt for mt in matches if not _excepted(mt, ex, getattr(rule, "exception_window", 8))]
     return matches
 

@@ -96,27 +96,31 @@ def _overlaps(f: Finding, e: dict[str, Any], tol: float) -> bool:
     return f.start <= e["end"] + tol and e["start"] - tol <= f.end
 
 
-def match_events(findings: list[Finding], events: list[dict[str, Any]], tol: float) -> tuple[list[tuple[Finding, dict]], list[Finding], list[dict]]:
-    """One-to-one greedy matching of findings to labelled events: (pairs, unmatched findings, missed events)."""
+def match_events(findings: list[Finding], events: list[dict[str, Any]], tol: float
+                 ) -> tuple[list[tuple[Finding, dict]], list[Finding], list[dict], int]:
+    """Greedy matching of findings to labelled events: (pairs, false findings, missed events, duplicates).
+
+    Each event is matched once; a further finding on an already matched event (two rules firing on
+    one sentence) is a duplicate, counted apart and neither a hit nor a false alarm.
+    """
     pairs, used = [], set()
-    unmatched = []
+    unmatched, duplicates = [], 0
+
+    def agrees(f: Finding, e: dict[str, Any]) -> bool:
+        return (e["kind"] == f.kind and (f.speaker == "unknown" or e.get("speaker") in (f.speaker, None))
+                and _overlaps(f, e, tol))
+
     for f in sorted(findings, key=lambda f: -f.confidence):
-        best = None
-        for i, e in enumerate(events):
-            if i in used or e["kind"] != f.kind:
-                continue
-            if f.speaker != "unknown" and e.get("speaker") not in (f.speaker, None):
-                continue
-            if _overlaps(f, e, tol):
-                best = i
-                break
-        if best is None:
-            unmatched.append(f)
-        else:
+        best = next((i for i, e in enumerate(events) if i not in used and agrees(f, e)), None)
+        if best is not None:
             used.add(best)
             pairs.append((f, events[best]))
+        elif any(agrees(f, e) for e in events):
+            duplicates += 1
+        else:
+            unmatched.append(f)
     missed = [e for i, e in enumerate(events) if i not in used]
-    return pairs, unmatched, missed
+    return pairs, unmatched, missed, duplicates
 
 
 @dataclass
@@ -167,6 +171,7 @@ class EvalReport:
 def evaluate(calls: list[EvalCall], packs: dict[str, RulePack], tol: float = 2.0,
              real_labels: Path | None = REAL_CALL_LABELS) -> EvalReport:
     report = EvalReport(calls=len(calls), versions={k: p.version for k, p in packs.items()})
+    duplicates: dict[str, int] = {}
     for tier in PHRASE_TIERS:
         per_kind = {k: Counts() for k in PHRASE_KINDS}
         per_rule: dict[str, Counts] = {}
@@ -179,7 +184,8 @@ def evaluate(calls: list[EvalCall], packs: dict[str, RulePack], tol: float = 2.0
             else:
                 found = detect_phrases(ec.transcript, ec.call, pack, max_tier=tier)
             events = [e for e in ec.labels["events"] if e["kind"] in PHRASE_KINDS]
-            pairs, unmatched, missed = match_events(found, events, tol)
+            pairs, unmatched, missed, dups = match_events(found, events, tol)
+            duplicates[tier] = duplicates.get(tier, 0) + dups
             for f, e in pairs:
                 per_kind[f.kind].tp += 1
                 per_rule.setdefault(f.rule_id, Counts()).tp += 1
@@ -205,6 +211,7 @@ def evaluate(calls: list[EvalCall], packs: dict[str, RulePack], tol: float = 2.0
                 fa += sum(1 for f in unmatched if f.kind == "banned_phrase")
         report.phrases[tier] = {k: c.row() for k, c in per_kind.items()}
         report.false_alarms[tier] = {"false_alarms": fa, "hours": round(compliant_hours, 3),
+                                     "duplicates": duplicates.get(tier, 0),
                                      "per_agent_hour": round(fa / compliant_hours, 2) if compliant_hours else None}
         if tier == "fuzzy":
             report.per_rule = {k: c.row() for k, c in sorted(per_rule.items())}
@@ -285,7 +292,8 @@ def render(report: EvalReport) -> str:
             lines.append(f"{kind:14s} {tier:8s} {_fmt(r['precision']):>5s} {_fmt(r['recall']):>5s} "
                          f"{_fmt(r['recall_heard']):>7s}  ({r['tp']}/{r['fp']}/{r['fn']})  {_fmt(fa) if fa is not None else ''}")
     fa = report.false_alarms.get("fuzzy", {})
-    lines.append(f"(compliant audio: {fa.get('hours')} h, {fa.get('false_alarms')} false alarms with all tiers)")
+    lines.append(f"(compliant audio: {fa.get('hours')} h, {fa.get('false_alarms')} false alarms with all tiers; "
+                 f"{fa.get('duplicates')} duplicate findings on already matched events, not counted)")
     lines += ["", "per rule (all tiers)      P     (tp/fp)"]
     for rule, r in report.per_rule.items():
         lines.append(f"  {rule:24s} {_fmt(r['precision']):>5s} ({r['tp']}/{r['fp']})")

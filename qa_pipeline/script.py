@@ -23,12 +23,14 @@ from qa_pipeline.phrases import (
     BOUNDARY,
     Match,
     Stream,
+    normalize_tokens,
     rule_matches,
     step_lexical,
     streams_for,
     streams_of,
 )
 from qa_pipeline.rules import TIER_RANK, RulePack, Step
+from qa_pipeline.textnorm import has_cjk
 
 
 # ---------------------------------------------------------------- semantic tier
@@ -83,6 +85,10 @@ def sentences(stream: Stream) -> list[tuple[int, int]]:
     return spans
 
 
+# Only whole-sentence phrasings are semantic exemplars: a 3-character fragment such as 我已经帮您 embeds
+# close to almost any sentence of an agent.
+MIN_SEMANTIC_TOKENS = {"zh": 8, "en": 5}  # characters / words
+
 # Small talk that every step's short phrasings resemble: a sentence closer to these than to the
 # step is not the step (embeddings of short sentences are all fairly similar).
 NEUTRAL = ["好的", "嗯嗯", "请稍等", "稍等一下", "是的", "对", "可以", "okay", "sure", "alright", "one moment please",
@@ -92,7 +98,9 @@ NEUTRAL = ["好的", "嗯嗯", "请稍等", "稍等一下", "是的", "对", "�
 def semantic_matches(step: Step, stream: Stream, keep, pack: RulePack) -> list[Match]:
     """Sentences (filtered by ``keep(a, b)``) whose nearest phrasing, among this step's, the other steps'
     and small talk, is one of this step's, with cosine similarity at least the step's threshold."""
-    if not step.phrases:
+    exemplars = [p for p in step.phrases
+                 if len(normalize_tokens(p)) >= MIN_SEMANTIC_TOKENS["zh" if has_cjk(p) else "en"]]
+    if not exemplars:
         return []
     spans = [(a, b) for a, b in sentences(stream) if keep(a, b)]
     if not spans:
@@ -100,13 +108,13 @@ def semantic_matches(step: Step, stream: Stream, keep, pack: RulePack) -> list[M
     others = [p for s in pack.steps.values() if s.id != step.id for p in s.phrases] + NEUTRAL
     texts = [stream.display(a, b) for a, b in spans]
     units = embed(texts)
-    own = units @ embed(step.phrases).T
+    own = units @ embed(exemplars).T
     rival = (units @ embed(others).T).max(axis=1)
     out = []
     for (a, b), row, other in zip(spans, own, rival):
         best = int(np.argmax(row))
         if row[best] >= step.semantic_threshold and row[best] > other:
-            out.append(Match(a, b, round(float(row[best]), 3), "semantic", step.phrases[best]))
+            out.append(Match(a, b, round(float(row[best]), 3), "semantic", exemplars[best]))
     return out
 
 
