@@ -171,7 +171,7 @@ def analyze(
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return
     out.print(f"# {audio} · {transcript.duration:.1f} s · language {transcript.language} · rules {pack.version}",
-              highlight=False)
+              highlight=False, soft_wrap=True)
     for f in findings:
         what = f.details.get("status", "") if f.kind == "script_step" else f.details.get("category", "")
         out.print(f"[{clock(f.start)}-{clock(f.end)}] {f.kind:13s} {f.rule_id:22s} {what:10s} {f.speaker:7s} "
@@ -210,7 +210,7 @@ def rules_check(
     else:
         for r in report:
             out.print(f"{r['language']}: {r['rules']} rules, {r['steps']} steps, {r['examples']} examples, "
-                      f"{len(r['failures'])} failing · {r['version']}", highlight=False)
+                      f"{len(r['failures'])} failing · {r['version']}", highlight=False, soft_wrap=True)
             for f in r["failures"]:
                 err.print(f"  {f}", highlight=False, markup=False, soft_wrap=True)
     if any(r["failures"] for r in report):
