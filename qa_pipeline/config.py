@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from qa_pipeline.audio import DEFAULT_MAX_SECONDS
+from qa_pipeline.tone import ToneConfig
 from qa_pipeline.transcribe import TranscribeOptions
 
 
@@ -35,6 +36,7 @@ class AudioConfig:
 class QAConfig:
     asr: TranscribeOptions = field(default_factory=TranscribeOptions)
     audio: AudioConfig = field(default_factory=AudioConfig)
+    tone: ToneConfig = field(default_factory=ToneConfig)
     extra: dict[str, Any] = field(default_factory=dict)  # sections owned by later stages
     source: str = "<defaults>"
 
@@ -90,4 +92,5 @@ def load_config(path: str | Path | None = None) -> QAConfig:
         raise ConfigError(path, "<root>", "expected a mapping of sections")
     asr = _build(TranscribeOptions, data.pop("asr", None), path, "asr")
     audio = _build(AudioConfig, data.pop("audio", None), path, "audio")
-    return QAConfig(asr=asr, audio=audio, extra=data, source=str(path))
+    tone = _build(ToneConfig, data.pop("tone", None), path, "tone")
+    return QAConfig(asr=asr, audio=audio, tone=tone, extra=data, source=str(path))
