@@ -10,9 +10,10 @@ wide-band and 8 kHz recordings are measured alike):
   anger) tilts the spectrum upwards,
 - ``rate``: syllables (English words, Chinese characters) per second from the word times, when known.
 
-Each is turned into a z-score against the speaker's baseline: the duration-weighted mean and spread of that
-feature over the speaker's regions in the call, shrunk towards a population prior by how much speech the
-speaker has (``prior_seconds``), so a speaker with a few seconds of speech is not measured against noise.
+Each is turned into a z-score against the speaker's baseline: the duration-weighted median of that feature
+over the speaker's regions in the call, shrunk towards a population prior by how much speech the speaker
+has (``prior_seconds``), so a speaker with a few seconds of speech is not measured against noise; the unit
+is how much a calm speaker varies (``SPREAD``).
 Loudness has no population prior (it depends on the recording's gain): for it the speaker's own baseline is
 all there is.
 A stored per-agent baseline (``baseline``: feature → (mean, sd)) replaces the prior when given.
@@ -29,7 +30,8 @@ FRAME = 512  # 64 ms: two periods of a 60 Hz voice fit in YIN's window
 HOP = 160  # 20 ms
 FMIN, FMAX = 60.0, 500.0
 ACTIVE_DB = 35.0  # frames within this many dB of the speaker's loud frames count as speech
-VOICED_PERIODICITY = 0.5  # normalised autocorrelation peak above which a frame is voiced
+VOICED_PERIODICITY = 0.5
+MAX_PITCH_IQR_ST = 12.0  # a speaker's F0 quartiles further apart than an octave: the track is unreliable  # normalised autocorrelation peak above which a frame is voiced
 
 FEATURES = ("loudness_db", "pitch_st", "pitch_range_st", "effort_db", "rate")
 # Population priors (mean, sd), measured on neutral read and conversational speech in 3 s windows
@@ -42,9 +44,18 @@ PRIORS: dict[str, tuple[float, float] | None] = {
     "effort_db": (-9.6, 4.5),
     "rate": None,
 }
-# Minimum spread so that a speaker who is very steady in the call does not turn a small change into a
-# large z-score (units of the feature).
-MIN_SD = {"loudness_db": 2.0, "pitch_st": 1.0, "pitch_range_st": 1.0, "effort_db": 1.5, "rate": 0.5}
+# How much a calm speaker's cue varies from one stretch of speech to the next (sd within a speaker, same
+# script, same corpora). This, not the call's own spread, is the z-score's unit: a call that is half angry
+# has a wide spread of its own, which would hide the very change we look for. Rate: no word times in those
+# corpora, so its unit is the speaker's own robust spread, floored at RATE_MIN_SD.
+SPREAD: dict[str, float | None] = {
+    "loudness_db": 1.9,
+    "pitch_st": 2.9,
+    "pitch_range_st": 3.7,
+    "effort_db": 3.0,
+    "rate": None,
+}
+RATE_MIN_SD = 0.5
 
 
 @dataclass
@@ -117,9 +128,25 @@ def frame_features(signal: np.ndarray, rate: int, regions: list[tuple[float, flo
                          center=False)[:n]
         voiced = periodicity > VOICED_PERIODICITY
         f0_st[first:first + n] = np.where(voiced, 12 * np.log2(f0 / 100.0), np.nan)
+    _speaker_pitch_range(f0_st)
     measured = rms_db[rms_db > -119]
     loud = float(np.percentile(measured, 95)) if measured.size else -120.0
     return FrameFeatures(rms_db=rms_db, f0_st=f0_st, effort_db=effort, active_floor_db=loud - ACTIVE_DB)
+
+
+def _speaker_pitch_range(f0_st: np.ndarray) -> None:
+    """Second pass of the two-pass pitch method (De Looze & Hirst): keep F0 between 0.75 x the speaker's
+    first quartile and 1.5 x the third; outside it YIN has most likely slipped an octave. In place."""
+    voiced = f0_st[np.isfinite(f0_st)]
+    if voiced.size < 20:
+        return
+    q1, q3 = np.percentile(voiced, [25, 75])
+    floor, ceiling = q1 + 12 * np.log2(0.75), q3 + 12 * np.log2(1.5)
+    f0_st[(f0_st < floor) | (f0_st > ceiling)] = np.nan
+    if q3 - q1 > MAX_PITCH_IQR_ST:
+        # Half the voiced frames more than an octave apart is not one speaking voice but a track that jumps
+        # between two candidates: no pitch cue for this speaker rather than a wrong one.
+        f0_st[:] = np.nan
 
 
 def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -142,48 +169,64 @@ def region_features(frames: FrameFeatures, start: float, end: float, syllables: 
     values = {
         "loudness_db": float(10 * np.log10(np.mean(10 ** (rms[active] / 10)))) if active.sum() >= 3 else nan,
         "pitch_st": float(np.median(f0)) if f0.size >= 5 else nan,
-        "pitch_range_st": float(np.percentile(f0, 75) - np.percentile(f0, 25)) if f0.size >= 10 else nan,
+        "pitch_range_st": float(np.percentile(f0, 75) - np.percentile(f0, 25)) if f0.size >= 25 else nan,
         "effort_db": float(np.nanmean(frames.effort_db[span][active])) if active.sum() >= 3 else nan,
         "rate": syllables / (end - start) if syllables and end - start >= 1.0 else nan,
     }
     return RegionFeatures(start=start, end=end, values=values)
 
 
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
 def speaker_baseline(
     regions: list[RegionFeatures],
-    prior_seconds: float = 20.0,
+    prior_seconds: float = 5.0,
     baseline: dict[str, tuple[float, float]] | None = None,
 ) -> dict[str, tuple[float, float]]:
-    """Feature → (mean, sd) for one speaker: own duration-weighted stats shrunk towards the prior."""
+    """Feature → (centre, unit) for one speaker.
+
+    Centre: the duration-weighted median of the speaker's regions (a median, so that an angry stretch
+    shorter than half the speaker's speech does not move it), shrunk towards the prior (a stored baseline
+    of this speaker when given, else the population prior) by ``prior_seconds`` of speech.
+    """
     out: dict[str, tuple[float, float]] = {}
     for name in FEATURES:
-        prior = (baseline or {}).get(name) or PRIORS[name]
+        stored = (baseline or {}).get(name)
+        prior = stored or PRIORS[name]
         vals = np.array([r.values.get(name, np.nan) for r in regions], dtype=float)
         weights = np.array([r.duration for r in regions], dtype=float)
         ok = np.isfinite(vals) & (weights > 0)
-        n_seconds = float(weights[ok].sum())
+        unit = SPREAD[name]
+        if unit is None:
+            mad = float(np.median(np.abs(vals[ok] - np.median(vals[ok])))) if ok.sum() > 2 else 0.0
+            unit = max(1.4826 * mad, RATE_MIN_SD)
+        if stored:
+            unit = max(float(stored[1]), unit * 0.5)
         if ok.sum() == 0:
             if prior is not None:
-                out[name] = (float(prior[0]), max(float(prior[1]), MIN_SD[name]))
+                out[name] = (float(prior[0]), unit)
             continue
-        mean = float(np.average(vals[ok], weights=weights[ok]))
-        var = float(np.average((vals[ok] - mean) ** 2, weights=weights[ok])) if ok.sum() > 1 else 0.0
+        centre = _weighted_median(vals[ok], weights[ok])
         if prior is not None:
-            k = prior_seconds
-            prior_mean, prior_sd = float(prior[0]), float(prior[1])
-            mean_s = (n_seconds * mean + k * prior_mean) / (n_seconds + k)
-            var = (n_seconds * var + k * prior_sd**2) / (n_seconds + k)
-            mean = mean_s
-        out[name] = (mean, max(float(np.sqrt(var)), MIN_SD[name]))
+            n_seconds = float(weights[ok].sum())
+            centre = (n_seconds * centre + prior_seconds * float(prior[0])) / (n_seconds + prior_seconds)
+        out[name] = (centre, unit)
     return out
+
+
+Z_LIMIT = 3.0  # a z-score beyond this is as likely a tracking slip (YIN octave jump) as a voice: cap it
 
 
 def zscores(region: RegionFeatures, base: dict[str, tuple[float, float]]) -> dict[str, float]:
     z = {}
-    for name, (mean, sd) in base.items():
+    for name, (centre, unit) in base.items():
         value = region.values.get(name, float("nan"))
         if np.isfinite(value):
-            z[name] = (value - mean) / sd
+            z[name] = float(np.clip((value - centre) / unit, -Z_LIMIT, Z_LIMIT))
     return z
 
 

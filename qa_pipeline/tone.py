@@ -32,12 +32,12 @@ class ToneConfig:
     """Thresholds of the tone stage (``tone:`` section of qa.yaml). README "Tone" explains each."""
 
     sentiment_model: str = ""  # a transformers text-classification directory; "" = offline default
-    prior_seconds: float = 20.0  # speech seconds at which the speaker's own baseline weighs as much as the prior
+    prior_seconds: float = 5.0  # speech seconds at which the speaker's own baseline weighs as much as the prior
     acoustic_center: float = 1.0  # mean cue z-score at which acoustic agitation is 0.5
     acoustic_slope: float = 2.0  # steepness of that logistic
-    text_weight: float = 0.4  # share of text negativity in a segment's agitation (acoustic gets the rest)
+    text_weight: float = 0.4  # share of the acoustic headroom (1 - acoustic) that text negativity can fill
     flag_threshold: float = 0.6  # segment agitation at or above which the segment counts as agitated
-    flag_min_seconds: float = 3.0  # agitated speech in a run needed for an emotional_* finding
+    flag_min_seconds: float = 2.0  # agitated speech in a run needed for an emotional_* finding
     flag_merge_gap: float = 8.0  # agitated segments of one speaker closer than this form one run
     silence_seconds: float = 10.0  # dead air / hold longer than this is a silence finding
     overtalk_min_seconds: float = 1.0  # both talking at least this long after a cut-in is overtalk
@@ -128,10 +128,11 @@ def analyze_tone(
             arousal = acoustic.arousal(z)
             acoustic_score = _logistic(arousal, cfg.acoustic_center, cfg.acoustic_slope) if np.isfinite(arousal) else None
             text_neg = float(negativity[i])
-            if acoustic_score is None:
-                agitation = text_neg
-            else:
-                agitation = (1 - cfg.text_weight) * acoustic_score + cfg.text_weight * text_neg
+            # The voice leads; negative words raise agitation into the headroom the voice leaves, so calm
+            # words cannot hide a shouting voice and negative words alone (a calmly stated complaint)
+            # cannot pass flag_threshold.
+            voice = acoustic_score if acoustic_score is not None else 0.0
+            agitation = voice + cfg.text_weight * text_neg * (1.0 - voice)
             timeline.append({
                 "speaker": speaker, "start": round(segments[i].start, 2), "end": round(segments[i].end, 2),
                 "agitation": round(float(agitation), 3),

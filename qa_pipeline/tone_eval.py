@@ -49,7 +49,7 @@ def auc(positives: list[float], negatives: list[float]) -> float:
     return float(np.mean(pairs)) if pairs else float("nan")
 
 
-def eval_emotion(data_dir: Path, prior_seconds: float = 20.0) -> dict[str, Any]:
+def eval_emotion(data_dir: Path, prior_seconds: float = 5.0) -> dict[str, Any]:
     import soundfile as sf
 
     with open(data_dir / "labels.csv", encoding="utf-8", newline="") as fh:

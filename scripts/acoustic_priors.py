@@ -2,7 +2,7 @@
 
 Read speech (LibriSpeech, AISHELL-1, JFK) and conversational telephone speech (the real English call,
 phone_en), cut into 3 s windows of speech; prints mean and sd of each cue. emotion_de is never read here:
-it is the evaluation set. The numbers go into ``qa_pipeline.acoustic.PRIORS``.
+it is the evaluation set. The numbers go into ``qa_pipeline.acoustic.PRIORS`` and ``SPREAD``.
 
     QA_SHARED_DATA=/work/shared/data python scripts/acoustic_priors.py
 """
@@ -35,7 +35,9 @@ CLIPS = [
 
 def main() -> None:
     rows = {name: [] for name in acoustic.FEATURES}
+    within = {name: [] for name in acoustic.FEATURES}  # per clip (one speaker): sd across its windows
     for clip in CLIPS:
+        per_clip = {name: [] for name in acoustic.FEATURES}
         x, rate = sf.read(SHARED / clip, dtype="float32", always_2d=True)
         x = x.mean(axis=1)
         frames = acoustic.frame_features(x, rate)
@@ -48,9 +50,15 @@ def main() -> None:
             for name, value in region.values.items():
                 if np.isfinite(value):
                     rows[name].append(value)
+                    per_clip[name].append(value)
+        for name, values in per_clip.items():
+            if len(values) >= 5:  # only clips long enough to show a speaker's own variation
+                within[name].append(float(np.std(values)))
     for name, values in rows.items():
         if values:
-            print(f"{name:15s} n={len(values):4d} mean={np.mean(values):6.2f} sd={np.std(values):5.2f}")
+            spread = f"{np.mean(within[name]):5.2f}" if within[name] else "  n/a"
+            print(f"{name:15s} n={len(values):4d} mean={np.mean(values):6.2f} sd={np.std(values):5.2f} "
+                  f"within-speaker sd={spread}")
 
 
 if __name__ == "__main__":
