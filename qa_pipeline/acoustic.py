@@ -8,9 +8,10 @@ wide-band and 8 kHz recordings are measured alike):
 - ``pitch_range_st``: interquartile spread of that F0 (semitones; quartiles resist YIN's octave slips),
 - ``effort_db``: spectral balance, energy 1–3.4 kHz over 0.3–1 kHz (dB); raised vocal effort (shouting,
   anger) tilts the spectrum upwards,
-- ``rate``: syllables (English words, Chinese characters) per second from the word times, when known.
+- ``rate``: log2 of syllables (English words, Chinese characters and digits) per second of speaking time
+  (inside the words, from the word times; the segment's span when there are none).
 
-Each is turned into a z-score against the speaker's baseline: the duration-weighted median of that feature
+Each is turned into a z-score against the speaker's baseline: a low duration-weighted quantile of that feature
 over the speaker's regions in the call, shrunk towards a population prior by how much speech the speaker
 has (``prior_seconds``), so a speaker with a few seconds of speech is not measured against noise; the unit
 is how much a calm speaker varies (``SPREAD``).
@@ -31,6 +32,7 @@ HOP = 160  # 20 ms
 FMIN, FMAX = 60.0, 500.0
 ACTIVE_DB = 35.0  # frames within this many dB of the speaker's loud frames count as speech
 VOICED_PERIODICITY = 0.5
+BASELINE_QUANTILE = 0.3  # a speaker's resting level: the calmer 30 % of their speech (duration-weighted)
 MAX_PITCH_IQR_ST = 12.0  # a speaker's F0 quartiles further apart than an octave: the track is unreliable  # normalised autocorrelation peak above which a frame is voiced
 
 FEATURES = ("loudness_db", "pitch_st", "pitch_range_st", "effort_db", "rate")
@@ -46,16 +48,15 @@ PRIORS: dict[str, tuple[float, float] | None] = {
 }
 # How much a calm speaker's cue varies from one stretch of speech to the next (sd within a speaker, same
 # script, same corpora). This, not the call's own spread, is the z-score's unit: a call that is half angry
-# has a wide spread of its own, which would hide the very change we look for. Rate: no word times in those
-# corpora, so its unit is the speaker's own robust spread, floored at RATE_MIN_SD.
-SPREAD: dict[str, float | None] = {
+# has a wide spread of its own, which would hide the very change we look for. Rate: no transcripts in those
+# corpora; its unit is the usual sentence-to-sentence variation of speaking rate (about 20 %).
+SPREAD: dict[str, float] = {
     "loudness_db": 1.9,
     "pitch_st": 2.9,
     "pitch_range_st": 3.7,
     "effort_db": 3.0,
-    "rate": None,
+    "rate": 0.3,  # log2 units: a calm speaker's pace varies by about ±23 % between sentences
 }
-RATE_MIN_SD = 0.5
 
 
 @dataclass
@@ -159,7 +160,11 @@ def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return [(a, b) for a, b in merged]
 
 
-def region_features(frames: FrameFeatures, start: float, end: float, syllables: int | None = None) -> RegionFeatures:
+def region_features(frames: FrameFeatures, start: float, end: float, syllables: int | None = None,
+                    speaking_seconds: float | None = None) -> RegionFeatures:
+    """Cues of one region. Rate is ``syllables`` over ``speaking_seconds`` (time inside words, so pauses
+    and loose segment edges do not count), else over the region."""
+    talk = speaking_seconds if speaking_seconds else end - start
     span = frames.frames(start, end)
     rms = frames.rms_db[span]
     active = rms > frames.active_floor_db
@@ -171,15 +176,15 @@ def region_features(frames: FrameFeatures, start: float, end: float, syllables: 
         "pitch_st": float(np.median(f0)) if f0.size >= 5 else nan,
         "pitch_range_st": float(np.percentile(f0, 75) - np.percentile(f0, 25)) if f0.size >= 25 else nan,
         "effort_db": float(np.nanmean(frames.effort_db[span][active])) if active.sum() >= 3 else nan,
-        "rate": syllables / (end - start) if syllables and end - start >= 1.0 else nan,
+        "rate": float(np.log2(syllables / talk)) if syllables and talk >= 1.0 else nan,
     }
     return RegionFeatures(start=start, end=end, values=values)
 
 
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
     order = np.argsort(values)
     cum = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(cum, cum[-1] / 2)])
+    return float(values[order][np.searchsorted(cum, q * cum[-1])])
 
 
 def speaker_baseline(
@@ -189,8 +194,8 @@ def speaker_baseline(
 ) -> dict[str, tuple[float, float]]:
     """Feature → (centre, unit) for one speaker.
 
-    Centre: the duration-weighted median of the speaker's regions (a median, so that an angry stretch
-    shorter than half the speaker's speech does not move it), shrunk towards the prior (a stored baseline
+    Centre: the duration-weighted BASELINE_QUANTILE of the speaker's regions (the speaker's resting level:
+    an angry caller may be angry for more than half of their speech, which would move a median), shrunk towards the prior (a stored baseline
     of this speaker when given, else the population prior) by ``prior_seconds`` of speech.
     """
     out: dict[str, tuple[float, float]] = {}
@@ -201,16 +206,13 @@ def speaker_baseline(
         weights = np.array([r.duration for r in regions], dtype=float)
         ok = np.isfinite(vals) & (weights > 0)
         unit = SPREAD[name]
-        if unit is None:
-            mad = float(np.median(np.abs(vals[ok] - np.median(vals[ok])))) if ok.sum() > 2 else 0.0
-            unit = max(1.4826 * mad, RATE_MIN_SD)
         if stored:
             unit = max(float(stored[1]), unit * 0.5)
         if ok.sum() == 0:
             if prior is not None:
                 out[name] = (float(prior[0]), unit)
             continue
-        centre = _weighted_median(vals[ok], weights[ok])
+        centre = _weighted_quantile(vals[ok], weights[ok], BASELINE_QUANTILE)
         if prior is not None:
             n_seconds = float(weights[ok].sum())
             centre = (n_seconds * centre + prior_seconds * float(prior[0])) / (n_seconds + prior_seconds)

@@ -209,8 +209,10 @@ def eval_tone(
             out.print(f"| {cues} | {row['anger_vs_neutral']:.3f} | {row['high_vs_low_arousal']:.3f} |", highlight=False)
     if "samples" in report:
         smp = report["samples"]
-        out.print(f"sample calls: tone events found {smp['events_found']}, compliant calls flagged "
-                  f"{smp['compliant_flag_rate']}", highlight=False)
+        rate = smp["compliant_flag_rate"]
+        out.print(f"sample calls: tone events found {smp['events_found']}; unlabelled flags {smp['false_flags']}; "
+                  f"compliant calls with an unlabelled flag: {'n/a' if rate is None else f'{100 * rate:.0f} %'}",
+                  highlight=False)
         for row in smp["calls"]:
             out.print(f"  {row['call_id']:26s} compliant={row['compliant']!s:5s} expected="
                       f"{[(e['rule'], e['start'], e['end'], e['found']) for e in row['expected']]} "

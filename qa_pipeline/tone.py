@@ -24,7 +24,7 @@ from qa_pipeline import acoustic
 from qa_pipeline.contracts import Call, Finding, Segment, Transcript
 
 TONE_VERSION = "tone-1"
-_CJK = re.compile(r"[\u3400-\u9fff]")
+_CJK = re.compile(r"[\u3400-\u9fff0-9]")
 
 
 @dataclass
@@ -51,9 +51,15 @@ class ToneResult:
 
 
 def _units(seg: Segment) -> int:
-    """Syllable proxy: Chinese characters, else words."""
-    cjk = len(_CJK.findall(seg.text))
-    return cjk if cjk else len(seg.words) or len(seg.text.split())
+    """Syllable proxy: Chinese characters and digits (read one syllable each) in Mandarin, else words."""
+    if re.search(r"[\u3400-\u9fff]", seg.text):
+        return len(_CJK.findall(seg.text))
+    return len(seg.words) or len(seg.text.split())
+
+
+def _speaking_seconds(seg: Segment) -> float | None:
+    spans = _speech_intervals([seg], join_gap=0.3) if seg.words else []
+    return sum(b - a for a, b in spans) or None
 
 
 def _speech_intervals(segments: list[Segment], join_gap: float = 0.5) -> list[tuple[float, float]]:
@@ -116,7 +122,7 @@ def analyze_tone(
             frames_cache[key] = acoustic.frame_features(signal, audio.rate, spans)
         for i in idx:
             regions[i] = acoustic.region_features(frames_cache[key], segments[i].start, segments[i].end,
-                                                  _units(segments[i]))
+                                                  _units(segments[i]), _speaking_seconds(segments[i]))
 
     timeline: list[dict[str, Any]] = []
     baselines: dict[str, dict[str, tuple[float, float]]] = {}

@@ -133,17 +133,21 @@ def eval_samples(samples_dir: Path, tone_config: Any = None, asr: Any = None) ->
                       and f.start < event["end"] and f.end > event["start"] for f in flags)
             hits.append({**event, "found": hit})
         false_flags = [f for f in flags if not any(
-            f.rule_id == e["rule"] and f.start < e["end"] and f.end > e["start"] for e in expected)]
+            f.rule_id == e["rule"] and f.speaker == e["speaker"] and f.start < e["end"] and f.end > e["start"]
+            for e in expected)]
         rows.append({"call_id": call_id, "compliant": bool(label.get("compliant")), "expected": hits,
                      "flags": [{"rule": f.rule_id, "speaker": f.speaker, "start": f.start, "end": f.end,
                                 "peak": f.confidence} for f in flags],
                      "false_flags": len(false_flags),
                      "agitation": {sp: s["agitation"] for sp, s in result.summary["speakers"].items()},
                      "trend": {sp: (s["trend"] or {}).get("direction") for sp, s in result.summary["speakers"].items()}})
+    # A compliant call may still hold an angry caller (labelled as an expected event); what must not
+    # happen there is a flag that matches no labelled event.
     compliant = [r for r in rows if r["compliant"]]
     events = [e for r in rows for e in r["expected"]]
     return {"calls": rows,
-            "compliant_flag_rate": (sum(bool(r["flags"]) for r in compliant) / len(compliant)) if compliant else None,
+            "compliant_flag_rate": (sum(r["false_flags"] > 0 for r in compliant) / len(compliant)) if compliant else None,
+            "false_flags": sum(r["false_flags"] for r in rows),
             "events_found": f"{sum(e['found'] for e in events)}/{len(events)}"}
 
 
