@@ -185,7 +185,7 @@ def eval_tone(
     shared_data = Path(os.environ.get("QA_SHARED_DATA", Path.cwd().parent / "shared" / "data"))
     emotion_dir = emotion_dir or shared_data / "emotion_de"
     samples = samples or Path("recordings_sample")
-    report: dict = {"text": tone_eval.eval_text(load_sentiment_or_fail(cfg.tone.sentiment_model))}
+    report: dict = {"text": tone_eval.eval_text(load_sentiment_or_fail(cfg.tone.sentiment_model, cfg.tone.text_threads))}
     if (emotion_dir / "labels.csv").exists():
         report["emotion_de"] = tone_eval.eval_emotion(emotion_dir, cfg.tone.prior_seconds)
     else:
@@ -220,11 +220,11 @@ def eval_tone(
                       highlight=False, markup=False)
 
 
-def load_sentiment_or_fail(model_dir: str):
+def load_sentiment_or_fail(model_dir: str, threads: int = 1):
     from qa_pipeline.sentiment import SentimentError, load_sentiment
 
     try:
-        return load_sentiment(model_dir)
+        return load_sentiment(model_dir, threads)
     except SentimentError as exc:
         raise fail(str(exc), EXIT_BAD_CONFIG) from None
 

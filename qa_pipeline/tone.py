@@ -32,6 +32,7 @@ class ToneConfig:
     """Thresholds of the tone stage (``tone:`` section of qa.yaml). README "Tone" explains each."""
 
     sentiment_model: str = ""  # a transformers text-classification directory; "" = offline default
+    text_threads: int = 1  # CPU threads of the default text embedder (0 = its default, all cores)
     prior_seconds: float = 5.0  # speech seconds at which the speaker's own baseline weighs as much as the prior
     acoustic_center: float = 1.0  # mean cue z-score at which acoustic agitation is 0.5
     acoustic_slope: float = 2.0  # steepness of that logistic
@@ -101,7 +102,7 @@ def analyze_tone(
     from qa_pipeline.sentiment import LABELS, load_sentiment
 
     cfg = config or ToneConfig()
-    model = sentiment or load_sentiment(cfg.sentiment_model)
+    model = sentiment or load_sentiment(cfg.sentiment_model, cfg.text_threads)
     segments = [s for s in transcript.segments if s.end > s.start]
     texts = [s.text for s in segments]
     probs = model.predict_proba(texts) if texts else np.zeros((0, 3))

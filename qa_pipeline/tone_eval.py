@@ -165,7 +165,7 @@ def bench(audio_path: Path, asr: Any = None, tone_config: Any = None, repeats: i
     t0, c0 = time.perf_counter(), time.process_time()
     transcript = transcribe_audio(audio, asr or TranscribeOptions())
     asr_wall, asr_cpu = time.perf_counter() - t0, time.process_time() - c0
-    load_sentiment(cfg.sentiment_model)
+    load_sentiment(cfg.sentiment_model, cfg.text_threads)
     analyze_tone(audio, transcript, call, cfg)  # warm-up: library imports, JIT, embedder load
     walls, cpus = [], []
     for _ in range(repeats):
