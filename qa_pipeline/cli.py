@@ -629,6 +629,139 @@ def bench_rules(
         out.print(f"{key:28s} {value}", highlight=False)
 
 
+@app.command()
+def tone(
+    audio: Annotated[Path, typer.Argument(help="Recording: wav, flac, mp3, ogg…")],
+    language: LanguageOpt = None,
+    agent_channel: AgentChannelOpt = None,
+    model: ModelOpt = None,
+    layout: LayoutOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Agitation per speaker and segment, emotional flags, silences and overtalk of one recording."""
+    from qa_pipeline.contracts import Call, to_dict
+    from qa_pipeline.models import ModelError
+    from qa_pipeline.sentiment import SentimentError
+    from qa_pipeline.tone import analyze_tone
+    from qa_pipeline.transcribe import transcribe_cached
+
+    cfg = load_settings(config, model, language)
+    clip = load_input(audio, cfg, agent_channel, layout)
+    call = Call(call_id=audio.stem, audio_path=str(audio), sha256=clip.sha256, language=cfg.asr.language,
+                layout=clip.layout)  # type: ignore[arg-type]
+    try:
+        transcript = transcribe_cached(clip, cfg.asr)
+        result = analyze_tone(clip, transcript, call, cfg.tone)
+    except (ModelError, SentimentError) as exc:
+        raise fail(str(exc), EXIT_BAD_CONFIG) from None
+    if as_json:
+        payload = {"summary": result.summary, "findings": [to_dict(f) for f in result.findings]}
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+        return
+    s = result.summary
+    out.print(f"# {audio} · {s['layout']} · {s['duration']:.1f} s · text model {s['sentiment_model']}", highlight=False)
+    for speaker, info in s["speakers"].items():
+        trend = info["trend"] or {}
+        out.print(f"{speaker}: agitation {info['agitation']} · talk {info['talk_seconds']} s · trend "
+                  f"{trend.get('start')} → {trend.get('end')} ({trend.get('direction', 'n/a')})", highlight=False)
+    if s["talk_listen_ratio"] is not None:
+        out.print(f"talk/listen (agent/caller): {s['talk_listen_ratio']}", highlight=False)
+    for row in s["timeline"]:
+        out.print(f"[{clock(row['start'])}-{clock(row['end'])}] {row['speaker']:7s} agitation {row['agitation']:.2f} "
+                  f"(acoustic {row['acoustic'] if row['acoustic'] is not None else '-'}, text {row['text_negativity']:.2f}) "
+                  f"{row['text']}", highlight=False, markup=False)
+    for f in result.findings:
+        out.print(f"FLAG {f.kind}/{f.rule_id} {f.speaker} [{clock(f.start)}-{clock(f.end)}] {f.evidence}",
+                  highlight=False, markup=False)
+
+
+@eval_app.command("tone")
+def eval_tone(
+    emotion_dir: Annotated[Path | None, typer.Option("--emotion-dir", help="EmoDB folder (labels.csv, wav/).")] = None,
+    samples: Annotated[Path | None, typer.Option("--samples", help="Sample calls (manifest.csv, labels.json).")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Acoustic AUC on emotion_de, text macro-F1 on the held-out split, flags on the sample calls."""
+    import os
+
+    from qa_pipeline import tone_eval
+
+    cfg = load_settings(config)
+    shared_data = Path(os.environ.get("QA_SHARED_DATA", Path.cwd().parent / "shared" / "data"))
+    emotion_dir = emotion_dir or shared_data / "emotion_de"
+    samples = samples or Path("recordings_sample")
+    report: dict = {"text": tone_eval.eval_text(load_sentiment_or_fail(cfg.tone.sentiment_model, cfg.tone.text_threads))}
+    if (emotion_dir / "labels.csv").exists():
+        report["emotion_de"] = tone_eval.eval_emotion(emotion_dir, cfg.tone.prior_seconds)
+    else:
+        err.print(f"[yellow]note:[/yellow] {emotion_dir} absent: acoustic AUC skipped")
+    if (samples / "labels.json").exists():
+        report["samples"] = tone_eval.eval_samples(samples, cfg.tone, cfg.asr)
+    else:
+        err.print(f"[yellow]note:[/yellow] {samples}/labels.json absent: sample-call flags skipped")
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+        return
+    text = report["text"]
+    out.print(f"text sentiment ({text['model']}), held-out macro-F1: "
+              + ", ".join(f"{k} {v['macro_f1']:.3f} (n={v['n']})" for k, v in text.items() if k != "model"),
+              highlight=False)
+    if "emotion_de" in report:
+        emo = report["emotion_de"]
+        out.print(f"emotion_de: {emo['clips']} clips, {emo['speakers']} speakers, per-speaker baselines", highlight=False)
+        out.print("| cues | AUC anger vs neutral | AUC high vs low arousal |\n|---|---|---|", highlight=False)
+        for cues, row in emo["auc"].items():
+            out.print(f"| {cues} | {row['anger_vs_neutral']:.3f} | {row['high_vs_low_arousal']:.3f} |", highlight=False)
+    if "samples" in report:
+        smp = report["samples"]
+        rate = smp["compliant_flag_rate"]
+        out.print(f"sample calls: tone events found {smp['events_found']}; unlabelled flags {smp['false_flags']}; "
+                  f"compliant calls with an unlabelled flag: {'n/a' if rate is None else f'{100 * rate:.0f} %'}",
+                  highlight=False)
+        for row in smp["calls"]:
+            out.print(f"  {row['call_id']:26s} compliant={row['compliant']!s:5s} expected="
+                      f"{[(e['rule'], e['start'], e['end'], e['found']) for e in row['expected']]} "
+                      f"flags={[(f['rule'], f['start'], f['end']) for f in row['flags']]} agitation={row['agitation']}",
+                      highlight=False, markup=False)
+
+
+def load_sentiment_or_fail(model_dir: str, threads: int = 1):
+    from qa_pipeline.sentiment import SentimentError, load_sentiment
+
+    try:
+        return load_sentiment(model_dir, threads)
+    except SentimentError as exc:
+        raise fail(str(exc), EXIT_BAD_CONFIG) from None
+
+
+@bench_app.command("tone")
+def bench_tone(
+    audio: Annotated[Path, typer.Argument(help="A call recording (default: the real stereo sample call).")] = Path(
+        "recordings_sample/real_auto_repairs_40.flac"),
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Tone-stage time vs transcription time of the same call (target: tone ≤ 10 %)."""
+    from qa_pipeline import tone_eval
+    from qa_pipeline.audio import AudioError
+
+    cfg = load_settings(config)
+    try:
+        row = tone_eval.bench(audio, cfg.asr, cfg.tone)
+    except AudioError as exc:
+        raise fail(str(exc), EXIT_BAD_INPUT) from None
+    if as_json:
+        sys.stdout.write(json.dumps(row, indent=2) + "\n")
+        return
+    out.print(f"{row['audio']}: {row['duration']} s, {row['segments']} segments", highlight=False)
+    out.print(f"transcribe: {row['transcribe_wall_s']} s wall, {row['transcribe_cpu_s']} s CPU", highlight=False)
+    out.print(f"tone:       {row['tone_wall_s']} s wall, {row['tone_cpu_s']} s CPU "
+              f"= {100 * row['tone_share_wall']:.1f} % of transcription (wall), {100 * row['tone_share_cpu']:.1f} % (CPU)",
+              highlight=False)
+
+
 @models_app.command("install")
 def models_install(
     names: Annotated[list[str] | None, typer.Argument(help="Models to place (default: all in the manifest).")] = None,

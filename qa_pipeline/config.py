@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from qa_pipeline.audio import DEFAULT_MAX_SECONDS
+from qa_pipeline.tone import ToneConfig
 from qa_pipeline.transcribe import TranscribeOptions
 
 
@@ -35,6 +36,7 @@ class AudioConfig:
 class QAConfig:
     asr: TranscribeOptions = field(default_factory=TranscribeOptions)
     audio: AudioConfig = field(default_factory=AudioConfig)
+    tone: ToneConfig = field(default_factory=ToneConfig)
     rules: list[str] = field(default_factory=list)  # a team's rule-pack folders/files (override defaults)
     form: str | None = None  # a team's scorecard form YAML (default: the packaged form)
     extra: dict[str, Any] = field(default_factory=dict)  # sections owned by later stages (queue, …)
@@ -113,4 +115,5 @@ def load_config(path: str | Path | None = None) -> QAConfig:
     form = data.pop("form", None)
     if form is not None and not isinstance(form, str):
         raise ConfigError(path, "form", "expected a path", _line_of(path, "form"))
-    return QAConfig(asr=asr, audio=audio, rules=rules, form=form, extra=data, source=str(path))
+    tone = _build(ToneConfig, data.pop("tone", None), path, "tone")
+    return QAConfig(asr=asr, audio=audio, tone=tone, rules=rules, form=form, extra=data, source=str(path))
