@@ -198,12 +198,17 @@ class _Chunk:
         return {"offset": 0.0, "duration": len(self.samples) / SAMPLE_RATE, "segments": []}
 
     def to_file_span(self, start: float, end: float) -> tuple[float, float]:
-        """Map a span of chunk time to file time, inside the one region holding its middle."""
+        """Map a span of chunk time to file time, inside the region nearest its middle.
+
+        Word alignment can put a region's first word partly in the silence before
+        it; "nearest" (not "last region started") keeps such a word with its region.
+        """
         middle = (start + end) / 2
-        chunk_start, file_start, duration = self.pieces[0]
-        for piece in self.pieces:
-            if piece[0] <= middle:
-                chunk_start, file_start, duration = piece
+
+        def distance(piece: tuple[float, float, float]) -> float:
+            return max(piece[0] - middle, middle - (piece[0] + piece[2]), 0.0)
+
+        chunk_start, file_start, duration = min(self.pieces, key=distance)
         a = file_start + min(max(start - chunk_start, 0.0), duration)
         b = file_start + min(max(end - chunk_start, 0.0), duration)
         return round(a, 3), round(max(a, b), 3)
