@@ -39,7 +39,7 @@ LayoutOpt = Annotated[str | None, typer.Option("--layout", help="stereo | mono (
 
 
 def fail(message: str, code: int) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -117,7 +117,7 @@ def transcribe(
     for note in clip.notes:
         err.print(f"[yellow]note:[/yellow] {note}")
     out.print(f"# {audio} · {clip.layout} · {transcript.duration:.1f} s · language {transcript.language} · "
-              f"{transcript.model_id}", highlight=False)
+              f"{transcript.model_id}", highlight=False, soft_wrap=True)
     for seg in transcript.segments:
         out.print(f"[{clock(seg.start)}-{clock(seg.end)}] {seg.speaker}: {seg.text}", highlight=False, markup=False)
 
@@ -166,9 +166,11 @@ def eval_asr(
         table.add_row(clip_id, lang, *[f"{by_key[(p, clip_id)].rate:.1%}" if (p, clip_id) in by_key else "–"
                                        for p in profiles])
     table.add_section()
-    for lang, label in (("en", "all English (WER)"), ("zh", "all Mandarin (CER)")):
+    for lang, label in (("en", "English WER"), ("zh", "Mandarin CER")):
         values = [report.aggregate(p, lang) for p in profiles]
-        table.add_row(label, lang, *["–" if v is None else f"{v:.1%}" for v in values], style="bold")
+        table.add_row(f"all: {label}", lang, *["–" if v is None else f"{v:.1%}" for v in values], style="bold")
+        means = [report.mean_rate(p, lang) for p in profiles]
+        table.add_row(f"mean per clip: {label}", lang, *["–" if v is None else f"{v:.1%}" for v in means])
     out.print(table)
 
 
@@ -203,12 +205,12 @@ def bench_transcribe(
         sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
         return
     out.print(f"audio {result.audio} · {result.audio_seconds:.1f} s · model {result.model} · {threads} threads",
-              highlight=False)
+              highlight=False, soft_wrap=True)
     out.print(f"(a) qa pipeline, per speaker:   {result.pipeline_seconds:6.1f} s wall  RTF {result.pipeline_rtf:.3f}  "
-              f"cpu {result.pipeline_cpu_seconds:.1f} s  {result.pipeline_words} words", highlight=False)
+              f"cpu {result.pipeline_cpu_seconds:.1f} s  {result.pipeline_words} words", highlight=False, soft_wrap=True)
     out.print(f"(b) faster-whisper, mono mix:   {result.plain_seconds:6.1f} s wall  RTF {result.plain_rtf:.3f}  "
-              f"cpu {result.plain_cpu_seconds:.1f} s  {result.plain_words} words", highlight=False)
-    out.print(f"ratio (b)/(a): {result.ratio:.2f}   peak RSS {result.peak_rss_mb:.0f} MB", highlight=False)
+              f"cpu {result.plain_cpu_seconds:.1f} s  {result.plain_words} words", highlight=False, soft_wrap=True)
+    out.print(f"ratio (b)/(a): {result.ratio:.2f}   peak RSS {result.peak_rss_mb:.0f} MB", highlight=False, soft_wrap=True)
 
 
 @models_app.command("install")
@@ -224,7 +226,7 @@ def models_install(
             path = install_model(name, force=force)
         except ModelError as exc:
             raise fail(str(exc), EXIT_BAD_CONFIG) from None
-        out.print(f"{name}: {path} (sha256 verified)", highlight=False)
+        out.print(f"{name}: {path} (sha256 verified)", highlight=False, soft_wrap=True)
 
 
 @models_app.command("list")
@@ -241,7 +243,7 @@ def models_list(as_json: JsonOpt = False) -> None:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     for r in rows:
-        out.print(f"{r['name']:10s} {'placed' if r['placed'] else 'missing':8s} {r['path']}", highlight=False)
+        out.print(f"{r['name']:10s} {'placed' if r['placed'] else 'missing':8s} {r['path']}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

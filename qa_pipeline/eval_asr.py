@@ -64,6 +64,11 @@ class EvalReport:
         total = sum(c.length for c in rows)
         return sum(c.errors for c in rows) / total if total else None
 
+    def mean_rate(self, profile: str, language: str) -> float | None:
+        """Mean of per-clip rates: every clip counts the same, however long."""
+        rates = [c.rate for c in self.clips if c.profile == profile and c.language == language and c.length]
+        return sum(rates) / len(rates) if rates else None
+
     def profiles(self) -> list[str]:
         return list(dict.fromkeys(c.profile for c in self.clips))
 
@@ -73,9 +78,10 @@ class EvalReport:
         for profile in self.profiles():
             agg[profile] = {}
             for lang in ("en", "zh"):
-                value = self.aggregate(profile, lang)
+                value, mean = self.aggregate(profile, lang), self.mean_rate(profile, lang)
                 if value is not None:
                     agg[profile][lang] = round(value, 4)
+                    agg[profile][f"{lang}_mean_per_clip"] = round(mean or 0.0, 4)
         return {"clips": clips, "aggregate": agg, "skipped": self.skipped}
 
 
