@@ -45,6 +45,7 @@ class TranscribeOptions:
     threads: int = 0  # 0: CTranslate2 picks (all cores)
     language: str = "auto"  # auto | zh | en | any Whisper code
     languages: tuple[str, ...] = ("zh", "en")  # auto-detection chooses among these
+    language_confidence: float = 0.9  # below this after one channel, the other channel is probed too
     # Per-language model override, e.g. {"en": "tiny.en"}: choose the best model per language.
     language_models: dict[str, str] = field(default_factory=dict)
     beam_size: int = 5
@@ -240,25 +241,36 @@ def pack_chunks(
     return chunks
 
 
-def _detect_language(model, chunks: list[_Chunk], features: list[np.ndarray], opts: TranscribeOptions) -> tuple[str, float]:
-    """Sum language probabilities over the first chunk of each channel, restricted to opts.languages."""
+def _detect_language(model, chunks: list[_Chunk], opts: TranscribeOptions) -> tuple[str, float]:
+    """Language probabilities, restricted to opts.languages, over the first chunk of each channel.
+
+    Each probe costs a full encoder pass, so the second channel is heard only when
+    the first leaves doubt (below ``language_confidence``).
+    """
     scores: dict[str, float] = {}
     seen: set[int] = set()
-    for chunk, feat in zip(chunks, features):
+
+    def pool() -> dict[str, float]:
+        allowed = {k: v for k, v in scores.items() if not opts.languages or k in opts.languages}
+        return allowed or scores
+
+    def best(candidates: dict[str, float]) -> tuple[str, float]:
+        lang = max(candidates, key=candidates.get)
+        return lang, candidates[lang] / (sum(candidates.values()) or 1.0)
+
+    for chunk in chunks:
         if chunk.channel in seen:
             continue
         seen.add(chunk.channel)
-        _, _, probs = model.detect_language(features=feat)
+        _, _, probs = model.detect_language(features=model.feature_extractor(chunk.samples)[..., :-1])
         weight = chunk.metadata["duration"]
         for lang, p in probs:
             scores[lang] = scores.get(lang, 0.0) + p * weight
-    allowed = {k: v for k, v in scores.items() if not opts.languages or k in opts.languages}
-    pool = allowed or scores
-    if not pool:
+        if pool() and best(pool())[1] >= opts.language_confidence:
+            break
+    if not pool():
         return (opts.languages[0] if opts.languages else "en"), 0.0
-    lang = max(pool, key=pool.get)
-    total = sum(pool.values()) or 1.0
-    return lang, pool[lang] / total
+    return best(pool())
 
 
 def _decode_chunks(model, spec: ModelSpec, chunks: list[_Chunk], language: str, opts: TranscribeOptions):
@@ -348,13 +360,8 @@ def transcribe_audio(audio: Audio, opts: TranscribeOptions | None = None) -> Tra
     model, spec = load_whisper(model_name, opts.device, opts.compute_type, opts.threads)
     if chunks and language is None:
         if spec.multilingual:
-            probe = [model.feature_extractor(c.samples)[..., :-1] for c in chunks[:1]] + [
-                model.feature_extractor(c.samples)[..., :-1]
-                for c in chunks[1:]
-                if c.channel != chunks[0].channel
-            ][:1]
             probe_chunks = [chunks[0]] + [c for c in chunks[1:] if c.channel != chunks[0].channel][:1]
-            language, lang_prob = _detect_language(model, probe_chunks, probe, opts)
+            language, lang_prob = _detect_language(model, probe_chunks, opts)
             if language in opts.language_models and opts.language_models[language] != model_name:
                 model_name = opts.language_models[language]
                 model, spec = load_whisper(model_name, opts.device, opts.compute_type, opts.threads)
