@@ -128,7 +128,7 @@ def transcribe(
     for note in clip.notes:
         err.print(f"[yellow]note:[/yellow] {note}")
     out.print(f"# {audio} · {clip.layout} · {transcript.duration:.1f} s · language {transcript.language} · "
-              f"{transcript.model_id}", highlight=False)
+              f"{transcript.model_id}", highlight=False, soft_wrap=True)
     for seg in transcript.segments:
         out.print(f"[{clock(seg.start)}-{clock(seg.end)}] {seg.speaker}: {seg.text}", highlight=False, markup=False)
 
@@ -760,6 +760,95 @@ def bench_tone(
     out.print(f"tone:       {row['tone_wall_s']} s wall, {row['tone_cpu_s']} s CPU "
               f"= {100 * row['tone_share_wall']:.1f} % of transcription (wall), {100 * row['tone_share_cpu']:.1f} % (CPU)",
               highlight=False)
+def shared_data_dir(data: Path | None) -> Path | None:
+    import os
+
+    path = data or Path(os.environ.get("QA_SHARED_DATA") or Path.cwd().parent / "shared" / "data")
+    return path if path.is_dir() else None
+
+
+DataOpt = Annotated[Path | None, typer.Option("--data", help="Reference data (default: $QA_SHARED_DATA or ../shared/data).")]
+
+
+@eval_app.command("asr")
+def eval_asr(
+    data: DataOpt = None,
+    models: Annotated[list[str] | None, typer.Option("--model", help="Plain models to score (default: base, tiny.en).")] = None,
+    only: Annotated[str | None, typer.Option("--only", help="Score only clips whose id contains this.")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """WER (English) and CER (Mandarin) of each model and of the default profile on ../shared/data."""
+    from rich.table import Table
+
+    from qa_pipeline.eval_asr import evaluate
+
+    cfg = load_settings(config)
+    data_dir = shared_data_dir(data)
+    if data_dir is None:
+        err.print("skipped: no reference data (../shared/data or $QA_SHARED_DATA is absent)")
+        return
+    report = evaluate(data_dir, cfg.asr, tuple(models or ("base", "tiny.en")), only)
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    profiles = report.profiles()
+    models_used = {p: sorted({c.model for c in report.clips if c.profile == p}) for p in profiles}
+    table = Table(title=f"ASR error rates (WER en, CER zh) on {data_dir}")
+    table.add_column("clip")
+    table.add_column("lang")
+    for p in profiles:
+        table.add_column(p if p != "default" else f"default ({'/'.join(models_used[p])})", justify="right")
+    by_key = {(c.profile, c.id): c for c in report.clips}
+    for clip_id, lang in dict.fromkeys((c.id, c.language) for c in report.clips):
+        table.add_row(clip_id, lang, *[f"{by_key[(p, clip_id)].rate:.1%}" if (p, clip_id) in by_key else "–"
+                                       for p in profiles])
+    table.add_section()
+    for lang, label in (("en", "English WER"), ("zh", "Mandarin CER")):
+        values = [report.aggregate(p, lang) for p in profiles]
+        table.add_row(f"all: {label}", lang, *["–" if v is None else f"{v:.1%}" for v in values], style="bold")
+        means = [report.mean_rate(p, lang) for p in profiles]
+        table.add_row(f"mean per clip: {label}", lang, *["–" if v is None else f"{v:.1%}" for v in means])
+    out.print(table)
+
+
+@bench_app.command("transcribe")
+def bench_transcribe(
+    audio: Annotated[Path | None, typer.Argument(help="Stereo call (default: the real sample call).")] = None,
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads for both runs.")] = 2,
+    data: DataOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Time (a) this pipeline (no cache) and (b) plain faster-whisper on the same call mixed to mono."""
+    import tempfile
+
+    from qa_pipeline.audio import AudioError
+    from qa_pipeline.bench_transcribe import bench_transcribe as run_bench
+    from qa_pipeline.bench_transcribe import default_call
+
+    cfg = load_settings(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        if audio is None:
+            data_dir = shared_data_dir(data)
+            audio = default_call(Path(__file__).resolve().parents[1], data_dir or Path("/nonexistent"), Path(tmp))
+            if audio is None:
+                err.print("skipped: no sample call (recordings_sample/ or ../shared/data/calls_en is absent)")
+                return
+        try:
+            result = run_bench(audio, cfg.asr, threads)
+        except AudioError as exc:
+            raise fail(str(exc), EXIT_BAD_INPUT) from None
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    out.print(f"audio {result.audio} · {result.audio_seconds:.1f} s · model {result.model} · {threads} threads",
+              highlight=False, soft_wrap=True)
+    out.print(f"(a) qa pipeline, per speaker:   {result.pipeline_seconds:6.1f} s wall  RTF {result.pipeline_rtf:.3f}  "
+              f"cpu {result.pipeline_cpu_seconds:.1f} s  {result.pipeline_words} words", highlight=False, soft_wrap=True)
+    out.print(f"(b) faster-whisper, mono mix:   {result.plain_seconds:6.1f} s wall  RTF {result.plain_rtf:.3f}  "
+              f"cpu {result.plain_cpu_seconds:.1f} s  {result.plain_words} words", highlight=False, soft_wrap=True)
+    out.print(f"ratio (b)/(a): {result.ratio:.2f}   peak RSS {result.peak_rss_mb:.0f} MB", highlight=False, soft_wrap=True)
 
 
 @models_app.command("install")
@@ -775,7 +864,7 @@ def models_install(
             path = install_model(name, force=force)
         except ModelError as exc:
             raise fail(str(exc), EXIT_BAD_CONFIG) from None
-        out.print(f"{name}: {path} (sha256 verified)", highlight=False)
+        out.print(f"{name}: {path} (sha256 verified)", highlight=False, soft_wrap=True)
 
 
 @models_app.command("list")
@@ -792,7 +881,7 @@ def models_list(as_json: JsonOpt = False) -> None:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     for r in rows:
-        out.print(f"{r['name']:10s} {'placed' if r['placed'] else 'missing':8s} {r['path']}", highlight=False)
+        out.print(f"{r['name']:10s} {'placed' if r['placed'] else 'missing':8s} {r['path']}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:
