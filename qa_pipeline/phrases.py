@@ -267,14 +267,18 @@ class Match:
     phrase: str
 
 
-def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float) -> list[Match]:
-    """Every occurrence of one phrase in a stream, by the given tier (and the tiers below it)."""
+def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min_sound: int = 3) -> list[Match]:
+    """Every occurrence of one phrase in a stream, by the given tier (and the tiers below it).
+
+    Phrases shorter than ``min_sound`` tokens match by their written form only: one or two syllables
+    have too many homophones (该死 ~ 盖是) to accuse an agent on their sound; script steps, which give
+    credit rather than blame, use 2 (您好 heard as 零号)."""
     m = len(phrase.surf)
     out: dict[int, Match] = {}
     for i in _find_all(stream.surf, phrase.surf):
         out[i] = Match(i, i + m, 1.0, "exact", phrase.text)
-    if TIER_RANK[tier] < TIER_RANK["fuzzy"] or m < 3:
-        return list(out.values())  # one or two syllables have too many homophones (该死 ~ 盖是)
+    if TIER_RANK[tier] < TIER_RANK["fuzzy"] or m < max(2, min_sound):
+        return list(out.values())
     for i in _find_all(stream.keys, phrase.keys):
         if i not in out:
             out[i] = Match(i, i + m, 0.95, "fuzzy", phrase.text)  # homophone
@@ -303,6 +307,9 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float) -> 
                 continue
             tried.add(guess)
             lo, hi = max(0, guess - slack), min(n_tokens, guess + m + slack)
+            lo = max(lo, stream.keys.rfind(BOUNDARY, lo, pos) + 1)  # stay between long pauses
+            cut = stream.keys.find(BOUNDARY, pos, hi)
+            hi = hi if cut < 0 else cut
             base = stream.letter_offsets[lo]
             window = stream.letters[base : stream.letter_offsets[hi]]
             al = fuzz.partial_ratio_alignment(phrase.letters, window, score_cutoff=cutoff)
@@ -335,12 +342,13 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float) -> 
     return list(out.values())
 
 
-def find_any(phrases: list[str], patterns: list[str], stream: Stream, tier: str, threshold: float) -> list[Match]:
+def find_any(phrases: list[str], patterns: list[str], stream: Stream, tier: str, threshold: float,
+             min_sound: int = 3) -> list[Match]:
     matches: list[Match] = []
     for text in phrases:
         phrase = compile_phrase(text, threshold)
         if phrase is not None:
-            matches += find_phrase(phrase, stream, tier, threshold)
+            matches += find_phrase(phrase, stream, tier, threshold, min_sound)
     if TIER_RANK[tier] >= TIER_RANK["regex"]:
         for pattern in patterns:
             for mo in _regex(pattern).finditer(stream.text):
@@ -480,6 +488,7 @@ def step_lexical(step: Step, stream: Stream, max_tier: str = "semantic") -> tupl
     tier = step.tier if step.tier != "semantic" else "fuzzy"
     if TIER_RANK[tier] > TIER_RANK[max_tier]:
         tier = max_tier
-    whole = merge_matches(find_any(step.phrases, [], stream, tier, step.threshold))
-    parts = {name: merge_matches(find_any(ph, [], stream, tier, step.threshold)) for name, ph in step.parts.items()}
+    whole = merge_matches(find_any(step.phrases, [], stream, tier, step.threshold, min_sound=2))
+    parts = {name: merge_matches(find_any(ph, [], stream, tier, step.threshold, min_sound=2))
+             for name, ph in step.parts.items()}
     return whole, parts
