@@ -229,6 +229,7 @@ class Phrase:
     key_list: list[str]
     letters: str
     negations: tuple[str, ...]
+    fine_pieces: list[tuple[int, str]]  # single-token pieces (English), used when no piece occurs
 
 
 @lru_cache(maxsize=20000)
@@ -240,14 +241,19 @@ def compile_phrase(text: str, threshold: float = 0.8) -> Phrase | None:
     m = len(tokens)
     surf = "".join(_code(t) for t in tokens)
     key_codes = "".join(_code(k) for k in keys)
-    # Candidates come from exact hits of pieces: with k token edits one of k+1 pieces is intact, and
-    # short pieces survive more edits. Pinyin syllables are too common alone to be pieces (two per
-    # piece); English words are not (a 3-word phrase has 1-word pieces).
-    n_pieces = (m // 2 if has_cjk(text) and m >= 4 else m) if m >= 3 else 1
-    bounds = [round(i * m / n_pieces) for i in range(n_pieces + 1)]
-    pieces = [(a, key_codes[a:b]) for a, b in zip(bounds, bounds[1:])]
+    # Candidates come from exact hits of pieces: with k token edits one of k+1 pieces is intact.
+    # Pieces of two tokens are rare in a transcript (few candidates to verify); single tokens survive
+    # more edits and are the fallback when no two-token piece occurs at all. A lone pinyin syllable
+    # is too common to be a piece except in 3-syllable phrases.
+    def split(n: int) -> list[tuple[int, str]]:
+        bounds = [round(i * m / n) for i in range(n + 1)]
+        return [(a, key_codes[a:b]) for a, b in zip(bounds, bounds[1:])]
+
+    pieces = split(m // 2) if m >= 4 else split(m) if m == 3 else split(1)
+    fine = split(m) if m >= 4 and not has_cjk(text) else []
     letters = "".join(k + " " for k in keys)
-    return Phrase(text, surf, key_codes, pieces, keys, letters, tuple(sorted(k for k in keys if k in NEGATIONS)))
+    return Phrase(text, surf, key_codes, pieces, keys, letters, tuple(sorted(k for k in keys if k in NEGATIONS)),
+                  fine)
 
 
 def _find_all(haystack: str, needle: str) -> list[int]:
@@ -298,8 +304,13 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min
     k = max(1, math.ceil(m * (1.0 - threshold) - 1e-9))
     # A piece found nowhere is broken in every candidate and uses up one of the k edits.
     counted = sorted((stream.keys.count(p[1]), p) for p in phrase.pieces)
+    if not any(n for n, _ in counted) and phrase.fine_pieces:
+        counted = sorted((stream.keys.count(p[1]), p) for p in phrase.fine_pieces)
     absent = sum(1 for n, _ in counted if not n)
-    pieces = [p for n, p in counted if n][: max(1, k + 1 - absent)]
+    # A piece as common as "i" or "的" (over 1 % of the stream) is no anchor: if only such pieces are
+    # left, the near match would rest on stop words alone and is not looked for.
+    common = max(20, len(stream.tokens) // 100)
+    pieces = [p for n, p in counted if 0 < n <= common][: max(1, k + 1 - absent)]
     for offset, piece in pieces:
         for pos in _find_all(stream.keys, piece):
             guess = pos - offset
