@@ -229,6 +229,7 @@ class Phrase:
     key_list: list[str]
     letters: str
     negations: tuple[str, ...]
+    fine_pieces: list[tuple[int, str]]  # single-token pieces (English), used when no piece occurs
 
 
 @lru_cache(maxsize=20000)
@@ -240,14 +241,19 @@ def compile_phrase(text: str, threshold: float = 0.8) -> Phrase | None:
     m = len(tokens)
     surf = "".join(_code(t) for t in tokens)
     key_codes = "".join(_code(k) for k in keys)
-    # Candidates come from exact hits of pieces: with k token edits one of k+1 pieces is intact, and
-    # short pieces survive more edits. Pinyin syllables are too common alone to be pieces (two per
-    # piece); English words are not (a 3-word phrase has 1-word pieces).
-    n_pieces = (m // 2 if has_cjk(text) and m >= 4 else m) if m >= 3 else 1
-    bounds = [round(i * m / n_pieces) for i in range(n_pieces + 1)]
-    pieces = [(a, key_codes[a:b]) for a, b in zip(bounds, bounds[1:])]
+    # Candidates come from exact hits of pieces: with k token edits one of k+1 pieces is intact.
+    # Pieces of two tokens are rare in a transcript (few candidates to verify); single tokens survive
+    # more edits and are the fallback when no two-token piece occurs at all. A lone pinyin syllable
+    # is too common to be a piece except in 3-syllable phrases.
+    def split(n: int) -> list[tuple[int, str]]:
+        bounds = [round(i * m / n) for i in range(n + 1)]
+        return [(a, key_codes[a:b]) for a, b in zip(bounds, bounds[1:])]
+
+    pieces = split(m // 2) if m >= 4 else split(m) if m == 3 else split(1)
+    fine = split(m) if m >= 4 and not has_cjk(text) else []
     letters = "".join(k + " " for k in keys)
-    return Phrase(text, surf, key_codes, pieces, keys, letters, tuple(sorted(k for k in keys if k in NEGATIONS)))
+    return Phrase(text, surf, key_codes, pieces, keys, letters, tuple(sorted(k for k in keys if k in NEGATIONS)),
+                  fine)
 
 
 def _find_all(haystack: str, needle: str) -> list[int]:
@@ -267,14 +273,18 @@ class Match:
     phrase: str
 
 
-def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float) -> list[Match]:
-    """Every occurrence of one phrase in a stream, by the given tier (and the tiers below it)."""
+def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min_sound: int = 3) -> list[Match]:
+    """Every occurrence of one phrase in a stream, by the given tier (and the tiers below it).
+
+    Phrases shorter than ``min_sound`` tokens match by their written form only: one or two syllables
+    have too many homophones (该死 ~ 盖是) to accuse an agent on their sound; script steps, which give
+    credit rather than blame, use 2 (您好 heard as 零号)."""
     m = len(phrase.surf)
     out: dict[int, Match] = {}
     for i in _find_all(stream.surf, phrase.surf):
         out[i] = Match(i, i + m, 1.0, "exact", phrase.text)
-    if TIER_RANK[tier] < TIER_RANK["fuzzy"] or m < 3:
-        return list(out.values())  # one or two syllables have too many homophones (该死 ~ 盖是)
+    if TIER_RANK[tier] < TIER_RANK["fuzzy"] or m < max(2, min_sound):
+        return list(out.values())
     for i in _find_all(stream.keys, phrase.keys):
         if i not in out:
             out[i] = Match(i, i + m, 0.95, "fuzzy", phrase.text)  # homophone
@@ -294,8 +304,13 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float) -> 
     k = max(1, math.ceil(m * (1.0 - threshold) - 1e-9))
     # A piece found nowhere is broken in every candidate and uses up one of the k edits.
     counted = sorted((stream.keys.count(p[1]), p) for p in phrase.pieces)
+    if not any(n for n, _ in counted) and phrase.fine_pieces:
+        counted = sorted((stream.keys.count(p[1]), p) for p in phrase.fine_pieces)
     absent = sum(1 for n, _ in counted if not n)
-    pieces = [p for n, p in counted if n][: max(1, k + 1 - absent)]
+    # A piece as common as "i" or "的" (over 1 % of the stream) is no anchor: if only such pieces are
+    # left, the near match would rest on stop words alone and is not looked for.
+    common = max(20, len(stream.tokens) // 100)
+    pieces = [p for n, p in counted if 0 < n <= common][: max(1, k + 1 - absent)]
     for offset, piece in pieces:
         for pos in _find_all(stream.keys, piece):
             guess = pos - offset
@@ -303,6 +318,9 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float) -> 
                 continue
             tried.add(guess)
             lo, hi = max(0, guess - slack), min(n_tokens, guess + m + slack)
+            lo = max(lo, stream.keys.rfind(BOUNDARY, lo, pos) + 1)  # stay between long pauses
+            cut = stream.keys.find(BOUNDARY, pos, hi)
+            hi = hi if cut < 0 else cut
             base = stream.letter_offsets[lo]
             window = stream.letters[base : stream.letter_offsets[hi]]
             al = fuzz.partial_ratio_alignment(phrase.letters, window, score_cutoff=cutoff)
@@ -335,12 +353,13 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float) -> 
     return list(out.values())
 
 
-def find_any(phrases: list[str], patterns: list[str], stream: Stream, tier: str, threshold: float) -> list[Match]:
+def find_any(phrases: list[str], patterns: list[str], stream: Stream, tier: str, threshold: float,
+             min_sound: int = 3) -> list[Match]:
     matches: list[Match] = []
     for text in phrases:
         phrase = compile_phrase(text, threshold)
         if phrase is not None:
-            matches += find_phrase(phrase, stream, tier, threshold)
+            matches += find_phrase(phrase, stream, tier, threshold, min_sound)
     if TIER_RANK[tier] >= TIER_RANK["regex"]:
         for pattern in patterns:
             for mo in _regex(pattern).finditer(stream.text):
@@ -480,6 +499,7 @@ def step_lexical(step: Step, stream: Stream, max_tier: str = "semantic") -> tupl
     tier = step.tier if step.tier != "semantic" else "fuzzy"
     if TIER_RANK[tier] > TIER_RANK[max_tier]:
         tier = max_tier
-    whole = merge_matches(find_any(step.phrases, [], stream, tier, step.threshold))
-    parts = {name: merge_matches(find_any(ph, [], stream, tier, step.threshold)) for name, ph in step.parts.items()}
+    whole = merge_matches(find_any(step.phrases, [], stream, tier, step.threshold, min_sound=2))
+    parts = {name: merge_matches(find_any(ph, [], stream, tier, step.threshold, min_sound=2))
+             for name, ph in step.parts.items()}
     return whole, parts

@@ -266,3 +266,13 @@ def test_real_call_greeting_and_closing_pass_at_the_right_times(real_call_stereo
         assert f.details["status"] == "pass", f
         assert label["start"] - 2 <= f.start and f.end <= label["end"] + 2, (f.start, f.end, label)
     assert not [f for f in detect_phrases(tr, Call("real", ""), en) if f.kind == "banned_phrase"]
+
+
+def test_empty_and_mono_transcripts(zh) -> None:
+    empty = Transcript(language="zh", model_id="test", settings={}, duration=30.0, segments=[])
+    assert detect_phrases(empty, CALL, zh) == []
+    assert set(steps(check_script(empty, CALL, zh)).values()) <= {"fail", "na"}
+    # Mono without diarization: agent rules still read the 'unknown' stream, with lower confidence.
+    mono = transcript("zh", seg("unknown", 0.0, "这不关我的事"))
+    (finding,) = detect_phrases(mono, CALL, zh)
+    assert finding.speaker == "unknown" and finding.details["speaker_assumed"] and finding.confidence < 1.0
