@@ -5,7 +5,7 @@
 For every call of ``manifest.csv`` this transcribes the file with ``transcribe_cached`` (the product's own
 telephony profile, language from the manifest) and prints, per channel, the CER (Mandarin) or WER
 (English) of the transcript against the text that ``labels.json`` says was synthesized, after
-``normalize_for_match``. Mono calls are scored as one channel. It also checks the phrases that matter
+``normalize_for_match`` (and digits spelled digit by digit, 幺 = 一). Mono calls are scored as one channel. It also checks the phrases that matter
 (banned phrases, allowed sentences, escalations, script steps, PII): a phrase counts as heard when the
 speaker's normalised transcript contains it with a fuzzy partial-match score of at least 80.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -36,8 +37,18 @@ HEARD_SCORE = 80.0
 PHRASE_KINDS = ("banned_phrase", "allowed", "escalation", "script_step", "pii")
 
 
+EN_DIGITS = dict(zip("0123456789", "zero one two three four five six seven eight nine".split()))
+
+
+def canon(text: str) -> str:
+    """normalize_for_match, plus: digits are spoken digit by digit in these calls, so "4155" and "four one
+    five five" (and 幺 for 一 in phone numbers) are the same words, not errors."""
+    text = normalize_for_match(text).replace("幺", "一")
+    return re.sub(r"\d", lambda m: f" {EN_DIGITS[m.group()]} ", text).strip()
+
+
 def error_rate(language: str, reference: str, hypothesis: str) -> float:
-    ref, hyp = normalize_for_match(reference), normalize_for_match(hypothesis)
+    ref, hyp = canon(reference), canon(hypothesis)
     if not ref:
         return float("nan")
     if language == "zh":  # characters; spaces carry no meaning in Chinese
@@ -46,7 +57,7 @@ def error_rate(language: str, reference: str, hypothesis: str) -> float:
 
 
 def heard(phrase: str, transcript_text: str) -> bool:
-    target, text = normalize_for_match(phrase).replace(" ", ""), normalize_for_match(transcript_text).replace(" ", "")
+    target, text = canon(phrase).replace(" ", ""), canon(transcript_text).replace(" ", "")
     return bool(target) and fuzz.partial_ratio(target, text) >= HEARD_SCORE
 
 

@@ -57,13 +57,12 @@ class Voice:
     pitch: int  # 0-99
 
 
-# Voices picked by what Whisper base recognises best (scripts/check_samples.py --plain): zh +f3 and +m4 at a
-# low pitch (+f5 and a higher +m4 sent the decoder into loops), en +f5 and +m3.
+# Voices picked by what Whisper base recognises best (scripts/check_samples.py --plain, short probes): zh agents
+# +f3 at pitch 50-58 (+f5, +m4 and other pitches sent the decoder into loops), zh callers +m4 low, en +f5 and +m3.
 ZH_AGENT_F1 = Voice("cmn-latn-pinyin+f3", 150, 55)
-ZH_AGENT_F2 = Voice("cmn-latn-pinyin+f3", 150, 45)
-ZH_AGENT_M = Voice("cmn-latn-pinyin+m4", 145, 32)
+ZH_AGENT_F2 = Voice("cmn-latn-pinyin+f3", 150, 52)
+ZH_AGENT_F3 = Voice("cmn-latn-pinyin+f3", 150, 58)  # every male variant tried looped in Whisper base
 ZH_CALLER_M = Voice("cmn-latn-pinyin+m4", 145, 30)
-ZH_CALLER_F = Voice("cmn-latn-pinyin+f5", 150, 70)
 EN_AGENT_F = Voice("en-us+f5", 150, 55)
 EN_AGENT_M = Voice("en-us+m3", 150, 45)
 EN_CALLER_M = Voice("en-us+m3", 150, 30)
@@ -250,7 +249,7 @@ def calls() -> list[CallSpec]:
         ),
         CallSpec(
             "zh_compliant_activation", "zh", "zhang_wei", west, "2026-11-04T14:31:12", "inbound_service", "flac",
-            ZH_AGENT_M, ZH_CALLER_F, script(), agent_channel=1,
+            ZH_AGENT_F3, ZH_CALLER_M, script(), agent_channel=1,
             lines=[
                 zh_greeting("小张"),
                 C("你好，我刚收到新卡，想激活一下。"),
@@ -351,7 +350,7 @@ def calls() -> list[CallSpec]:
         ),
         CallSpec(
             "zh_agent_temper", "zh", "zhang_wei", west, "2026-11-13T13:40:27", "inbound_service", "ogg",
-            ZH_AGENT_M, ZH_CALLER_F, script(),
+            ZH_AGENT_F3, ZH_CALLER_M, script(),
             [
                 zh_greeting("小张"),
                 C("你好，我想问一下积分怎么兑换。"),
@@ -374,7 +373,7 @@ def calls() -> list[CallSpec]:
         ),
         CallSpec(
             "zh_missing_greeting_mono", "zh", "zhang_wei", west, "2026-11-17T10:22:45", "inbound_service", "flac",
-            ZH_AGENT_M, ZH_CALLER_F, script(greeting="missing"), layout="mono",
+            ZH_AGENT_F3, ZH_CALLER_M, script(greeting="missing"), layout="mono",
             lines=[
                 A("喂，什么事？"),
                 C("你好，我的信用卡丢了，我想挂失。"),
