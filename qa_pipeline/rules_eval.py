@@ -205,7 +205,7 @@ def evaluate(calls: list[EvalCall], packs: dict[str, RulePack], tol: float = 2.0
                     asr_text = " / ".join(s.text for s in ec.transcript.segments
                                        if s.start <= e["end"] + tol and e["start"] - tol <= s.end)
                     report.errors.append(f"{ec.call.call_id}: missed {e['kind']} {e.get('category', '')} "
-                                         f"{e['start']:.1f}-{e['end']:.1f} {e['text']!r}; ASR heard {asr_text!r}")
+                                         f"{e['start']:.1f}-{e['end']:.1f} {e.get('text', '')!r}; ASR heard {asr_text!r}")
             if ec.labels.get("compliant"):
                 compliant_hours += ec.transcript.duration / 3600
                 fa += sum(1 for f in unmatched if f.kind == "banned_phrase")

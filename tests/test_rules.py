@@ -266,6 +266,12 @@ def test_real_call_greeting_and_closing_pass_at_the_right_times(real_call_stereo
         assert f.details["status"] == "pass", f
         assert label["start"] - 2 <= f.start and f.end <= label["end"] + 2, (f.start, f.end, label)
     assert not [f for f in detect_phrases(tr, Call("real", ""), en) if f.kind == "banned_phrase"]
+    # The CLI runs the same (cached) transcription and rules.
+    result = CliRunner().invoke(app, ["analyze", str(real_call_stereo), "--language", "en", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    statuses = {f["rule_id"]: f["details"].get("status") for f in payload["findings"] if f["kind"] == "script_step"}
+    assert statuses["greeting"] == "pass" and statuses["closing"] == "pass" and payload["rule_version"] == en.version
 
 
 def test_empty_and_mono_transcripts(zh) -> None:
@@ -276,3 +282,25 @@ def test_empty_and_mono_transcripts(zh) -> None:
     mono = transcript("zh", seg("unknown", 0.0, "这不关我的事"))
     (finding,) = detect_phrases(mono, CALL, zh)
     assert finding.speaker == "unknown" and finding.details["speaker_assumed"] and finding.confidence < 1.0
+
+
+def test_eval_matching_counts_hits_misses_duplicates_and_baseline(zh) -> None:
+    from qa_pipeline.rules_eval import EvalCall, evaluate
+
+    tr = transcript("zh", seg("agent", 0.0, "您好，这里是客服中心，我是小王"), seg("agent", 10.0, "这个布归我们管，我不知道"),
+                    seg("caller", 20.0, "我要投诉你们"), seg("agent", 30.0, "感谢您的来电，再见"))
+    labels = {"compliant": False, "script": {"greeting": "present", "closing": "present", "recap": "missing"},
+              "events": [
+                  {"kind": "banned_phrase", "category": "blame_shifting", "speaker": "agent", "start": 10.0, "end": 13.0},
+                  {"kind": "escalation", "speaker": "caller", "start": 20.0, "end": 21.8},
+                  {"kind": "banned_phrase", "category": "harsh", "speaker": "agent", "start": 50.0, "end": 51.0},
+              ]}
+    report = evaluate([EvalCall(Call("c", "", language="zh"), tr, labels)], {"zh": zh}, real_labels=None)
+    fuzzy, base = report.phrases["fuzzy"]["banned_phrase"], report.phrases["baseline"]["banned_phrase"]
+    # 布归我们管 (homophone of 不归我们管) is found by the fuzzy tier only; 我不知道 on the same labelled
+    # event is a duplicate, not a false alarm; the event at 50 s has no words at all (unheard).
+    assert (fuzzy["tp"], fuzzy["fp"], fuzzy["fn"], fuzzy["fn_unheard"]) == (1, 0, 1, 1)
+    assert (base["tp"], base["fp"]) == (1, 0) and report.false_alarms["fuzzy"]["duplicates"] == 1
+    assert report.phrases["fuzzy"]["escalation"]["tp"] == 1
+    steps_ = report.steps["fuzzy"]
+    assert steps_["greeting"]["tp"] == 1 and steps_["closing"]["tp"] == 1 and steps_["recap"]["fp"] == 0
