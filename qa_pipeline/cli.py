@@ -523,110 +523,46 @@ def analyze(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Transcribe one call and check its banned phrases, escalations and script steps."""
+    """One call end to end: transcript, banned phrases, script steps, tone, personal data, score."""
+    from qa_pipeline.audio import AudioError
     from qa_pipeline.contracts import Call, to_dict
     from qa_pipeline.models import ModelError
-    from qa_pipeline.script import analyze_rules
-    from qa_pipeline.transcribe import transcribe_cached
+    from qa_pipeline.pipeline import analyze_call
+    from qa_pipeline.rules import RulePackError
+    from qa_pipeline.scoring import FormError
 
     cfg = load_settings(config, model, language)
-    clip = load_input(audio, cfg, agent_channel, layout)
+    if rules:
+        cfg.rules = [str(p.resolve()) for p in rules]
+    if agent_channel not in (None, 0, 1):
+        raise fail("--agent-channel must be 0 or 1", EXIT_USAGE)
+    channel = cfg.audio.agent_channel if agent_channel is None else agent_channel
+    call = Call(call_id=audio.stem, audio_path=str(audio), language=cfg.asr.language, layout=layout or "",  # type: ignore[arg-type]
+                agent_channel=channel, caller_channel=1 - channel, call_type=call_type)
     try:
-        transcript = transcribe_cached(clip, cfg.asr)
-    except ModelError as exc:
+        result = analyze_call(call, cfg)
+    except AudioError as exc:
+        raise fail(str(exc), EXIT_BAD_INPUT) from None
+    except (ModelError, RulePackError, FormError) as exc:
         raise fail(str(exc), EXIT_BAD_CONFIG) from None
-    pack = load_pack(rules, transcript.language)
-    call = Call(call_id=audio.stem, audio_path=str(audio), sha256=clip.sha256, language=transcript.language,
-                layout=clip.layout, call_type=call_type)  # type: ignore[arg-type]
-    findings = analyze_rules(transcript, call, pack)
+    rule_version = next((v for k, v in result.versions.items() if k.startswith("rules_")), "")
     if as_json:
-        payload = {"call": to_dict(call), "rule_version": pack.version, "transcript": to_dict(transcript),
-                   "findings": [to_dict(f) for f in findings]}
+        payload = {**to_dict(result), "rule_version": rule_version}
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return
-    out.print(f"# {audio} · {transcript.duration:.1f} s · language {transcript.language} · rules {pack.version}",
+    score = result.score
+    out.print(f"# {audio} · {result.call.layout} · {result.transcript.duration:.1f} s · language "
+              f"{result.transcript.language} · rules {rule_version} · score {score.get('total')} "
+              f"({'pass' if score.get('passed') else 'FAIL'}{', AUTO-FAIL' if score.get('auto_fail') else ''})",
               highlight=False, soft_wrap=True)
-    for f in findings:
-        what = f.details.get("status", "") if f.kind == "script_step" else f.details.get("category", "")
-        out.print(f"[{clock(f.start)}-{clock(f.end)}] {f.kind:13s} {f.rule_id:22s} {what:10s} {f.speaker:7s} "
+    for f in sorted(result.findings, key=lambda f: f.start):
+        what = f.details.get("status", "") if f.kind == "script_step" else f.details.get("category", f.severity)
+        out.print(f"[{clock(f.start)}-{clock(f.end)}] {f.kind:13s} {f.rule_id:22s} {what or '':10s} {f.speaker:7s} "
                   f"{f.confidence:.2f}  {f.evidence}", highlight=False, markup=False, soft_wrap=True)
-
-
-@rules_app.command("check")
-def rules_check(
-    paths: Annotated[list[Path], typer.Argument(help="Rule pack files or folders.")],
-    language: Annotated[str, typer.Option("--language", help="zh | en: the defaults they extend.")] = "",
-    as_json: JsonOpt = False,
-) -> None:
-    """Validate a rule pack (with the defaults under it) and run every example; non-zero exit on any error."""
-    from qa_pipeline.phrases import check_rule_examples
-    from qa_pipeline.rules import RulePackError, pack_files, read_pack_file
-    from qa_pipeline.script import check_step_examples
-
-    languages = [language] if language else []
-    if not languages:
-        try:
-            for path in pack_files(paths, "zh")[len(pack_files(None, "zh")):]:
-                lang = read_pack_file(path)["language"]
-                languages += [lang] if lang and lang not in languages else []
-        except RulePackError as exc:
-            raise fail(str(exc), EXIT_BAD_CONFIG) from None
-    report = []
-    for lang in languages or ["zh", "en"]:
-        pack = load_pack(paths, lang)
-        failures = check_rule_examples(pack) + check_step_examples(pack)
-        n_examples = sum(len(x.examples.positive) + len(x.examples.negative)
-                         for x in [*pack.rules.values(), *pack.steps.values()])
-        report.append({"language": lang, "version": pack.version, "files": pack.files, "rules": len(pack.rules),
-                       "steps": len(pack.steps), "examples": n_examples, "failures": [str(f) for f in failures]})
-    if as_json:
-        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
-    else:
-        for r in report:
-            out.print(f"{r['language']}: {r['rules']} rules, {r['steps']} steps, {r['examples']} examples, "
-                      f"{len(r['failures'])} failing · {r['version']}", highlight=False, soft_wrap=True)
-            for f in r["failures"]:
-                err.print(f"  {f}", highlight=False, markup=False, soft_wrap=True)
-    if any(r["failures"] for r in report):
-        raise typer.Exit(EXIT_BAD_CONFIG)
-
-
-@eval_app.command("rules")
-def eval_rules(
-    samples: Annotated[Path, typer.Option("--samples", help="Folder with manifest.csv and labels.json.")] = Path("recordings_sample"),
-    rules: RulesOpt = None,
-    model: Annotated[str, typer.Option("--model", help="Whisper model whose transcripts are evaluated.")] = "base",
-    as_json: JsonOpt = False,
-) -> None:
-    """Precision/recall of banned and escalation phrases (per tier, vs exact-match baseline) and script steps."""
-    from qa_pipeline.contracts import to_dict
-    from qa_pipeline.rules_eval import render, run
-
-    if not (samples / "labels.json").exists():
-        raise fail(f"{samples}: no labels.json (run scripts/make_samples.py)", EXIT_BAD_INPUT)
-    report = run(samples, model, rules)
-    if as_json:
-        sys.stdout.write(json.dumps(to_dict(report), ensure_ascii=False, indent=2) + "\n")
-    else:
-        out.print(render(report), highlight=False, markup=False, soft_wrap=True)
-
-
-@bench_app.command("rules")
-def bench_rules(
-    n_rules: Annotated[int, typer.Option("--rules", help="Number of phrase rules.")] = 500,
-    hours: Annotated[float, typer.Option("--hours", help="Length of the synthetic transcript.")] = 1.0,
-    language: Annotated[str, typer.Option("--language", help="zh | en")] = "zh",
-    as_json: JsonOpt = False,
-) -> None:
-    """Time phrase matching: N rules over an H-hour two-speaker transcript (built from the defaults' examples)."""
-    from qa_pipeline.rules_bench import bench
-
-    result = bench(n_rules, hours, language)
-    if as_json:
-        sys.stdout.write(json.dumps(result, indent=2) + "\n")
-        return
-    for key, value in result.items():
-        out.print(f"{key:28s} {value}", highlight=False)
+    for speaker, info in (result.tone.get("speakers") or {}).items():
+        trend = info.get("trend") or {}
+        out.print(f"tone {speaker}: agitation {info.get('agitation')} · trend {trend.get('direction', 'n/a')}",
+                  highlight=False)
 
 
 @app.command()

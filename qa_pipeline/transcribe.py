@@ -392,10 +392,13 @@ def transcribe_audio(audio: Audio, opts: TranscribeOptions | None = None) -> Tra
                 no_speech_prob=round(float(fw.no_speech_prob), 4),
                 words=words,
             )
-            if gate(whole, _compression_ratio(fw.text), opts):
-                dropped += 1
-                continue
-            segments += split_segment(whole, opts)
+            # Gate each turn, not the decoded window: one looping phrase
+            # ("银银银银…") must not take a window's real speech down with it.
+            for turn in split_segment(whole, opts):
+                if gate(turn, _compression_ratio(turn.raw_text), opts):
+                    dropped += 1
+                    continue
+                segments.append(turn)
     segments.sort(key=lambda s: (s.start, s.end))
     settings = opts.key()
     settings["model"] = model_name
