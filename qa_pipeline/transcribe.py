@@ -75,8 +75,12 @@ class TranscribeOptions:
     max_turn_seconds: float = 12.0
 
     def key(self) -> dict[str, Any]:
+        """The settings that decide the words. Thread count only decides the speed, so it is
+        left out: a batch that gives each worker its share of the cores reuses the cache
+        and counts as 'already processed'."""
         d = dataclasses.asdict(self)
         d["languages"] = list(self.languages)
+        d.pop("threads")
         return d
 
 
