@@ -32,9 +32,22 @@ class AudioConfig:
 
 
 @dataclass
+class PrivacyConfig:
+    """Who sees personal data, and how redacted audio sounds (pii.py)."""
+
+    coach_view: str = "redacted"  # redacted | raw: what the review queue shows coaches
+    audio_mode: str = "tone"  # tone (1 kHz) | silence over the redacted words
+    pad_seconds: float = 0.15  # audio covered either side of the words
+    min_digits: int = 6  # shorter digit strings (times, prices) are not personal data
+
+    CHOICES = {"coach_view": ("redacted", "raw"), "audio_mode": ("tone", "silence")}
+
+
+@dataclass
 class QAConfig:
     asr: TranscribeOptions = field(default_factory=TranscribeOptions)
     audio: AudioConfig = field(default_factory=AudioConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     extra: dict[str, Any] = field(default_factory=dict)  # sections owned by later stages
     source: str = "<defaults>"
 
@@ -90,4 +103,9 @@ def load_config(path: str | Path | None = None) -> QAConfig:
         raise ConfigError(path, "<root>", "expected a mapping of sections")
     asr = _build(TranscribeOptions, data.pop("asr", None), path, "asr")
     audio = _build(AudioConfig, data.pop("audio", None), path, "audio")
-    return QAConfig(asr=asr, audio=audio, extra=data, source=str(path))
+    privacy = _build(PrivacyConfig, data.pop("privacy", None), path, "privacy")
+    for key, allowed in PrivacyConfig.CHOICES.items():
+        if getattr(privacy, key) not in allowed:
+            raise ConfigError(path, f"privacy.{key}", f"must be one of {list(allowed)}, got {getattr(privacy, key)!r}",
+                              _line_of(path, key))
+    return QAConfig(asr=asr, audio=audio, privacy=privacy, extra=data, source=str(path))
