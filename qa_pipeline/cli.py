@@ -170,14 +170,23 @@ def eval_pii(
     """PII recall/precision on synthesized and sample calls and real recordings; digits left in redacted audio."""
     import tempfile
 
-    from qa_pipeline.eval_mono import evaluate_pii
+    from qa_pipeline.eval_mono import evaluate_pii, evaluate_pii_on_reference_text
 
     cfg = load_settings(config)
+    text_only = evaluate_pii_on_reference_text(samples)
+    out.print(f"detector on scripted text (no ASR): recall {text_only.recall:.3f} precision {text_only.precision:.3f} "
+              f"(tp {text_only.true_positives}, fn {text_only.false_negatives}, fp {text_only.false_positives}; "
+              f"type right {text_only.type_right})", highlight=False)
+    for m in text_only.misses:
+        out.print(f"  text: missed {m['type']} in {m['file']}", highlight=False, markup=False)
+    for m in text_only.false_alarms:
+        out.print(f"  text: false alarm {m['evidence']} in {m['file']}", highlight=False, markup=False)
     with tempfile.TemporaryDirectory() as tmp:
         report = evaluate_pii(_shared_dir(), samples, cfg.asr, work_dir or Path(tmp),
                               check_redacted_audio=not no_audio_check, pad=cfg.privacy.pad_seconds)
     if as_json:
-        sys.stdout.write(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps({"end_to_end": report.as_dict(), "reference_text": text_only.as_dict()},
+                                    indent=2, ensure_ascii=False) + "\n")
         return
     for f in report.files:
         extra = f" · digits heard after redaction {f['digits_heard_after_redaction']}" if "digits_heard_after_redaction" in f else ""
@@ -187,7 +196,7 @@ def eval_pii(
         out.print(f"  missed {m['type']} in {m['file']} at {m['start']:.1f}-{m['end']:.1f} s", highlight=False, markup=False)
     for m in report.false_alarms:
         out.print(f"  false alarm {m['evidence']} in {m['file']} at {m['start']:.1f} s", highlight=False, markup=False)
-    out.print(f"recall {report.recall:.3f} precision {report.precision:.3f} "
+    out.print(f"end to end (audio -> ASR -> detector): recall {report.recall:.3f} precision {report.precision:.3f} "
               f"(tp {report.true_positives}, fn {report.false_negatives}, fp {report.false_positives}); "
               f"digits heard in {report.redacted_spans_checked} redacted spans: {report.digits_heard_in_redacted_spans}",
               highlight=False)
