@@ -250,6 +250,9 @@ _EMAIL = re.compile(
 )
 
 
+_PRONOUNS = {"me", "us", "him", "her", "them", "you", "it"}
+
+
 def _canonical_email(local: str, domain: str) -> str:
     def fix(part: str) -> str:
         return re.sub(_DOT, ".", part.strip(), flags=re.IGNORECASE).replace(" ", "").lower()
@@ -273,7 +276,13 @@ def _emails(transcript: Transcript, speaker: str) -> list[tuple[str, list[tuple[
                 owners.append((si, wi if seg.words else -1, ci, ci + 1, w.start, w.end))
             text += w.text
     found = []
-    for m in _EMAIL.finditer(text):
+    pos = 0
+    while m := _EMAIL.search(text, pos):
+        pos = m.end()
+        if m.group(1).lower() in _PRONOUNS:
+            # "email me at mark dot jones at example dot com": the address starts after "me at".
+            pos = m.start(1) + len(m.group(1))
+            continue
         chars = owners[m.start() : m.end()]
         refs: dict[tuple[int, int], list[int]] = {}
         for si, wi, a, _b, _, _ in chars:

@@ -108,6 +108,10 @@ def test_spoken_email():
     assert types(f) == ["email"] and f[0].details["masked"] == "e***@example.com"
     f = detect_pii(transcript("en", ("caller", "send it to john.smith@example.org please")), CALL)
     assert types(f) == ["email"]
+    f = detect_pii(transcript("en", ("caller", "email me at mark dot jones at example dot com")), CALL)
+    assert f[0].details["masked"] == "m***@example.com"
+    red = redact_transcript(transcript("en", ("caller", "email me at mark dot jones at example dot com")), f)
+    assert red.segments[0].text == "email me at [EMAIL]"
 
 
 def test_mandarin_spoken_digits_with_yao_and_id_check_character():
