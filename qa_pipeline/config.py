@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from qa_pipeline.audio import DEFAULT_MAX_SECONDS
+from qa_pipeline.tone import ToneConfig
 from qa_pipeline.transcribe import TranscribeOptions
 
 
@@ -48,8 +49,24 @@ class QAConfig:
     asr: TranscribeOptions = field(default_factory=TranscribeOptions)
     audio: AudioConfig = field(default_factory=AudioConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
-    extra: dict[str, Any] = field(default_factory=dict)  # sections owned by later stages
+    tone: ToneConfig = field(default_factory=ToneConfig)
+    rules: list[str] = field(default_factory=list)  # a team's rule-pack folders/files (override defaults)
+    form: str | None = None  # a team's scorecard form YAML (default: the packaged form)
+    extra: dict[str, Any] = field(default_factory=dict)  # sections owned by later stages (queue, …)
     source: str = "<defaults>"
+
+    def rule_paths(self) -> list[Path] | None:
+        return [self._relative(p) for p in self.rules] or None
+
+    def form_path(self) -> Path | None:
+        return self._relative(self.form) if self.form else None
+
+    def _relative(self, value: str) -> Path:
+        # Paths in qa.yaml are relative to the file, so a config folder can move as a whole.
+        path = Path(value).expanduser()
+        if not path.is_absolute() and self.source != "<defaults>":
+            path = Path(self.source).parent / path
+        return path
 
 
 def _line_of(path: Path, key: str) -> int | None:
@@ -108,4 +125,13 @@ def load_config(path: str | Path | None = None) -> QAConfig:
         if getattr(privacy, key) not in allowed:
             raise ConfigError(path, f"privacy.{key}", f"must be one of {list(allowed)}, got {getattr(privacy, key)!r}",
                               _line_of(path, key))
-    return QAConfig(asr=asr, audio=audio, privacy=privacy, extra=data, source=str(path))
+    rules = data.pop("rules", [])
+    if isinstance(rules, str):
+        rules = [rules]
+    if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
+        raise ConfigError(path, "rules", "expected a path or a list of paths", _line_of(path, "rules"))
+    form = data.pop("form", None)
+    if form is not None and not isinstance(form, str):
+        raise ConfigError(path, "form", "expected a path", _line_of(path, "form"))
+    tone = _build(ToneConfig, data.pop("tone", None), path, "tone")
+    return QAConfig(asr=asr, audio=audio, tone=tone, privacy=privacy, rules=rules, form=form, extra=data, source=str(path))

@@ -74,9 +74,14 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def install_model(name: str, target_root: Path | None = None, force: bool = False) -> Path:
-    """Place a manifest model under models/, verify its checksum and return its directory."""
-    manifest = load_manifest()["whisper"]
+def install_model(
+    name: str, target_root: Path | None = None, force: bool = False, manifest: dict[str, Any] | None = None
+) -> Path:
+    """Place a manifest model under models/, verify its checksum and return its directory.
+
+    ``manifest`` (the ``whisper`` section) defaults to the package's own manifest.
+    """
+    manifest = manifest if manifest is not None else load_manifest()["whisper"]
     if name not in manifest:
         raise ModelError(f"unknown model {name!r}; the manifest has {sorted(manifest)}")
     entry = manifest[name]

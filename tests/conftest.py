@@ -42,3 +42,26 @@ def real_call_stereo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("real") / "real_call.wav"
     sf.write(path, np.stack([agent[:n], caller[:n]], axis=1), rate, subtype="PCM_16")
     return path
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every committed sample recording through the real pipeline into a fresh database, once per session.
+
+    Tests that write to it take a copy (``copy_db``)."""
+    from qa_pipeline.batch import run_nightly
+    from qa_pipeline.config import load_config
+
+    db = tmp_path_factory.mktemp("sample_db") / "qa.db"
+    summary = run_nightly(SAMPLES, db, load_config(None))
+    assert summary.failed == 0, summary.failures
+    return db
+
+
+def copy_db(src: Path, dest_dir: Path) -> Path:
+    import sqlite3
+
+    dest = dest_dir / "qa.db"
+    with sqlite3.connect(src) as a, sqlite3.connect(dest) as b:
+        a.backup(b)
+    return dest

@@ -1,0 +1,116 @@
+"""One call, end to end: audio in, CallResult out. Pure: no database, no global state
+beyond per-process model caches, so the same function runs in-process, in a worker
+process or as a Ray task."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from qa_pipeline import __version__
+from qa_pipeline.audio import Audio, load_audio
+from qa_pipeline.config import QAConfig
+from qa_pipeline.contracts import Call, CallResult, Finding
+
+
+def asr_options(config: QAConfig, call: Call):
+    opts = config.asr
+    if call.language and call.language != "auto" and opts.language in ("", "auto"):
+        opts = dataclasses.replace(opts, language=call.language)
+    return opts
+
+
+def versions(config: QAConfig, language: str | None = None) -> dict[str, str]:
+    """The versions that make a result reproducible; also the key for 'already processed'."""
+    from qa_pipeline.rules import load_rule_pack
+    from qa_pipeline.scoring import load_form
+
+    form = load_form(config.form_path())
+    out = {
+        "code": __version__,
+        "asr": _asr_key(config),
+        "form": f"{form.id}@{form.version}",
+    }
+    if config.extra.get("assist"):
+        out["assist"] = ",".join(sorted(config.extra["assist"]))
+    for lang in ("zh", "en") if language is None else (language,):
+        pack = load_rule_pack(config.rule_paths(), lang)
+        out[f"rules_{lang}"] = pack.version
+    return out
+
+
+def _asr_key(config: QAConfig) -> str:
+    import hashlib
+    import json
+
+    blob = json.dumps(config.asr.key(), sort_keys=True)
+    return f"{config.asr.model}:{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+
+
+def analyze_call(call: Call, config: QAConfig, audio: Audio | None = None) -> CallResult:
+    """Run every stage on one call. Raises AudioError for unusable recordings."""
+    from qa_pipeline.diarize import diarize
+    from qa_pipeline.phrases import detect_phrases
+    from qa_pipeline.pii import detect_pii
+    from qa_pipeline.rules import load_rule_pack
+    from qa_pipeline.scoring import load_form, score_call
+    from qa_pipeline.script import check_script
+    from qa_pipeline.tone import analyze_tone
+    from qa_pipeline.transcribe import transcribe_cached
+
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(timings.get(stage, 0.0) + now - clock, 4)
+        clock = now
+
+    if audio is None:
+        layout = call.layout if call.layout in ("stereo", "mono") else None
+        audio = load_audio(call.audio_path, config.audio.max_seconds, call.agent_channel, layout)
+    call = dataclasses.replace(call, sha256=audio.sha256, layout=audio.layout)  # type: ignore[arg-type]
+    lap("ingest")
+    transcript = transcribe_cached(audio, asr_options(config, call))
+    lap("transcribe")
+    if audio.layout == "mono":
+        transcript = diarize(audio, transcript)
+        lap("diarize")
+    pack = load_rule_pack(config.rule_paths(), transcript.language)
+    findings: list[Finding] = detect_phrases(transcript, call, pack)
+    findings += check_script(transcript, call, pack)
+    lap("rules")
+    tone = analyze_tone(audio, transcript, call, config.tone)
+    findings += tone.findings
+    lap("tone")
+    findings += detect_pii(transcript, call)
+    lap("pii")
+    form = load_form(config.form_path())
+    score = score_call(call, transcript, findings, form, frozenset(config.extra.get("assist", ())))
+    lap("score")
+    result_versions = versions(config, transcript.language)
+    result_versions["model_id"] = transcript.model_id
+    return CallResult(
+        call=call,
+        transcript=transcript,
+        findings=findings,
+        tone=tone.summary,
+        score=score,
+        versions=result_versions,
+        timings={**timings, "audio_seconds": round(audio.duration, 3)},
+    )
+
+
+def summarize(result: CallResult) -> dict[str, Any]:
+    """A short, human-facing view of a result (CLI, logs)."""
+    return {
+        "call_id": result.call.call_id,
+        "language": result.transcript.language,
+        "duration": result.transcript.duration,
+        "score": result.score.get("total"),
+        "passed": result.score.get("passed"),
+        "auto_fail": result.score.get("auto_fail"),
+        "findings": len(result.findings),
+    }

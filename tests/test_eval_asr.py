@@ -1,0 +1,32 @@
+"""Scoring rules of `qa eval asr` (cheap: no model runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from qa_pipeline.cli import app
+from qa_pipeline.eval_asr import count_errors, find_references
+from tests.conftest import shared
+
+
+def test_normalisation_before_scoring() -> None:
+    assert count_errors("一二线城市的房价", "12线城市的房价。", "zh") == (0, 8)
+    assert count_errors("廣州市房地產", "广州市房地产", "zh") == (0, 6)
+    assert count_errors("english one two three"[8:], "1, 2, 3.", "en") == (0, 1)
+    assert count_errors("Ask not what your country can do for you", "ask not what your country can do for you!", "en") == (0, 9)
+    assert count_errors("ten of clubs", "10 of clothes.", "en") == (1, 3)
+
+
+def test_references_found_in_shared_data() -> None:
+    refs = {r.id: r for r in find_references(shared())}
+    assert {"phone_en/sample", "asr_en/jfk", "asr_en/stereo_diarization"} <= set(refs)
+    assert len(refs["asr_en/stereo_diarization"].channel_texts) == 2
+    assert sum(r.language == "zh" for r in refs.values()) >= 2
+    assert all(r.path.exists() for r in refs.values())
+
+
+def test_eval_skips_cleanly_without_data(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["eval", "asr", "--data", str(tmp_path / "absent")])
+    assert result.exit_code == 0 and "skipped" in result.output
