@@ -133,6 +133,130 @@ def transcribe(
         out.print(f"[{clock(seg.start)}-{clock(seg.end)}] {seg.speaker}: {seg.text}", highlight=False, markup=False)
 
 
+def _shared_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("QA_SHARED_DATA") or Path.cwd().parent / "shared" / "data")
+
+
+SamplesOpt = Annotated[Path | None, typer.Option("--samples", help="Sample calls dir (manifest.csv, labels.json).")]
+
+
+@eval_app.command("diarization")
+def eval_diarization(
+    samples: SamplesOpt = Path("recordings_sample"),
+    config: ConfigOpt = None,
+    mono_samples_only: Annotated[bool, typer.Option("--mono-samples-only", help="Skip mixing every stereo sample.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """DER on the real phone call; word role accuracy on stereo calls mixed to mono and mono samples."""
+    import dataclasses
+
+    from qa_pipeline.eval_mono import evaluate_diarization
+
+    cfg = load_settings(config)
+    report = evaluate_diarization(_shared_dir(), samples, cfg.asr, include_stereo_samples=not mono_samples_only)
+    if as_json:
+        sys.stdout.write(json.dumps(dataclasses.asdict(report), indent=2) + "\n")
+        return
+    for name, der in (("DER (frames)", report.der), ("DER (word turns)", report.der_words)):
+        if der:
+            out.print(f"{name} {der['file']}: {der['der']:.1%} (missed {der['missed']:.2f} s, false alarm "
+                      f"{der['false_alarm']:.2f} s, confusion {der['confusion']:.2f} s of {der['total']:.2f} s; "
+                      "collar 0.25 s)", highlight=False)
+    for r in report.roles:
+        acc = "n/a" if r["accuracy"] is None else f"{r['accuracy']:.1%}"
+        out.print(f"roles {r['call']}: {acc} of {r['words']} words ({r['unscored']} in overlap, not scored)",
+                  highlight=False)
+
+
+@eval_app.command("pii")
+def eval_pii(
+    samples: SamplesOpt = Path("recordings_sample"),
+    config: ConfigOpt = None,
+    work_dir: Annotated[Path | None, typer.Option("--work-dir", help="Where synthesized calls are written.")] = None,
+    no_audio_check: Annotated[bool, typer.Option("--no-audio-check", help="Skip re-transcribing redacted audio.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """PII recall/precision on synthesized and sample calls and real recordings; digits left in redacted audio."""
+    import tempfile
+
+    from qa_pipeline.eval_mono import evaluate_pii, evaluate_pii_on_reference_text
+
+    cfg = load_settings(config)
+    text_only = evaluate_pii_on_reference_text(samples)
+    out.print(f"detector on scripted text (no ASR): recall {text_only.recall:.3f} precision {text_only.precision:.3f} "
+              f"(tp {text_only.true_positives}, fn {text_only.false_negatives}, fp {text_only.false_positives}; "
+              f"type right {text_only.type_right})", highlight=False)
+    for m in text_only.misses:
+        out.print(f"  text: missed {m['type']} in {m['file']}", highlight=False, markup=False)
+    for m in text_only.false_alarms:
+        out.print(f"  text: false alarm {m['evidence']} in {m['file']}", highlight=False, markup=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = evaluate_pii(_shared_dir(), samples, cfg.asr, work_dir or Path(tmp),
+                              check_redacted_audio=not no_audio_check, pad=cfg.privacy.pad_seconds)
+    if as_json:
+        sys.stdout.write(json.dumps({"end_to_end": report.as_dict(), "reference_text": text_only.as_dict()},
+                                    indent=2, ensure_ascii=False) + "\n")
+        return
+    for f in report.files:
+        extra = f" · digits heard after redaction {f['digits_heard_after_redaction']}" if "digits_heard_after_redaction" in f else ""
+        out.print(f"{f['file']}: {f['events']} labelled, {f['findings']} found, tp {f['tp']} fn {f['fn']} fp {f['fp']}{extra}",
+                  highlight=False, markup=False)
+    for m in report.misses:
+        out.print(f"  missed {m['type']} in {m['file']} at {m['start']:.1f}-{m['end']:.1f} s", highlight=False, markup=False)
+    for m in report.false_alarms:
+        out.print(f"  false alarm {m['evidence']} in {m['file']} at {m['start']:.1f} s", highlight=False, markup=False)
+    out.print(f"end to end (audio -> ASR -> detector): recall {report.recall:.3f} precision {report.precision:.3f} "
+              f"(tp {report.true_positives}, fn {report.false_negatives}, fp {report.false_positives}); "
+              f"digits heard in {report.redacted_spans_checked} redacted spans: {report.digits_heard_in_redacted_spans}",
+              highlight=False)
+
+
+@app.command()
+def redact(
+    audio: Annotated[Path, typer.Argument(help="Recording to redact.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for <name>.redacted.json and .wav.")],
+    language: LanguageOpt = None,
+    agent_channel: AgentChannelOpt = None,
+    layout: LayoutOpt = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="tone | silence (default: config privacy.audio_mode).")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Transcribe (diarizing a mono call), find personal data, write a redacted transcript and audio."""
+    import numpy as np
+    import soundfile as sf
+
+    from qa_pipeline.contracts import Call, to_dict
+    from qa_pipeline.diarize import diarize
+    from qa_pipeline.pii import PIIOptions, detect_pii, redact_audio, redact_transcript
+    from qa_pipeline.transcribe import transcribe_cached
+
+    cfg = load_settings(config, None, language)
+    mode = mode or cfg.privacy.audio_mode
+    if mode not in ("tone", "silence"):
+        raise fail(f"--mode must be tone or silence, not {mode!r}", EXIT_USAGE)
+    clip = load_input(audio, cfg, agent_channel, layout)
+    transcript = diarize(clip, transcribe_cached(clip, cfg.asr))
+    call = Call(call_id=audio.stem, audio_path=str(audio), sha256=clip.sha256, layout=clip.layout)  # type: ignore[arg-type]
+    findings = detect_pii(transcript, call, PIIOptions(min_digits=cfg.privacy.min_digits, pad=cfg.privacy.pad_seconds))
+    redacted = redact_transcript(transcript, findings)
+    channels = redact_audio(clip, findings, mode, cfg.privacy.pad_seconds)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / f"{audio.stem}.redacted.json"
+    wav_path = out_dir / f"{audio.stem}.redacted.wav"
+    findings_out = [to_dict(f) for f in findings]
+    json_path.write_text(json.dumps({"transcript": to_dict(redacted), "findings": findings_out},
+                                    ensure_ascii=False, indent=2), encoding="utf-8")
+    sf.write(str(wav_path), np.stack(channels, axis=1), clip.rate, subtype="PCM_16")
+    if as_json:
+        sys.stdout.write(json.dumps({"transcript": str(json_path), "audio": str(wav_path),
+                                     "findings": findings_out}, ensure_ascii=False, indent=2) + "\n")
+        return
+    for f in findings:
+        out.print(f"[{clock(f.start)}-{clock(f.end)}] {f.speaker}: {f.rule_id} {f.evidence}", highlight=False, markup=False)
+    out.print(f"{len(findings)} redacted · {json_path} · {wav_path} ({mode})", highlight=False)
 @app.command()
 def nightly(
     source: Annotated[Path, typer.Argument(help="Folder of recordings (uses its manifest.csv if present) or a manifest CSV.")],

@@ -33,9 +33,22 @@ class AudioConfig:
 
 
 @dataclass
+class PrivacyConfig:
+    """Who sees personal data, and how redacted audio sounds (pii.py)."""
+
+    coach_view: str = "redacted"  # redacted | raw: what the review queue shows coaches
+    audio_mode: str = "tone"  # tone (1 kHz) | silence over the redacted words
+    pad_seconds: float = 0.15  # audio covered either side of the words
+    min_digits: int = 6  # shorter digit strings (times, prices) are not personal data
+
+    CHOICES = {"coach_view": ("redacted", "raw"), "audio_mode": ("tone", "silence")}
+
+
+@dataclass
 class QAConfig:
     asr: TranscribeOptions = field(default_factory=TranscribeOptions)
     audio: AudioConfig = field(default_factory=AudioConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     tone: ToneConfig = field(default_factory=ToneConfig)
     rules: list[str] = field(default_factory=list)  # a team's rule-pack folders/files (override defaults)
     form: str | None = None  # a team's scorecard form YAML (default: the packaged form)
@@ -107,6 +120,11 @@ def load_config(path: str | Path | None = None) -> QAConfig:
         raise ConfigError(path, "<root>", "expected a mapping of sections")
     asr = _build(TranscribeOptions, data.pop("asr", None), path, "asr")
     audio = _build(AudioConfig, data.pop("audio", None), path, "audio")
+    privacy = _build(PrivacyConfig, data.pop("privacy", None), path, "privacy")
+    for key, allowed in PrivacyConfig.CHOICES.items():
+        if getattr(privacy, key) not in allowed:
+            raise ConfigError(path, f"privacy.{key}", f"must be one of {list(allowed)}, got {getattr(privacy, key)!r}",
+                              _line_of(path, key))
     rules = data.pop("rules", [])
     if isinstance(rules, str):
         rules = [rules]
@@ -116,4 +134,4 @@ def load_config(path: str | Path | None = None) -> QAConfig:
     if form is not None and not isinstance(form, str):
         raise ConfigError(path, "form", "expected a path", _line_of(path, "form"))
     tone = _build(ToneConfig, data.pop("tone", None), path, "tone")
-    return QAConfig(asr=asr, audio=audio, tone=tone, rules=rules, form=form, extra=data, source=str(path))
+    return QAConfig(asr=asr, audio=audio, tone=tone, privacy=privacy, rules=rules, form=form, extra=data, source=str(path))

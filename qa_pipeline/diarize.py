@@ -101,17 +101,18 @@ def _normalise_volume(x: np.ndarray, target_dbfs: float = -30.0) -> np.ndarray:
 def embed_windows(samples: np.ndarray, starts: list[float], window: float) -> np.ndarray:
     """L2-normed Resemblyzer embeddings of ``window``-second slices starting at ``starts``."""
     import torch
-    from resemblyzer.audio import wav_to_mel_spectrogram
 
     if not starts:
         return np.zeros((0, 256), dtype=np.float32)
+    encoder = voice_encoder()  # first: it imports resemblyzer with its deprecation warning silenced
+    from resemblyzer.audio import wav_to_mel_spectrogram
+
     mel = wav_to_mel_spectrogram(_normalise_volume(samples))
     n = int(round(window / FRAME))
     if len(mel) < n:
         mel = np.pad(mel, ((0, n - len(mel)), (0, 0)))
     idx = [min(int(round(s / FRAME)), len(mel) - n) for s in starts]
     batch = np.stack([mel[i : i + n] for i in idx])
-    encoder = voice_encoder()
     out = []
     with torch.inference_mode():
         for b in range(0, len(batch), 256):
@@ -372,68 +373,3 @@ def pick_agent(track: SpeakerTrack, pairs: list[tuple[int, Segment]], agent_embe
         # No cue either way: on an inbound line the agent usually speaks first.
         return pairs[0][0] if pairs else 0
     return 0 if scores[0] > scores[1] else 1
-
-
-# --- evaluation helpers ----------------------------------------------------
-
-
-def turns_from_transcript(transcript: Transcript, gap: float = 0.5) -> list[Turn]:
-    """Speaker turns from word times (merging pauses shorter than ``gap``)."""
-    spans = sorted(
-        (w.start, w.end, seg.speaker) for seg in transcript.segments for w in (seg.words or [Word(seg.start, seg.end, "", 1)])
-    )
-    turns: list[list] = []
-    for s, e, spk in spans:
-        if turns and turns[-1][2] == spk and s - turns[-1][1] <= gap:
-            turns[-1][1] = max(turns[-1][1], e)
-        else:
-            turns.append([s, e, spk])
-    return [(a, b, c) for a, b, c in turns]
-
-
-def mixdown(agent_path: str | Path, caller_path: str | Path, out_path: str | Path) -> Path:
-    """Sum two sample-aligned channel files into one mono file (peak-limited), as a mono recorder would."""
-    import soundfile as sf
-
-    a, rate = sf.read(str(agent_path), dtype="float32", always_2d=False)
-    c, rate_c = sf.read(str(caller_path), dtype="float32", always_2d=False)
-    if rate != rate_c:
-        raise ValueError(f"{agent_path} and {caller_path} have different sample rates ({rate} vs {rate_c})")
-    a = a if a.ndim == 1 else a.mean(axis=1)
-    c = c if c.ndim == 1 else c.mean(axis=1)
-    n = min(len(a), len(c))
-    mixed = a[:n] + c[:n]
-    peak = float(np.abs(mixed).max()) if n else 0.0
-    if peak > 0.99:
-        mixed *= 0.99 / peak
-    out_path = Path(out_path)
-    sf.write(str(out_path), mixed, rate, subtype="PCM_16")
-    return out_path
-
-
-def channel_truth(agent: np.ndarray, caller: np.ndarray, start: float, end: float) -> str | None:
-    """Who really spoke a word: the channel with clearly more energy over its span (None: unclear)."""
-    a, b = int(start * RATE), max(int(end * RATE), int(start * RATE) + 1)
-    ea = float(np.sqrt(np.mean(agent[a:b].astype(np.float64) ** 2))) if b > a else 0.0
-    ec = float(np.sqrt(np.mean(caller[a:b].astype(np.float64) ** 2))) if b > a else 0.0
-    if max(ea, ec) < 1e-4:
-        return None
-    if ea > 2 * ec:
-        return "agent"
-    if ec > 2 * ea:
-        return "caller"
-    return None  # both talking (overlap): not scored
-
-
-def role_accuracy(transcript: Transcript, agent: np.ndarray, caller: np.ndarray) -> dict[str, float]:
-    """Share of words whose role matches the channel they were spoken on."""
-    right = scored = unclear = 0
-    for seg in transcript.segments:
-        for w in seg.words:
-            truth = channel_truth(agent, caller, w.start, w.end)
-            if truth is None:
-                unclear += 1
-                continue
-            scored += 1
-            right += truth == seg.speaker
-    return {"accuracy": right / scored if scored else 0.0, "words": scored, "unscored_overlap": unclear}

@@ -13,5 +13,9 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # torch first and pinned: an unpinned torch would pull gigabytes of CUDA wheels.
 "${PIP[@]}" "torch==2.13.0"
 "${PIP[@]}" -e ".[${EXTRAS}]"
+# Resemblyzer (mono diarization) with --no-deps: its metadata requires the obsolete
+# "typing" backport and source-only "webrtcvad"; everything it imports (torch, librosa,
+# scipy, numpy, webrtcvad-wheels) is already installed and pinned above.
+"${PIP[@]}" --no-deps "resemblyzer==0.1.4"
 .venv/bin/qa models install
 echo "set-up done: $(.venv/bin/qa --version)"

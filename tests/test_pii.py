@@ -1,0 +1,223 @@
+"""Personal-data detection and redaction: detectors, spoken digits, masking, redacted text and audio."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from qa_pipeline.audio import Audio
+from qa_pipeline.config import ConfigError, load_config
+from qa_pipeline.contracts import Call, Segment, Transcript, Word
+from qa_pipeline.pii import (
+    classify_digits,
+    cn_id_valid,
+    detect_pii,
+    luhn_valid,
+    phone_kind,
+    redact_audio,
+    redact_transcript,
+)
+
+
+def transcript(language: str, *turns: tuple[str, str]) -> Transcript:
+    """Word-timed transcript: English words split on spaces, Chinese per character, 0.35 s each."""
+    segments, t = [], 0.0
+    for speaker, text in turns:
+        tokens = text.split(" ") if language == "en" else list(text)
+        words = []
+        for tok in tokens:
+            words.append(Word(round(t, 3), round(t + 0.3, 3), tok, 0.9))
+            t += 0.35
+        segments.append(Segment(speaker, words[0].start, words[-1].end, text, text, words=words))  # type: ignore[arg-type]
+        t += 0.5
+    return Transcript(language, "test", {}, t, segments)
+
+
+def types(findings):
+    return [f.details["type"] for f in findings]
+
+
+CALL = Call(call_id="c1", audio_path="c1.wav")
+
+
+@pytest.mark.parametrize("number,ok", [("4111111111111111", True), ("4532015112830366", True),
+                                       ("6222021234567894", True), ("4111111111111112", False),
+                                       ("378282246310005", True), ("1234567890123", False)])
+def test_luhn(number, ok):
+    assert luhn_valid(number) is ok
+
+
+@pytest.mark.parametrize("value,ok", [("11010519491231002X", True), ("110105198503120020", True),
+                                      ("110105198503120021", False), ("11010519491231002x", True),
+                                      ("110105194913310021", False), ("11010519491231002", False)])
+def test_cn_id_check_digit(value, ok):
+    assert cn_id_valid(value) is ok
+
+
+@pytest.mark.parametrize("digits,kind", [("13812345678", "cn_mobile"), ("8613812345678", "cn_mobile"),
+                                         ("02112345678", "cn_landline"), ("4155552671", "us"),
+                                         ("12125552671", "us"), ("12812345678", "us"), ("11812345678", None), ("0123456", None),
+                                         ("1155552671", None)])
+def test_phone_kinds(digits, kind):
+    assert phone_kind(digits) == kind
+
+
+def test_classify_prefers_check_digits_and_ignores_short_numbers():
+    assert classify_digits("110105198503120020") == ("cn_id", "gb11643")
+    assert classify_digits("4532015112830366") == ("bank_card", "luhn")
+    assert classify_digits("13812345678") == ("phone", "cn_mobile")
+    assert classify_digits("73829104") == ("digits", None)
+    assert classify_digits("2018") is None
+    assert classify_digits("1030") is None
+
+
+def test_english_spoken_phone_across_segments_of_one_speaker():
+    t = transcript("en", ("caller", "my number is four one five,"), ("agent", "uh-huh"),
+                   ("caller", "five five five, two six seven one."))
+    f = detect_pii(t, CALL)
+    assert types(f) == ["phone"]
+    assert f[0].speaker == "caller"
+    assert f[0].start == t.segments[0].words[3].start and f[0].end == t.segments[2].words[-1].end
+    assert "4155552671" not in f[0].evidence and f[0].details["masked"] == "******2671"
+
+
+def test_english_double_triple_and_oh():
+    f = detect_pii(transcript("en", ("caller", "it is double five, triple seven, oh one two three")), CALL)
+    assert len(f) == 1 and f[0].details["n_digits"] == 9
+
+
+def test_written_phone_and_card_and_agent_readback():
+    t = transcript("en", ("caller", "call me on 415-555-2671 please"),
+                   ("agent", "so the card is 4532 0151 1283 0366 correct?"))
+    f = detect_pii(t, CALL)
+    assert types(f) == ["phone", "bank_card"]
+    assert f[1].rule_id == "pii_readback_card" and f[1].severity == "critical"
+    assert f[0].rule_id == "pii_phone" and f[0].severity == "minor"
+
+
+def test_caller_card_is_not_a_readback():
+    f = detect_pii(transcript("en", ("caller", "four five three two zero one five one one two eight three zero three six six")), CALL)
+    assert [x.rule_id for x in f] == ["pii_bank_card"]
+
+
+def test_spoken_email():
+    f = detect_pii(transcript("en", ("caller", "my email is emily dot davis at example dot com thanks")), CALL)
+    assert types(f) == ["email"] and f[0].details["masked"] == "e***@example.com"
+    f = detect_pii(transcript("en", ("caller", "send it to john.smith@example.org please")), CALL)
+    assert types(f) == ["email"]
+    f = detect_pii(transcript("en", ("caller", "email me at mark dot jones at example dot com")), CALL)
+    assert f[0].details["masked"] == "m***@example.com"
+    red = redact_transcript(transcript("en", ("caller", "email me at mark dot jones at example dot com")), f)
+    assert red.segments[0].text == "email me at [EMAIL]"
+
+
+def test_mandarin_spoken_digits_with_yao_and_id_check_character():
+    f = detect_pii(transcript("zh", ("caller", "新号码是幺三八，幺二三四，五六七八。")), CALL)
+    assert types(f) == ["phone"] and f[0].details["masked"] == "*******5678"
+    f = detect_pii(transcript("zh", ("caller", "身份证号码是一一零一零五一九四九一二三一零零二叉")), CALL)
+    assert types(f) == ["cn_id"]
+    f = detect_pii(transcript("zh", ("caller", "卡号是六二二二零二一二三四五六七八九四")), CALL)
+    assert types(f) == ["bank_card"]
+    f = detect_pii(transcript("zh", ("caller", "我的手机号是13812345678")), CALL)
+    assert types(f) == ["phone"]
+
+
+@pytest.mark.parametrize("language,text", [
+    ("en", "the total was $1,250.00 and we open at 10:30 on the 2018 model"),
+    ("en", "Oh, hello. I have one or two questions, we are open nine to five"),
+    ("en", "it costs two hundred and fifty dollars"),
+    ("zh", "我们一起去两个地方，三点见，一共两百五十元"),
+    ("zh", "身份证后四位是九零三一"),
+])
+def test_ordinary_numbers_are_not_personal_data(language, text):
+    assert detect_pii(transcript(language, ("caller", text)), CALL) == []
+
+
+def test_redacted_transcript_keeps_no_digits():
+    t = transcript("en", ("caller", "my number is four one five, five five five, two six seven one. ok"),
+                   ("agent", "and your card 4532 0151 1283 0366 right"))
+    red = redact_transcript(t, detect_pii(t, CALL))
+    assert red.segments[0].text == "my number is [PHONE] ok"
+    assert red.segments[1].text == "and your card [CARD] right"
+    for seg in red.segments:
+        assert not re.search(r"\d|four|five|six|seven|two", seg.text + seg.raw_text + " ".join(w.text for w in seg.words))
+    # the placeholder word covers the redacted words' time
+    placeholder = red.segments[0].words[3]
+    assert placeholder.text == "[PHONE]" and placeholder.end == t.segments[0].words[-2].end
+
+
+def test_redacted_mandarin_transcript():
+    t = transcript("zh", ("caller", "新号码是幺三八幺二三四五六七八好的"))
+    red = redact_transcript(t, detect_pii(t, CALL))
+    assert red.segments[0].text == "新号码是[PHONE]好的"
+
+
+def _audio(n_channels: int) -> Audio:
+    rng = np.random.default_rng(0)
+    chans = [rng.normal(0, 0.1, 16000 * 4).astype(np.float32) for _ in range(n_channels)]
+    return Audio("x.wav", "0", 16000, n_channels, "wav", 4.0, chans, "stereo" if n_channels == 2 else "mono")
+
+
+def test_redact_audio_tone_on_the_speakers_channel_only():
+    audio = _audio(2)
+    t = transcript("en", ("caller", "four one five five five five two six seven one"))
+    f = detect_pii(t, CALL)
+    out = redact_audio(audio, f, "tone", pad=0.0)
+    a, b = int(f[0].start * 16000), int(f[0].end * 16000)
+    np.testing.assert_array_equal(out[0], audio.channels[0])  # agent channel untouched
+    span = out[1][a + 200 : b - 200]
+    spectrum = np.abs(np.fft.rfft(span))
+    assert np.argmax(spectrum) * 16000 / len(span) == pytest.approx(1000, abs=5)
+    np.testing.assert_array_equal(out[1][b + 10 :], audio.channels[1][b + 10 :])
+    silent = redact_audio(audio, f, "silence", pad=0.1)
+    assert not np.any(silent[1][a:b])
+    with pytest.raises(ValueError, match="tone"):
+        redact_audio(audio, f, "beep")
+
+
+def test_redact_audio_mono_uses_the_one_channel():
+    audio = _audio(1)
+    f = detect_pii(transcript("en", ("agent", "four one five five five five two six seven one")), CALL)
+    out = redact_audio(audio, f, "silence", pad=0.0)
+    assert not np.any(out[0][int(f[0].start * 16000) : int(f[0].end * 16000)])
+
+
+def test_privacy_config(tmp_path):
+    good = tmp_path / "qa.yaml"
+    good.write_text("privacy:\n  coach_view: raw\n  audio_mode: silence\n", encoding="utf-8")
+    cfg = load_config(good)
+    assert cfg.privacy.coach_view == "raw" and cfg.privacy.audio_mode == "silence"
+    assert load_config(None).privacy.coach_view == "redacted"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("privacy:\n  coach_view: everything\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"line 2: privacy.coach_view"):
+        load_config(bad)
+
+
+@pytest.mark.slow
+def test_redacted_audio_has_no_intelligible_digits(tmp_path):
+    """Synthesize a spoken phone number, find it in the real transcript, redact, transcribe again."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    import subprocess
+
+    from qa_pipeline.audio import load_audio
+    from qa_pipeline.eval_mono import digits_heard
+    from qa_pipeline.transcribe import TranscribeOptions, transcribe_cached
+
+    wav = tmp_path / "phone.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav),
+                    "Hello. My phone number is four one five, five five five, two six seven one. Thank you."],
+                   check=True, capture_output=True)
+    clip = load_audio(wav)
+    opts = TranscribeOptions(language="en")
+    found = detect_pii(transcribe_cached(clip, opts), CALL)
+    assert len(found) == 1  # an ASR slip may turn the phone into "digits": still found and redacted
+    red = Audio(clip.path, clip.sha256 + "-redacted", clip.source_rate, 1, clip.source_format, clip.duration,
+                redact_audio(clip, found, "tone"), "mono")
+    again = transcribe_cached(red, opts)
+    assert digits_heard(again, [(f.start - 0.15, f.end + 0.15) for f in found]) == 0
+    assert "phone number" in again.text().lower()  # the words around the number are still there
