@@ -6,6 +6,10 @@ import base64
 import hashlib
 import hmac
 import os
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
 
 _N, _R, _P = 2**14, 8, 1  # ~16 MiB per hash: memory-hard, ~50 ms on one core
 
@@ -22,3 +26,87 @@ def verify_password(password: str, stored: str | None) -> bool:
     _, n, r, p, salt, digest = stored.split("$")
     candidate = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32)
     return hmac.compare_digest(candidate, base64.b64decode(digest))
+
+
+# ------------------------------------------------------------------ web sessions and login throttling
+# Session ids are 256-bit random tokens; the database keeps only their SHA-256, so a copy of the
+# database does not yield a live session. Each session carries its own CSRF token.
+
+SESSION_TTL_S = 8 * 3600
+THROTTLE_MAX_FAILURES = 5
+THROTTLE_WINDOW_S = 15 * 60
+
+_AUTH_TABLES = (
+    "CREATE TABLE IF NOT EXISTS web_sessions (token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, csrf TEXT NOT NULL,"
+    " ip TEXT, created REAL, expires REAL)",
+    "CREATE TABLE IF NOT EXISTS login_failures (id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT, ip TEXT, at REAL)",
+    "CREATE INDEX IF NOT EXISTS idx_login_failures ON login_failures(user, ip, at)",
+)
+# Verified against when the user does not exist, so an unknown name costs the same time as a wrong password.
+_DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+
+def ensure_auth_tables(store: Any) -> None:
+    for sql in _AUTH_TABLES:
+        store.conn.execute(sql)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class LoginResult:
+    status: str  # ok | bad | throttled
+    token: str = ""
+    csrf: str = ""
+    user: dict[str, Any] | None = None
+
+
+def recent_failures(store: Any, name: str, ip: str, now: float | None = None) -> int:
+    now = time.time() if now is None else now
+    return int(store.conn.execute("SELECT count(*) FROM login_failures WHERE user=? AND ip=? AND at>?",
+                                  (name, ip, now - THROTTLE_WINDOW_S)).fetchone()[0])
+
+
+def login(store: Any, name: str, password: str, ip: str) -> LoginResult:
+    """Check a password; on success open a session. 5 failures per user+IP in 15 minutes → throttled."""
+    ensure_auth_tables(store)
+    if recent_failures(store, name, ip) >= THROTTLE_MAX_FAILURES:
+        store.audit(name, "login.throttled", f"user:{name}", None, {"ip": ip})
+        return LoginResult("throttled")
+    row = store.conn.execute("SELECT name, role, agent_id, password_hash FROM users WHERE name=?", (name,)).fetchone()
+    ok = verify_password(password, row[3] if row and row[3] else _DUMMY_HASH) and row is not None and bool(row[3])
+    if not ok:
+        store.conn.execute("INSERT INTO login_failures (user, ip, at) VALUES (?,?,?)", (name, ip, time.time()))
+        store.audit(name, "login.fail", f"user:{name}", None, {"ip": ip})
+        return LoginResult("bad")
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    now = time.time()
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM web_sessions WHERE expires < ?", (now,))
+        conn.execute("DELETE FROM login_failures WHERE user=? AND ip=?", (name, ip))
+        conn.execute("INSERT INTO web_sessions VALUES (?,?,?,?,?,?)",
+                     (_token_hash(token), name, csrf, ip, now, now + SESSION_TTL_S))
+        store.audit(name, "login", f"user:{name}", None, {"ip": ip})
+    return LoginResult("ok", token, csrf, {"name": row[0], "role": row[1], "agent_id": row[2]})
+
+
+def session_user(store: Any, token: str | None) -> dict[str, Any] | None:
+    """The signed-in user of a session token (name, role, agent_id, csrf), or None."""
+    if not token or len(token) > 200:
+        return None
+    row = store.conn.execute(
+        "SELECT u.name, u.role, u.agent_id, s.csrf FROM web_sessions s JOIN users u ON u.name = s.user"
+        " WHERE s.token_hash=? AND s.expires > ?", (_token_hash(token), time.time())).fetchone()
+    return dict(zip(("name", "role", "agent_id", "csrf"), row)) if row else None
+
+
+def logout(store: Any, token: str | None) -> None:
+    if not token:
+        return
+    row = store.conn.execute("SELECT user FROM web_sessions WHERE token_hash=?", (_token_hash(token),)).fetchone()
+    if row:
+        with store.transaction() as conn:
+            conn.execute("DELETE FROM web_sessions WHERE token_hash=?", (_token_hash(token),))
+            store.audit(row[0], "logout", f"user:{row[0]}")

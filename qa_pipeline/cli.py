@@ -944,6 +944,31 @@ def models_list(as_json: JsonOpt = False) -> None:
         out.print(f"{r['name']:10s} {'placed' if r['placed'] else 'missing':8s} {r['path']}", highlight=False, soft_wrap=True)
 
 
+# ------------------------------------------------------------------ qa serve (web review app)
+@app.command()
+def serve(
+    db: DbOpt = Path("qa.db"),
+    host: Annotated[str, typer.Option(help="Interface to bind; the default keeps the app on this machine.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="Mark cookies Secure (behind an HTTPS proxy).")] = False,
+) -> None:
+    """The review web app for coaches, QA leads, HR and agents (users from `qa users add --password-stdin`)."""
+    try:
+        import uvicorn
+
+        from qa_pipeline.web.app import create_app
+    except ImportError as exc:
+        raise fail(f"the web app needs the 'web' extra ({exc.name} is missing): pip install 'qa_pipeline[web]'",
+                   EXIT_USAGE) from None
+    open_store(db).close()
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning:[/yellow] listening on {host}: anyone who can reach it may try to sign in; "
+                  "put it behind HTTPS and use --secure-cookies", highlight=False)
+    out.print(f"qa review app on http://{host}:{port}/ over {db}", highlight=False)
+    uvicorn.run(create_app(db, {"secure_cookies": secure_cookies}), host=host, port=port, log_level="warning",
+                proxy_headers=False, server_header=False)
+
+
 def main() -> None:
     try:
         app()

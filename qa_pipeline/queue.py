@@ -23,13 +23,18 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def is_flagged(finding: dict[str, Any]) -> bool:
+    """A finding a coach should look at: anything but a script step that passed or did not apply."""
+    return finding["kind"] != "script_step" or finding["status"] == "fail"
+
+
 def risk(row: dict[str, Any], findings: list[dict[str, Any]], cfg: dict[str, Any]) -> tuple[float, list[str]]:
     """Priority of a call and the reasons, from its current machine result."""
     score, reasons = 0.0, []
     if row["auto_fail"]:
         score += 100
         reasons.append("auto-fail")
-    flagged = [f for f in findings if f["kind"] != "script_step" or f["status"] == "fail"]
+    flagged = [f for f in findings if is_flagged(f)]
     sev = sum(SEVERITY_POINTS.get(f["severity"] or "minor", 5.0) for f in flagged)
     if sev:
         score += min(sev, 60)
@@ -105,7 +110,9 @@ def rebuild_queue(store: Any, config: dict[str, Any]) -> int:
 
 
 def list_queue(store: Any, status: str = "open", team: str | None = None, agent: str | None = None,
-               kind: str | None = None, week: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+               kind: str | None = None, week: str | None = None, limit: int = 50,
+               day: str | None = None) -> list[dict[str, Any]]:
+    """Queue items by priority. ``day``: YYYY-MM-DD, calls started that day."""
     sql = "SELECT q.* FROM queue_items q WHERE q.status = ?"
     params: list[Any] = [status]
     for col, value in (("team", team), ("agent_id", agent), ("week", week)):
@@ -115,6 +122,12 @@ def list_queue(store: Any, status: str = "open", team: str | None = None, agent:
     if kind:
         sql += " AND EXISTS (SELECT 1 FROM findings f WHERE f.result_id = q.result_id AND f.kind = ?)"
         params.append(kind)
+    if day:
+        import datetime as dt
+
+        start = dt.date.fromisoformat(day)
+        sql += " AND q.call_id IN (SELECT call_id FROM calls WHERE started_at >= ? AND started_at < ?)"
+        params += [start.isoformat(), (start + dt.timedelta(days=1)).isoformat()]
     sql += " ORDER BY q.priority DESC, q.call_id LIMIT ?"
     params.append(limit)
     return list(store.db.query(sql, params))
@@ -144,3 +157,14 @@ def release(store: Any, coach: str, call_id: str) -> bool:
         if cur.rowcount:
             store.audit(coach, "queue.release", f"call:{call_id}")
     return bool(cur.rowcount)
+
+
+def queue_facets(store: Any) -> dict[str, list[str]]:
+    """Values for the queue's filters: teams, agents and ISO weeks present in the queue."""
+    return {
+        "teams": [r[0] for r in store.conn.execute("SELECT team FROM teams ORDER BY team")],
+        "agents": [r[0] for r in store.conn.execute("SELECT agent_id FROM agents ORDER BY agent_id")],
+        "weeks": [r[0] for r in store.conn.execute(
+            "SELECT DISTINCT week FROM queue_items WHERE week IS NOT NULL ORDER BY week DESC")],
+        "kinds": ["banned_phrase", "script_step", "escalation", "tone", "silence", "overtalk", "pii"],
+    }

@@ -150,3 +150,29 @@ def set_assist(store: Any, actor: str, target: str, on: bool, reason: str = "") 
         else:
             conn.execute("DELETE FROM assist_mode WHERE target=?", (target,))
         store.audit(actor, "assist.set" if on else "assist.clear", f"rule:{target}", None, {"reason": reason})
+
+
+def reviewed_calls(store: Any, agent_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    """An agent's own calls that have a review: the latest review of each, newest first."""
+    return list(store.db.query(
+        "SELECT c.call_id, c.started_at, c.week, c.team, s.total AS machine_total, r.review_id, r.reviewer,"
+        " r.created_at AS reviewed_at, r.notes, r.coaching_action,"
+        " (SELECT count(*) FROM disputes d WHERE d.review_id = r.review_id AND d.status = 'open') AS open_disputes"
+        " FROM calls c JOIN reviews r ON r.call_id = c.call_id"
+        " LEFT JOIN scores s ON s.result_id = c.current_result_id"
+        " WHERE c.agent_id = ? AND r.rowid = (SELECT r2.rowid FROM reviews r2 WHERE r2.call_id = c.call_id"
+        " ORDER BY r2.created_at DESC, r2.rowid DESC LIMIT 1)"
+        " ORDER BY r.created_at DESC LIMIT ?", [agent_id, limit]))
+
+
+def disputes(store: Any, status: str | None = "open", call_id: str | None = None) -> list[dict[str, Any]]:
+    """Disputes (``status`` None: all), with the disputed call's agent."""
+    sql = ("SELECT d.*, c.agent_id, c.team FROM disputes d LEFT JOIN calls c ON c.call_id = d.call_id WHERE 1=1")
+    params: list[Any] = []
+    if status:
+        sql += " AND d.status = ?"
+        params.append(status)
+    if call_id:
+        sql += " AND d.call_id = ?"
+        params.append(call_id)
+    return list(store.db.query(sql + " ORDER BY d.created_at DESC", params))

@@ -303,6 +303,10 @@ class Store:
             "SELECT call_id, result_id, start, speaker, text FROM segments_fts WHERE segments_fts MATCH ?"
             " ORDER BY rank LIMIT ?", [query, limit]))
 
+    def weeks(self) -> list[str]:
+        """ISO weeks that have calls, newest first."""
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT week FROM calls WHERE week != '' ORDER BY week DESC")]
+
     # -------------------------------------------------------------- queue
     def rebuild_queue(self, config: dict[str, Any] | None = None) -> int:
         from qa_pipeline.queue import rebuild_queue

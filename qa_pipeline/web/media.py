@@ -1,0 +1,85 @@
+"""Call audio for the browser: decoded with qa_pipeline.audio, served as WAV with HTTP range support.
+
+The file to read always comes from the database row of a call id; nothing the client sends is
+ever used as (part of) a path.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from qa_pipeline.audio import TARGET_RATE, load_audio
+
+CHANNELS = ("both", "agent", "caller")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class _Cache:
+    """The last few encoded WAVs (a coach seeks within one call many times)."""
+
+    def __init__(self, size: int = 6):
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key: tuple[str, ...]) -> bytes | None:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        return None
+
+    def put(self, key: tuple[str, ...], value: bytes) -> None:
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+_cache = _Cache()
+
+
+def call_wav(call: dict[str, Any], agent_channel: int, channel: str) -> bytes:
+    """16-bit WAV of a call: ``both`` = stereo agent left / caller right (mono calls: the one channel)."""
+    if channel not in CHANNELS:
+        raise ValueError(f"channel must be one of {CHANNELS}")
+    key = (call["call_id"], call.get("sha256") or "", channel)
+    cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    audio = load_audio(call["audio_path"], agent_channel=agent_channel,
+                       layout="mono" if call.get("layout") == "mono" else None)
+    chans = audio.channels
+    if channel == "both":
+        data = np.stack(chans, axis=1) if len(chans) == 2 else chans[0]
+    elif channel == "agent" or len(chans) == 1:
+        data = chans[0]
+    else:
+        data = chans[1]
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(data, -1.0, 1.0), TARGET_RATE, format="WAV", subtype="PCM_16")
+    wav = buf.getvalue()
+    _cache.put(key, wav)
+    return wav
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) inclusive for a single ``bytes=`` range; None for the whole body; ValueError if unsatisfiable."""
+    if not header:
+        return None
+    m = _RANGE.match(header.strip())
+    if not m or (not m.group(1) and not m.group(2)):
+        return None  # unsupported form (e.g. several ranges): send the whole body
+    if m.group(1):
+        first = int(m.group(1))
+        last = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+    else:
+        first, last = max(0, size - int(m.group(2))), size - 1
+    if first >= size or first > last:
+        raise ValueError("unsatisfiable range")
+    return first, last

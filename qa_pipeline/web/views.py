@@ -1,0 +1,75 @@
+"""View helpers: turn a call's result into what the call page draws (no rules, no queries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def clock(t: float | None) -> str:
+    t = float(t or 0.0)
+    return f"{int(t // 60):02d}:{t % 60:04.1f}"
+
+
+def overlaps(f: dict[str, Any], start: float, end: float) -> bool:
+    f_end = max(float(f["end"]), float(f["start"]) + 0.01)
+    return float(f["start"]) < end and f_end > start
+
+
+def transcript_rows(segments: list[Any], findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Segments with the findings that touch them, and the text split into (piece, highlighted) parts."""
+    rows = []
+    for i, s in enumerate(segments):
+        hits = [f for f in findings if overlaps(f, s.start, s.end)
+                and (f["speaker"] in (s.speaker, "unknown", None) or s.speaker == "unknown")]
+        rows.append({"idx": i, "speaker": s.speaker, "start": s.start, "end": s.end,
+                     "parts": _highlight(s.text, [f["evidence"] or "" for f in hits]),
+                     "finding_keys": [f["finding_key"] for f in hits], "flagged": bool(hits)})
+    return rows
+
+
+def _highlight(text: str, needles: list[str]) -> list[tuple[str, bool]]:
+    marks = [False] * len(text)
+    for needle in needles:
+        needle = needle.strip()
+        if not needle:
+            continue
+        lowered, n = text.lower(), needle.lower()
+        at = lowered.find(n)
+        while at >= 0:
+            for k in range(at, at + len(n)):
+                marks[k] = True
+            at = lowered.find(n, at + len(n))
+    parts: list[tuple[str, bool]] = []
+    for ch, m in zip(text, marks):
+        if parts and parts[-1][1] == m:
+            parts[-1] = (parts[-1][0] + ch, m)
+        else:
+            parts.append((ch, m))
+    return parts
+
+
+def tone_chart(tone: dict[str, Any], duration: float, width: int = 800, lane: int = 60,
+               threshold: float = 0.6) -> dict[str, Any]:
+    """Per-speaker agitation lanes for an inline SVG: one bar per segment, height = agitation."""
+    timeline = (tone or {}).get("timeline") or []
+    speakers = [sp for sp in ("agent", "caller", "unknown") if any(r["speaker"] == sp for r in timeline)]
+    duration = max(float(duration or 0.0), max((float(r["end"]) for r in timeline), default=0.0), 1.0)
+    scale = width / duration
+    lanes = []
+    for n, sp in enumerate(speakers):
+        top = n * (lane + 20) + 16
+        bars = []
+        for r in timeline:
+            if r["speaker"] != sp:
+                continue
+            a = max(0.0, min(1.0, float(r["agitation"] or 0.0)))
+            h = max(1.0, a * lane)
+            bars.append({"x": round(float(r["start"]) * scale, 1),
+                         "w": round(max(1.5, (float(r["end"]) - float(r["start"])) * scale), 1),
+                         "y": round(top + lane - h, 1), "h": round(h, 1), "agitation": a,
+                         "start": float(r["start"]), "hot": a >= threshold})
+        summary = ((tone or {}).get("speakers") or {}).get(sp) or {}
+        lanes.append({"speaker": sp, "top": top, "bars": bars, "threshold_y": round(top + lane - threshold * lane, 1),
+                      "base_y": top + lane, "agitation": summary.get("agitation"),
+                      "trend": (summary.get("trend") or {}).get("direction") if isinstance(summary.get("trend"), dict) else None})
+    return {"width": width, "height": len(lanes) * (lane + 20) + 20, "lanes": lanes, "duration": duration}
