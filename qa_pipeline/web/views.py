@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -19,7 +20,7 @@ def transcript_rows(segments: list[Any], findings: list[dict[str, Any]]) -> list
     """Segments with the findings that touch them, and the text split into (piece, highlighted) parts."""
     rows = []
     for i, s in enumerate(segments):
-        hits = [f for f in findings if overlaps(f, s.start, s.end)
+        hits = [f for f in findings if overlaps(f, s.start, s.end) and marks_text(f)
                 and (f["speaker"] in (s.speaker, "unknown", None) or s.speaker == "unknown")]
         rows.append({"idx": i, "speaker": s.speaker, "start": s.start, "end": s.end,
                      "parts": _highlight(s.text, [f["evidence"] or "" for f in hits]),
@@ -27,18 +28,26 @@ def transcript_rows(segments: list[Any], findings: list[dict[str, Any]]) -> list
     return rows
 
 
+def marks_text(f: dict[str, Any]) -> bool:
+    """A finding that points at speech: not a missing script step (no evidence, spans the whole call)."""
+    return bool((f["evidence"] or "").strip()) or f["kind"] in ("silence", "overtalk")
+
+
 def _highlight(text: str, needles: list[str]) -> list[tuple[str, bool]]:
+    """Split ``text`` into (piece, marked) parts; matching ignores case, spaces and punctuation."""
+    keep = [i for i, ch in enumerate(text) if ch.isalnum()]
+    norm = "".join(text[i] for i in keep).lower()
     marks = [False] * len(text)
-    for needle in needles:
-        needle = needle.strip()
-        if not needle:
+    pieces = [p for n in needles for p in re.split(r"\s*(?:…|\.\.\.| / )\s*", n)]
+    for needle in pieces:
+        n = "".join(ch for ch in needle if ch.isalnum()).lower()
+        if len(n) < 2:
             continue
-        lowered, n = text.lower(), needle.lower()
-        at = lowered.find(n)
+        at = norm.find(n)
         while at >= 0:
-            for k in range(at, at + len(n)):
+            for k in range(keep[at], keep[at + len(n) - 1] + 1):
                 marks[k] = True
-            at = lowered.find(n, at + len(n))
+            at = norm.find(n, at + len(n))
     parts: list[tuple[str, bool]] = []
     for ch, m in zip(text, marks):
         if parts and parts[-1][1] == m:
