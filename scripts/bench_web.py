@@ -101,6 +101,11 @@ def main() -> None:
 
     if not (args.reuse and args.db.exists()):
         store = generate(args.db, args.calls, args.findings_per_call)
+        # The generator fills calls only; the queue's filter lists read the agents and teams tables.
+        with store.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO agents (agent_id, name, team) SELECT agent_id, agent_id, min(team)"
+                         " FROM calls GROUP BY agent_id")
+            conn.execute("INSERT OR IGNORE INTO teams (team) SELECT DISTINCT team FROM calls")
         queued = [r[0] for r in store.conn.execute("SELECT call_id FROM queue_items ORDER BY priority DESC LIMIT 200")]
         rng = random.Random(3)
         sample = sorted(set(queued[:100] + rng.sample([r[0] for r in store.conn.execute("SELECT call_id FROM calls")], 100)))
@@ -126,7 +131,7 @@ def main() -> None:
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(base_url=base, timeout=30) as client:
+        with httpx.Client(base_url=base, timeout=30, follow_redirects=True) as client:
             for _ in range(100):
                 try:
                     page = client.get("/login")

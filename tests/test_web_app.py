@@ -1,0 +1,172 @@
+"""The review app's pages show what the database holds (checked with independent SQL) and its
+forms change it through the review API: queue filters and claims, the call page, search, the QA
+lead's calibration, runs and disputes, an agent's dispute."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import copy_db
+from tests.web_helpers import add_users, csrf_of, login
+
+
+@pytest.fixture(scope="module")
+def env(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from qa_pipeline.web.app import create_app
+
+    db = copy_db(sample_db, tmp_path_factory.mktemp("web_app"))
+    add_users(db)
+    return {"db": db, "app": create_app(db)}
+
+
+def signed_in(env: dict, name: str) -> TestClient:
+    client = TestClient(env["app"])
+    assert login(client, name).status_code == 200
+    return client
+
+
+def sql(db: Path, query: str, *params) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def queue_ids(html: str) -> list[str]:
+    return re.findall(r'<tr data-call="([^"]+)">', html)
+
+
+def test_queue_page_lists_open_items_by_priority_with_filters(env: dict) -> None:
+    db = env["db"]
+    coach = signed_in(env, "coach1")
+    expected = [r[0] for r in sql(db, "SELECT call_id FROM queue_items WHERE status='open'"
+                                      " ORDER BY priority DESC, call_id LIMIT 100")]
+    assert expected and queue_ids(coach.get("/queue").text) == expected
+    team = sql(db, "SELECT team FROM queue_items GROUP BY team ORDER BY count(*) DESC LIMIT 1")[0][0]
+    assert queue_ids(coach.get("/queue", params={"team": team}).text) == [
+        r[0] for r in sql(db, "SELECT call_id FROM queue_items WHERE status='open' AND team=?"
+                              " ORDER BY priority DESC, call_id", team)]
+    by_kind = [r[0] for r in sql(db, "SELECT q.call_id FROM queue_items q WHERE q.status='open' AND EXISTS"
+                                     " (SELECT 1 FROM findings f WHERE f.result_id=q.result_id AND f.kind='banned_phrase')"
+                                     " ORDER BY q.priority DESC, q.call_id")]
+    assert by_kind and queue_ids(coach.get("/queue", params={"kind": "banned_phrase"}).text) == by_kind
+    day = sql(db, "SELECT substr(c.started_at, 1, 10) FROM queue_items q JOIN calls c USING (call_id)"
+                  " ORDER BY q.priority DESC LIMIT 1")[0][0]
+    assert queue_ids(coach.get("/queue", params={"day": day}).text) == [
+        r[0] for r in sql(db, "SELECT q.call_id FROM queue_items q JOIN calls c USING (call_id) WHERE q.status='open'"
+                              " AND substr(c.started_at, 1, 10)=? ORDER BY q.priority DESC, q.call_id", day)]
+    week = sql(db, "SELECT week FROM queue_items LIMIT 1")[0][0]
+    agent = sql(db, "SELECT agent_id FROM queue_items WHERE week=? LIMIT 1", week)[0][0]
+    assert queue_ids(coach.get("/queue", params={"week": week, "agent": agent}).text) == [
+        r[0] for r in sql(db, "SELECT call_id FROM queue_items WHERE status='open' AND week=? AND agent_id=?"
+                              " ORDER BY priority DESC, call_id", week, agent)]
+
+
+def test_two_coaches_never_claim_the_same_call(env: dict) -> None:
+    db = env["db"]
+    one, two = signed_in(env, "coach1"), signed_in(env, "coach2")
+    top = sql(db, "SELECT call_id FROM queue_items WHERE status='open' AND claimed_by IS NULL"
+                  " ORDER BY priority DESC, call_id LIMIT 1")[0][0]
+    resp = one.post("/queue/claim", data={"csrf": csrf_of(one.get("/queue").text)}, follow_redirects=False)
+    assert resp.headers["location"] == f"/calls/{top}?msg=claimed"
+    resp = two.post("/queue/claim", data={"csrf": csrf_of(two.get("/queue").text), "call_id": top},
+                    follow_redirects=False)
+    assert resp.headers["location"].endswith("msg=claim_failed")
+    assert sql(db, "SELECT claimed_by FROM queue_items WHERE call_id=?", top) == [("coach1",)]
+    # The next claim goes to the next item, not the claimed one.
+    resp = two.post("/queue/claim", data={"csrf": csrf_of(two.get("/queue").text)}, follow_redirects=False)
+    second = resp.headers["location"].split("/")[2].split("?")[0]
+    assert second != top and sql(db, "SELECT claimed_by FROM queue_items WHERE call_id=?", second) == [("coach2",)]
+
+
+def test_call_page_shows_transcript_findings_score_and_tone(env: dict) -> None:
+    db = env["db"]
+    coach = signed_in(env, "coach1")
+    call_id, result_json = sql(db, "SELECT c.call_id, r.result_json FROM calls c JOIN results r"
+                                   " ON r.result_id=c.current_result_id JOIN queue_items q USING (call_id)"
+                                   " ORDER BY q.priority DESC LIMIT 1")[0]
+    html = coach.get(f"/calls/{call_id}").text
+    result = json.loads(result_json)
+    flagged = sql(db, "SELECT f.finding_key FROM findings f JOIN calls c ON c.current_result_id=f.result_id"
+                      " WHERE c.call_id=? AND (f.kind != 'script_step' OR f.status='fail')", call_id)
+    assert sorted(re.findall(r'<li class="finding[^"]*" data-seek="[^"]+" data-key="([^"]+)"', html)) == \
+        sorted(k for (k,) in flagged)
+    assert html.count('<li class="seg ') == len(result["transcript"]["segments"])
+    assert html.count('<rect ') == len(result["tone"]["timeline"])
+    assert f'id="machine-total">{result["score"]["total"]}<' in html
+    for criterion in result["score"]["criteria"]:
+        assert f'name="score_{criterion["id"]}"' in html
+    assert '<audio id="player"' in html and f'src="/calls/{call_id}/audio?channel=both"' in html
+
+
+def test_search_finds_transcript_text(env: dict) -> None:
+    db = env["db"]
+    coach = signed_in(env, "coach1")
+    text = sql(db, "SELECT text FROM segments WHERE length(text) >= 6 ORDER BY call_id, idx LIMIT 1")[0][0]
+    needle = text[:4]
+    html = coach.get("/search", params={"q": needle}).text
+    calls = {r[0] for r in sql(db, "SELECT DISTINCT call_id FROM segments WHERE text LIKE ?", f"%{needle}%")}
+    assert calls and set(re.findall(r'<a href="/calls/([^"#]+)#t=', html)) == calls
+
+
+def test_lead_sees_runs_quarantine_and_calibration_from_coach_verdicts(env: dict) -> None:
+    db = env["db"]
+    coach = signed_in(env, "coach2")
+    rows = sql(db, "SELECT c.call_id, f.finding_key, f.rule_id FROM findings f JOIN calls c"
+                   " ON c.current_result_id=f.result_id WHERE f.kind='banned_phrase' ORDER BY c.call_id, f.start")
+    assert len(rows) >= 2
+    for i, (call_id, key, _rule) in enumerate(rows):
+        token = csrf_of(coach.get(f"/calls/{call_id}").text)
+        resp = coach.post(f"/calls/{call_id}/review", data={"csrf": token, f"verdict_{key}": "confirm" if i % 3 else "reject"},
+                          follow_redirects=False)
+        assert resp.status_code == 303
+    lead = signed_in(env, "lead1")
+    html = lead.get("/lead/calibration").text
+    for rule_id, confirmed, rejected in sql(db, "SELECT rule_id, SUM(verdict='confirm'), SUM(verdict='reject')"
+                                                " FROM finding_verdicts GROUP BY rule_id"):
+        precision = round(confirmed / (confirmed + rejected), 3)
+        row = re.search(rf'data-rule="{re.escape(rule_id)}">(.*?)</tr>', html, re.S)
+        assert row, rule_id
+        assert f'<td class="num">{confirmed}</td><td class="num">{rejected}</td>' in row.group(1)
+        assert f'<td class="num precision">{precision}</td>' in row.group(1)
+    runs = lead.get("/lead/runs").text
+    for (run_id,) in sql(db, "SELECT run_id FROM runs"):
+        assert run_id in runs
+    for (path,) in sql(db, "SELECT path FROM quarantine"):
+        assert path in runs
+
+
+def test_agent_disputes_and_lead_changes_the_review(env: dict) -> None:
+    db = env["db"]
+    coach = signed_in(env, "coach1")
+    call_id, agent_id, key = sql(db, "SELECT c.call_id, c.agent_id, f.finding_key FROM findings f JOIN calls c"
+                                     " ON c.current_result_id=f.result_id WHERE f.kind != 'script_step'"
+                                     " ORDER BY c.call_id DESC LIMIT 1")[0]
+    token = csrf_of(coach.get(f"/calls/{call_id}").text)
+    coach.post(f"/calls/{call_id}/review", data={"csrf": token, f"verdict_{key}": "confirm", "notes": "first"})
+    review_id = sql(db, "SELECT review_id FROM reviews WHERE call_id=? AND notes='first'", call_id)[0][0]
+
+    agent = signed_in(env, f"agent_{agent_id}")
+    page = agent.get(f"/calls/{call_id}")
+    assert page.status_code == 200 and f"/reviews/{review_id}/dispute" in page.text
+    resp = agent.post(f"/reviews/{review_id}/dispute", data={"csrf": csrf_of(page.text), "reason": "I was polite"},
+                      follow_redirects=False)
+    assert resp.headers["location"] == f"/calls/{call_id}?msg=disputed"
+    dispute_id = sql(db, "SELECT dispute_id FROM disputes WHERE review_id=? AND status='open'", review_id)[0][0]
+
+    lead = signed_in(env, "lead1")
+    assert dispute_id in lead.get("/lead/disputes").text
+    token = csrf_of(lead.get(f"/calls/{call_id}").text)
+    resp = lead.post(f"/lead/disputes/{dispute_id}/resolve",
+                     data={"csrf": token, "decision": "changed", "note": "not rude", f"verdict_{key}": "reject",
+                           "back": f"/calls/{call_id}"}, follow_redirects=False)
+    assert resp.headers["location"] == f"/calls/{call_id}?msg=resolved"
+    assert sql(db, "SELECT status, resolved_by, resolution FROM disputes WHERE dispute_id=?", dispute_id) == [
+        ("changed", "lead1", "not rude")]
+    latest = sql(db, "SELECT r.reviewer, v.verdict FROM reviews r JOIN finding_verdicts v USING (review_id)"
+                     " WHERE r.call_id=? AND v.finding_key=? ORDER BY r.rowid DESC LIMIT 1", call_id, key)
+    assert latest == [("lead1", "reject")]
