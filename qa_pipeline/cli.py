@@ -951,6 +951,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind; the default keeps the app on this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="Mark cookies Secure (behind an HTTPS proxy).")] = False,
+    config: ConfigOpt = None,
 ) -> None:
     """The review web app for coaches, QA leads, HR and agents (users from `qa users add --password-stdin`)."""
     try:
@@ -960,12 +961,18 @@ def serve(
     except ImportError as exc:
         raise fail(f"the web app needs the 'web' extra ({exc.name} is missing): pip install 'qa_pipeline[web]'",
                    EXIT_USAGE) from None
+    from qa_pipeline.config import ConfigError, load_config
+
+    try:
+        privacy = load_config(config).privacy
+    except ConfigError as exc:
+        raise fail(str(exc), EXIT_BAD_CONFIG) from None
     open_store(db).close()
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/yellow] listening on {host}: anyone who can reach it may try to sign in; "
                   "put it behind HTTPS and use --secure-cookies", highlight=False)
     out.print(f"qa review app on http://{host}:{port}/ over {db}", highlight=False)
-    uvicorn.run(create_app(db, {"secure_cookies": secure_cookies}), host=host, port=port, log_level="warning",
+    uvicorn.run(create_app(db, {"secure_cookies": secure_cookies, "privacy": privacy}), host=host, port=port, log_level="warning",
                 proxy_headers=False, server_header=False)
 
 

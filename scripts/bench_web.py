@@ -101,11 +101,6 @@ def main() -> None:
 
     if not (args.reuse and args.db.exists()):
         store = generate(args.db, args.calls, args.findings_per_call)
-        # The generator fills calls only; the queue's filter lists read the agents and teams tables.
-        with store.transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO agents (agent_id, name, team) SELECT agent_id, agent_id, min(team)"
-                         " FROM calls GROUP BY agent_id")
-            conn.execute("INSERT OR IGNORE INTO teams (team) SELECT DISTINCT team FROM calls")
         queued = [r[0] for r in store.conn.execute("SELECT call_id FROM queue_items ORDER BY priority DESC LIMIT 200")]
         rng = random.Random(3)
         sample = sorted(set(queued[:100] + rng.sample([r[0] for r in store.conn.execute("SELECT call_id FROM calls")], 100)))
@@ -116,6 +111,11 @@ def main() -> None:
         add_user(store, "bench_coach", "coach", None, hash_password("bench-password"))
         store.close()
     store = Store(args.db)
+    # The generator fills calls only; the queue's filter lists read the agents and teams tables.
+    with store.transaction() as conn:
+        conn.execute("INSERT OR IGNORE INTO agents (agent_id, name, team) SELECT agent_id, agent_id, min(team)"
+                     " FROM calls GROUP BY agent_id")
+        conn.execute("INSERT OR IGNORE INTO teams (team) SELECT DISTINCT team FROM calls")
     with_result = [r[0] for r in store.conn.execute(
         "SELECT c.call_id FROM calls c JOIN results r ON r.result_id = c.current_result_id ORDER BY c.call_id")]
     n_calls = store.conn.execute("SELECT count(*) FROM calls").fetchone()[0]

@@ -170,3 +170,62 @@ def test_agent_disputes_and_lead_changes_the_review(env: dict) -> None:
     latest = sql(db, "SELECT r.reviewer, v.verdict FROM reviews r JOIN finding_verdicts v USING (review_id)"
                      " WHERE r.call_id=? AND v.finding_key=? ORDER BY r.rowid DESC LIMIT 1", call_id, key)
     assert latest == [("lead1", "reject")]
+
+
+def pii_rows(db: Path) -> list[tuple]:
+    return sql(db, "SELECT f.call_id, f.speaker, f.start, f.end, f.details FROM findings f JOIN calls c"
+                   " ON c.current_result_id=f.result_id WHERE f.kind='pii' ORDER BY f.call_id, f.start")
+
+
+def test_personal_data_is_covered_in_transcript_and_search(env: dict) -> None:
+    """coach_view: redacted (the default): the digits a PII finding covers are not on the page or in search hits."""
+    db = env["db"]
+    rows = pii_rows(db)
+    assert rows, "the sample calls have personal data (en_pii_readback, zh_pii_update)"
+    coach = signed_in(env, "coach1")
+    checked = 0
+    for call_id, _speaker, _start, _end, details in rows:
+        html = coach.get(f"/calls/{call_id}").text
+        transcript = re.search(r'<ol class="transcript">(.*?)</ol>', html, re.S).group(1)
+        items = re.findall(r'<li class="seg [^>]*>(.*?)</li>', transcript, re.S)
+        for si in {span[0] for span in json.loads(details)["spans"]}:
+            raw = sql(db, "SELECT text FROM segments WHERE call_id=? AND idx=?", call_id, si)[0][0]
+            runs = [r for r in re.findall(r"\d{3,}", raw)]
+            shown = re.sub(r"<[^>]+>", "", items[si])
+            assert runs and not any(r in shown for r in runs), (raw, shown)
+            assert "[" in shown
+            checked += 1
+            page = coach.get("/search", params={"q": runs[0]}).text
+            hits = re.search(r'<table class="hits">(.*?)</table>', page, re.S).group(1)
+            assert call_id in hits and runs[0] not in re.sub(r'href="[^"]*"', "", hits)
+    assert checked
+
+
+def test_personal_data_is_toned_out_of_the_audio(env: dict) -> None:
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from qa_pipeline.audio import load_audio
+    from qa_pipeline.config import PrivacyConfig
+
+    db = env["db"]
+    call_id, speaker, start, end, _ = pii_rows(db)[0]
+    audio_path, layout, result_json = sql(db, "SELECT c.audio_path, c.layout, r.result_json FROM calls c"
+                                              " JOIN results r ON r.result_id=c.current_result_id WHERE c.call_id=?",
+                                          call_id)[0]
+    raw = load_audio(audio_path, agent_channel=json.loads(result_json)["call"]["agent_channel"],
+                     layout="mono" if layout == "mono" else None)
+    coach = signed_in(env, "coach1")
+    served, rate = sf.read(io.BytesIO(coach.get(f"/calls/{call_id}/audio?channel=both").content), always_2d=True)
+    assert rate == raw.rate and served.shape[0] == len(raw.channels[0])
+    ch = 0 if len(raw.channels) == 1 or speaker == "agent" else 1
+    pad = PrivacyConfig().pad_seconds
+    a, b = int((start - pad) * rate), int((end + pad) * rate)
+    outside = np.r_[0:max(0, a - rate // 10), min(served.shape[0], b + rate // 10):served.shape[0]]
+    assert np.max(np.abs(served[outside, ch] - raw.channels[ch][outside])) < 2e-4  # 16-bit rounding only
+    inside = served[a + rate // 20:b - rate // 20, ch]
+    assert np.max(np.abs(inside - raw.channels[ch][a + rate // 20:b - rate // 20])) > 0.01
+    spectrum = np.abs(np.fft.rfft(inside))
+    assert abs(np.argmax(spectrum) * rate / len(inside) - 1000.0) < 20  # the 1 kHz redaction tone

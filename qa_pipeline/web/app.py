@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from qa_pipeline import auth, queue, review
 from qa_pipeline.audio import AudioError
 from qa_pipeline.calibration import calibration_report
+from qa_pipeline.pii import redact_transcript
 from qa_pipeline.review import ReviewError
 from qa_pipeline.web import media, views
 from qa_pipeline.web.security import (
@@ -62,9 +63,16 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
     """The web app over the database at ``db_path``.
 
     ``config``: ``secure_cookies`` (set the Secure flag; use behind HTTPS), ``claim_ttl_minutes``,
-    ``tone_threshold`` (the agitation line drawn on the tone chart).
+    ``tone_threshold`` (the agitation line drawn on the tone chart), ``privacy`` (a config.PrivacyConfig:
+    with ``coach_view: redacted``, the default, transcripts, search hits and audio have personal data covered).
     """
-    cfg = {"secure_cookies": False, "claim_ttl_minutes": None, "tone_threshold": None, **(config or {})}
+    cfg = {"secure_cookies": False, "claim_ttl_minutes": None, "tone_threshold": None, "privacy": None,
+           **(config or {})}
+    if cfg["privacy"] is None:
+        from qa_pipeline.config import PrivacyConfig
+
+        cfg["privacy"] = PrivacyConfig()
+    redacted = cfg["privacy"].coach_view == "redacted"
     if cfg["tone_threshold"] is None:
         from qa_pipeline.tone import ToneConfig
 
@@ -225,7 +233,10 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
         result = store.current_result(call_id)
         all_findings = store.findings(call_id)
         flagged = [f for f in all_findings if queue.is_flagged(f)]
-        segments = result.transcript.segments if result else []
+        transcript = result.transcript if result else None
+        if transcript is not None and redacted:
+            transcript = redact_transcript(transcript, result.findings)
+        segments = transcript.segments if transcript else []
         score = (result.score if result else None) or {}
         latest = review.latest_review(store, call_id)
         item = store.conn.execute("SELECT status, claimed_by, claim_expires, priority, reason FROM queue_items"
@@ -251,7 +262,8 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
         result = store.current_result(call_id)
         agent_channel = result.call.agent_channel if result else 0
         try:
-            wav = media.call_wav(call, agent_channel, channel)
+            wav = media.call_wav(call, agent_channel, channel, (result.findings if result else []) if redacted else None,
+                                 cfg["privacy"].audio_mode, cfg["privacy"].pad_seconds)
         except AudioError:
             raise NotFound("the recording of this call is not available") from None
         headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=300"}
@@ -288,6 +300,8 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
         store = stores.get()
         user = need(request, store, *REVIEWERS)
         hits = store.search(q[:200], limit=100) if q.strip() else []
+        if redacted:
+            hits = _redacted_hits(store, hits)
         return page(request, "search.html", user, q=q, hits=hits)
 
     # ------------------------------------------------------------------ QA lead
@@ -357,6 +371,18 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
     _scorecard_routes(app, stores, page, cfg)
     app.state.current_user = current_user
     return app
+
+
+def _redacted_hits(store: Any, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Search hits with the text of the call's redacted transcript (personal data covered)."""
+    out, cache = [], {}
+    for hit in hits:
+        if hit["call_id"] not in cache:
+            result = store.current_result(hit["call_id"])
+            cache[hit["call_id"]] = redact_transcript(result.transcript, result.findings).segments if result else []
+        seg = next((s for s in cache[hit["call_id"]] if abs(s.start - float(hit["start"])) < 1e-6), None)
+        out.append({**hit, "text": seg.text if seg else "[REDACTED]"})
+    return out
 
 
 def _verdicts(form: Any) -> dict[str, str]:

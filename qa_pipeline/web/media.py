@@ -16,6 +16,8 @@ import numpy as np
 import soundfile as sf
 
 from qa_pipeline.audio import TARGET_RATE, load_audio
+from qa_pipeline.contracts import Finding
+from qa_pipeline.pii import redact_audio
 
 CHANNELS = ("both", "agent", "caller")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -44,17 +46,21 @@ class _Cache:
 _cache = _Cache()
 
 
-def call_wav(call: dict[str, Any], agent_channel: int, channel: str) -> bytes:
-    """16-bit WAV of a call: ``both`` = stereo agent left / caller right (mono calls: the one channel)."""
+def call_wav(call: dict[str, Any], agent_channel: int, channel: str, redact: list[Finding] | None = None,
+             redact_mode: str = "tone", pad: float = 0.15) -> bytes:
+    """16-bit WAV of a call: ``both`` = stereo agent left / caller right (mono calls: the one channel).
+
+    ``redact``: the call's findings; its personal-data ones are covered (pii.redact_audio) before encoding.
+    """
     if channel not in CHANNELS:
         raise ValueError(f"channel must be one of {CHANNELS}")
-    key = (call["call_id"], call.get("sha256") or "", channel)
+    key = (call["call_id"], call.get("sha256") or "", channel, "raw" if redact is None else f"{redact_mode}:{pad}")
     cached = _cache.get(key)
     if cached is not None:
         return cached
     audio = load_audio(call["audio_path"], agent_channel=agent_channel,
                        layout="mono" if call.get("layout") == "mono" else None)
-    chans = audio.channels
+    chans = audio.channels if redact is None else redact_audio(audio, redact, redact_mode, pad)
     if channel == "both":
         data = np.stack(chans, axis=1) if len(chans) == 2 else chans[0]
     elif channel == "agent" or len(chans) == 1:
