@@ -736,6 +736,83 @@ def tone(
                   highlight=False, markup=False)
 
 
+@rules_app.command("check")
+def rules_check(
+    paths: Annotated[list[Path], typer.Argument(help="Rule pack files or folders.")],
+    language: Annotated[str, typer.Option("--language", help="zh | en: the defaults they extend.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate a rule pack (with the defaults under it) and run every example; non-zero exit on any error."""
+    from qa_pipeline.phrases import check_rule_examples
+    from qa_pipeline.rules import RulePackError, pack_files, read_pack_file
+    from qa_pipeline.script import check_step_examples
+
+    languages = [language] if language else []
+    if not languages:
+        try:
+            for path in pack_files(paths, "zh")[len(pack_files(None, "zh")):]:
+                lang = read_pack_file(path)["language"]
+                languages += [lang] if lang and lang not in languages else []
+        except RulePackError as exc:
+            raise fail(str(exc), EXIT_BAD_CONFIG) from None
+    report = []
+    for lang in languages or ["zh", "en"]:
+        pack = load_pack(paths, lang)
+        failures = check_rule_examples(pack) + check_step_examples(pack)
+        n_examples = sum(len(x.examples.positive) + len(x.examples.negative)
+                         for x in [*pack.rules.values(), *pack.steps.values()])
+        report.append({"language": lang, "version": pack.version, "files": pack.files, "rules": len(pack.rules),
+                       "steps": len(pack.steps), "examples": n_examples, "failures": [str(f) for f in failures]})
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    else:
+        for r in report:
+            out.print(f"{r['language']}: {r['rules']} rules, {r['steps']} steps, {r['examples']} examples, "
+                      f"{len(r['failures'])} failing · {r['version']}", highlight=False, soft_wrap=True)
+            for f in r["failures"]:
+                err.print(f"  {f}", highlight=False, markup=False, soft_wrap=True)
+    if any(r["failures"] for r in report):
+        raise typer.Exit(EXIT_BAD_CONFIG)
+
+
+@eval_app.command("rules")
+def eval_rules(
+    samples: Annotated[Path, typer.Option("--samples", help="Folder with manifest.csv and labels.json.")] = Path("recordings_sample"),
+    rules: RulesOpt = None,
+    model: Annotated[str, typer.Option("--model", help="Whisper model whose transcripts are evaluated.")] = "base",
+    as_json: JsonOpt = False,
+) -> None:
+    """Precision/recall of banned and escalation phrases (per tier, vs exact-match baseline) and script steps."""
+    from qa_pipeline.contracts import to_dict
+    from qa_pipeline.rules_eval import render, run
+
+    if not (samples / "labels.json").exists():
+        raise fail(f"{samples}: no labels.json (run scripts/make_samples.py)", EXIT_BAD_INPUT)
+    report = run(samples, model, rules)
+    if as_json:
+        sys.stdout.write(json.dumps(to_dict(report), ensure_ascii=False, indent=2) + "\n")
+    else:
+        out.print(render(report), highlight=False, markup=False, soft_wrap=True)
+
+
+@bench_app.command("rules")
+def bench_rules(
+    n_rules: Annotated[int, typer.Option("--rules", help="Number of phrase rules.")] = 500,
+    hours: Annotated[float, typer.Option("--hours", help="Length of the synthetic transcript.")] = 1.0,
+    language: Annotated[str, typer.Option("--language", help="zh | en")] = "zh",
+    as_json: JsonOpt = False,
+) -> None:
+    """Time phrase matching: N rules over an H-hour two-speaker transcript (built from the defaults' examples)."""
+    from qa_pipeline.rules_bench import bench
+
+    result = bench(n_rules, hours, language)
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    for key, value in result.items():
+        out.print(f"{key:28s} {value}", highlight=False)
+
+
 @eval_app.command("tone")
 def eval_tone(
     emotion_dir: Annotated[Path | None, typer.Option("--emotion-dir", help="EmoDB folder (labels.csv, wav/).")] = None,
