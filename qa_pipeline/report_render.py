@@ -145,7 +145,7 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 def trend_svg(points: list[tuple[str, float | None, int]], width: int = 560, height: int = 170,
               line: float = 80.0, labels: bool = True) -> Markup:
     """Mean score per week (0–100), the pass line dashed; gaps where a week had no calls."""
-    left, right, top, bottom = (34, 10, 10, 24) if labels else (4, 4, 4, 4)
+    left, right, top, bottom = (34, 18, 10, 24) if labels else (4, 4, 4, 4)
     w, h = width - left - right, height - top - bottom
     n = max(1, len(points) - 1)
 

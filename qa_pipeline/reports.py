@@ -237,21 +237,26 @@ def _rescore_rejections(store: Store, call_id: str, verdicts: dict[str, str], fo
     return score_call(result.call, result.transcript, findings, form, frozenset(assist))
 
 
-def evaluate_calls(store: Store, where: str, params: list[Any], config: ReportConfig) -> list[CallLine]:
-    """Every call matching ``where`` (SQL over calls c) with the human decisions applied."""
+def evaluate_calls(store: Store, where: str, params: list[Any], config: ReportConfig,
+                   detail: bool = True) -> list[CallLine]:
+    """Every call matching ``where`` (SQL over calls c) with the human decisions applied.
+
+    ``detail=False`` (trend weeks): scores only; findings are not read and counts stay empty."""
     from qa_pipeline.scoring import load_form
 
     form = load_form(config.form)
+    reviewed = "EXISTS (SELECT 1 FROM reviews rv WHERE rv.call_id = c.call_id)"
     rows = [dict(r) for r in store.db.query(
         "SELECT c.call_id, c.agent_id, c.team, c.week, c.started_at, c.duration, c.current_result_id,"
-        " s.total, s.passed, s.auto_fail, s.breakdown,"
-        " json_extract(r.result_json, '$.tone.speakers.caller.trend.direction') AS caller_trend"
+        f" s.total, s.passed, s.auto_fail, {'s.breakdown' if detail else f'CASE WHEN {reviewed} THEN s.breakdown END'}"
+        " AS breakdown, "
+        + ("(SELECT json_extract(r.result_json, '$.tone.speakers.caller.trend.direction') FROM results r"
+           " WHERE r.result_id = c.current_result_id)" if detail else "NULL") + " AS caller_trend"
         " FROM calls c JOIN scores s ON s.result_id = c.current_result_id"
-        " JOIN results r ON r.result_id = c.current_result_id"
         f" WHERE {where} ORDER BY c.started_at, c.call_id", params)]
     ids = [r["call_id"] for r in rows]
     findings: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for chunk in _chunks(ids):
+    for chunk in _chunks(ids) if detail else []:
         marks = ",".join("?" * len(chunk))
         for f in store.db.query(
             "SELECT f.call_id, f.finding_key, f.kind, f.rule_id, f.speaker, f.category, f.status, f.details"
@@ -443,8 +448,9 @@ def weekly_scorecard(store: Store, week: str, team: str | None = None, agent: st
     config = config or ReportConfig()
     weeks = weeks_back(week, max(2, config.trend_weeks))
     extra, params = _filters(team, agent)
-    marks = ",".join("?" * len(weeks))
-    lines = evaluate_calls(store, f"c.week IN ({marks}){extra}", [*weeks, *params], config)
+    marks = ",".join("?" * (len(weeks) - 1))
+    lines = evaluate_calls(store, f"c.week = ?{extra}", [week, *params], config)
+    lines += evaluate_calls(store, f"c.week IN ({marks}){extra}", [*weeks[:-1], *params], config, detail=False)
     by_agent_week: dict[tuple[str, str], list[CallLine]] = defaultdict(list)
     for line in lines:
         by_agent_week[(line.agent_id, line.week)].append(line)
