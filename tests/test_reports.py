@@ -197,11 +197,24 @@ def test_human_override_changes_scorecard(writable_db: Path) -> None:
     assert row1.banned.get(category, 0) == left == row0.banned[category] - 1
     bline = next(c for c in row1.calls_detail if c.call_id == bcid)
     assert bline.rejected == 1 and bline.score_source == "human"
-    # the criteria that forbade it pass now, unless other findings still hold them
+    # independently: criteria and auto-fail items whose only evidence was that finding no longer count against the call
+    rule, start = q(conn, "SELECT rule_id, start FROM findings WHERE finding_key=? AND call_id=?", fkey, bcid)[0]
+    crit_rows = q(conn, "SELECT json_extract(j.value, '$.weight'), json_extract(j.value, '$.evidence') FROM calls c"
+                        " JOIN scores s ON s.result_id = c.current_result_id, json_each(s.breakdown, '$.criteria') j"
+                        " WHERE c.call_id=? AND json_extract(j.value, '$.status') = 'fail'", bcid)
+    regained = sum(w for w, ev in crit_rows if all(e["rule_id"] == rule and e["start"] == start for e in json.loads(ev)))
+    auto_left = q(conn, "SELECT COUNT(*) FROM calls c JOIN scores s ON s.result_id = c.current_result_id,"
+                        " json_each(s.breakdown, '$.auto_fail_reasons') a, json_each(a.value, '$.evidence') e"
+                        " WHERE c.call_id=? AND NOT (json_extract(e.value, '$.rule_id') = ?"
+                        " AND json_extract(e.value, '$.start') = ?)", bcid, rule, start)[0][0]
+    applicable, earned = _applicable(conn, bcid)
+    assert regained > 0
+    assert bline.auto_fail == bool(auto_left)
+    if not auto_left:
+        assert bline.score == pytest.approx(min(100, round(100 * (earned + regained) / applicable, 2)), abs=0.01)
+        assert bline.score > btotal
     others = q(conn, f"SELECT COUNT(*) {CURRENT} WHERE c.call_id=? AND f.kind='banned_phrase' AND f.speaker='agent'"
                      " AND f.finding_key != ?", bcid, fkey)[0][0]
-    if not others and btotal < 100:
-        assert bline.score > btotal
     # 3. a confirmed finding is counted as human-confirmed
     if others:
         okey = q(conn, f"SELECT f.finding_key {CURRENT} WHERE c.call_id=? AND f.kind='banned_phrase'"
@@ -210,7 +223,21 @@ def test_human_override_changes_scorecard(writable_db: Path) -> None:
         row2 = next(r for r in weekly_scorecard(store, bweek, config=CFG).rows if r.agent_id == bagent)
         assert row2.banned_confirmed == 1
 
-    # 4. disputes: opened, then upheld by the QA lead
+    # 4. a rejected script-step failure flips to a pass: adherence and score go up
+    skey, scid, sagent, sweek, step = q(conn,
+        f"SELECT f.finding_key, c.call_id, c.agent_id, c.week, json_extract(f.details, '$.step') {CURRENT}"
+        " JOIN scores s ON s.result_id = c.current_result_id WHERE f.kind='script_step' AND f.status='fail'"
+        " AND s.auto_fail = 0 AND json_extract(f.details, '$.order_violation') IS NULL"
+        " AND c.call_id NOT IN (?, ?) ORDER BY c.call_id LIMIT 1", cid, bcid)[0]
+    srow0 = next(r for r in weekly_scorecard(store, sweek, config=CFG).rows if r.agent_id == sagent)
+    submit_review(store, "mei", scid, verdicts={skey: "reject"})
+    srow1 = next(r for r in weekly_scorecard(store, sweek, config=CFG).rows if r.agent_id == sagent)
+    n = srow0.adherence_n[step]
+    assert srow1.adherence[step] == pytest.approx(srow0.adherence[step] + 1 / n, abs=1e-3)
+    assert scid not in srow1.call_ids.get(f"step_fail:{step}", [])
+    assert srow1.mean_score > srow0.mean_score
+
+    # 5. disputes: opened, then upheld by the QA lead
     add_user(store, "agent_x", "agent", agent_id=agent)
     dispute = open_dispute(store, "agent_x", review_id, "I did greet")
     row = next(r for r in weekly_scorecard(store, week, config=CFG).rows if r.agent_id == agent)
