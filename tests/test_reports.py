@@ -169,7 +169,9 @@ def test_human_override_changes_scorecard(writable_db: Path) -> None:
         "SELECT c.call_id, c.agent_id, c.week, s.total, json_extract(j.value, '$.id'), json_extract(j.value, '$.weight')"
         " FROM calls c JOIN scores s ON s.result_id = c.current_result_id, json_each(s.breakdown, '$.criteria') j"
         " WHERE s.auto_fail = 0 AND json_array_length(s.breakdown, '$.bonus') = 0"
-        " AND json_extract(j.value, '$.status') = 'pass' ORDER BY c.call_id LIMIT 1")[0]
+        " AND json_extract(j.value, '$.status') = 'pass' AND c.week = '2026-W46'"
+        " AND EXISTS (SELECT 1 FROM calls c2 WHERE c2.agent_id = c.agent_id AND c2.week = '2026-W47')"
+        " ORDER BY c.call_id LIMIT 1")[0]
     before = next(r for r in weekly_scorecard(store, week, config=CFG).rows if r.agent_id == agent)
     applicable, earned = _applicable(conn, cid)
     review_id = submit_review(store, "mei", cid, human_scores={crit: 0})
@@ -182,6 +184,10 @@ def test_human_override_changes_scorecard(writable_db: Path) -> None:
     assert after.mean_score == pytest.approx(statistics.fmean([want, *others]), abs=0.01)
     assert after.mean_score < before.mean_score
     assert (after.reviewed_calls, after.human_scored_calls) == (1, 1) and after.call_ids["human_scored"] == [cid]
+    # the next week's change and trend use the overridden score too
+    nxt = next(r for r in weekly_scorecard(store, "2026-W47", config=CFG).rows if r.agent_id == agent)
+    assert nxt.prev_mean_score == pytest.approx(after.mean_score, abs=0.01)
+    assert next(p for p in nxt.trend if p.week == week).mean_score == pytest.approx(after.mean_score, abs=0.01)
 
     # 2. a rejected banned phrase leaves the counts; the call is scored again without it
     fkey, bcid, bagent, bweek, category, btotal = q(conn,
