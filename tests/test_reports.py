@@ -438,6 +438,8 @@ def test_cli(db: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["scorecard", "--week", "2026-W47", "--agent", "wang_fang", "--format", "csv", "--db", str(db)])
     assert res.exit_code == 0 and "王芳" in res.stdout_bytes.decode("utf-8-sig")
     assert len(list(csv.reader(io.StringIO(res.stdout_bytes.decode("utf-8-sig"))))) == 2
+    res = runner.invoke(app, ["scorecard", "--week", "2026-W30", "--db", str(db)])  # no calls: a header, exit 0
+    assert res.exit_code == 0 and len(res.stdout_bytes.decode("utf-8-sig").splitlines()) == 1
     for args, code in ((["--week", "2026-47"], 2), (["--week", "2026-W60"], 2), (["--week", "2026-W46", "--format", "pdf"], 2),
                        (["--week", "2026-W46", "--db", str(tmp_path / "none.db")], 2)):
         res = runner.invoke(app, ["scorecard", *args] + ([] if "--db" in args else ["--db", str(db)]))
