@@ -1021,6 +1021,87 @@ def models_list(as_json: JsonOpt = False) -> None:
         out.print(f"{r['name']:10s} {'placed' if r['placed'] else 'missing':8s} {r['path']}", highlight=False, soft_wrap=True)
 
 
+# ----------------------------------------------------------------------------- reports (HR, QA leads)
+report_app = typer.Typer(help="Reports for QA leads: the daily team report.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+def _report_config(config: Path | None):
+    from qa_pipeline.config import ConfigError
+    from qa_pipeline.reports import ReportConfig
+
+    cfg = load_settings(config)
+    try:
+        return ReportConfig.from_qa(cfg)
+    except ConfigError as exc:
+        raise fail(str(exc), EXIT_BAD_CONFIG) from None
+
+
+def _write_report(data: bytes, out_path: Path | None, what: str) -> None:
+    if out_path is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_bytes(data)
+    err.print(f"{what} written to {out_path} ({len(data)} bytes)", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def scorecard(
+    week: Annotated[str, typer.Option("--week", help="ISO week, e.g. 2026-W47.")],
+    team: Annotated[str | None, typer.Option("--team", help="Only this team.")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="Only this agent.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv | xlsx | html | json")] = "csv",
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+    db: DbOpt = Path("qa.db"),
+    config: ConfigOpt = None,
+) -> None:
+    """Weekly agent scorecard for HR: one row per agent, human decisions first, tiers, trend."""
+    from qa_pipeline.report_render import FORMATS
+    from qa_pipeline.reports import parse_week, render_scorecard, weekly_scorecard
+
+    if fmt not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}", EXIT_USAGE)
+    try:
+        parse_week(week)
+    except ValueError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    if fmt == "xlsx" and out_path is None and sys.stdout.isatty():
+        raise fail("xlsx is binary: give --out FILE.xlsx", EXIT_USAGE)
+    settings = _report_config(config)
+    card = weekly_scorecard(open_store(db), week, team, agent, settings)
+    if not card.rows:
+        err.print(f"no calls in {week}" + (f" for team {team}" if team else "") + (f" for agent {agent}" if agent else ""),
+                  highlight=False)
+    _write_report(render_scorecard(card, fmt), out_path, f"scorecard {week} ({len(card.rows)} agents)")
+
+
+@report_app.command("daily")
+def report_daily(
+    date: Annotated[str, typer.Option("--date", help="YYYY-MM-DD: the day the calls were taken.")],
+    fmt: Annotated[str, typer.Option("--format", help="json | html | csv")] = "json",
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+    db: DbOpt = Path("qa.db"),
+    config: ConfigOpt = None,
+) -> None:
+    """Daily team report: calls processed, flags by kind, queue backlog, recurring findings, training examples."""
+    import datetime as dt
+
+    from qa_pipeline.report_render import DAILY_FORMATS
+    from qa_pipeline.reports import daily_report, render_daily
+
+    if fmt not in DAILY_FORMATS:
+        raise fail(f"--format must be one of {', '.join(DAILY_FORMATS)}, not {fmt!r}", EXIT_USAGE)
+    try:
+        dt.date.fromisoformat(date)
+    except ValueError:
+        raise fail(f"--date must be YYYY-MM-DD, not {date!r}", EXIT_USAGE) from None
+    settings = _report_config(config)
+    report = daily_report(open_store(db), date, settings)
+    _write_report(render_daily(report, fmt), out_path, f"daily report {date} ({report.calls} calls)")
+
+
 def main() -> None:
     try:
         app()
