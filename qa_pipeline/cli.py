@@ -736,6 +736,83 @@ def tone(
                   highlight=False, markup=False)
 
 
+@rules_app.command("check")
+def rules_check(
+    paths: Annotated[list[Path], typer.Argument(help="Rule pack files or folders.")],
+    language: Annotated[str, typer.Option("--language", help="zh | en: the defaults they extend.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate a rule pack (with the defaults under it) and run every example; non-zero exit on any error."""
+    from qa_pipeline.phrases import check_rule_examples
+    from qa_pipeline.rules import RulePackError, pack_files, read_pack_file
+    from qa_pipeline.script import check_step_examples
+
+    languages = [language] if language else []
+    if not languages:
+        try:
+            for path in pack_files(paths, "zh")[len(pack_files(None, "zh")):]:
+                lang = read_pack_file(path)["language"]
+                languages += [lang] if lang and lang not in languages else []
+        except RulePackError as exc:
+            raise fail(str(exc), EXIT_BAD_CONFIG) from None
+    report = []
+    for lang in languages or ["zh", "en"]:
+        pack = load_pack(paths, lang)
+        failures = check_rule_examples(pack) + check_step_examples(pack)
+        n_examples = sum(len(x.examples.positive) + len(x.examples.negative)
+                         for x in [*pack.rules.values(), *pack.steps.values()])
+        report.append({"language": lang, "version": pack.version, "files": pack.files, "rules": len(pack.rules),
+                       "steps": len(pack.steps), "examples": n_examples, "failures": [str(f) for f in failures]})
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    else:
+        for r in report:
+            out.print(f"{r['language']}: {r['rules']} rules, {r['steps']} steps, {r['examples']} examples, "
+                      f"{len(r['failures'])} failing · {r['version']}", highlight=False, soft_wrap=True)
+            for f in r["failures"]:
+                err.print(f"  {f}", highlight=False, markup=False, soft_wrap=True)
+    if any(r["failures"] for r in report):
+        raise typer.Exit(EXIT_BAD_CONFIG)
+
+
+@eval_app.command("rules")
+def eval_rules(
+    samples: Annotated[Path, typer.Option("--samples", help="Folder with manifest.csv and labels.json.")] = Path("recordings_sample"),
+    rules: RulesOpt = None,
+    model: Annotated[str, typer.Option("--model", help="Whisper model whose transcripts are evaluated.")] = "base",
+    as_json: JsonOpt = False,
+) -> None:
+    """Precision/recall of banned and escalation phrases (per tier, vs exact-match baseline) and script steps."""
+    from qa_pipeline.contracts import to_dict
+    from qa_pipeline.rules_eval import render, run
+
+    if not (samples / "labels.json").exists():
+        raise fail(f"{samples}: no labels.json (run scripts/make_samples.py)", EXIT_BAD_INPUT)
+    report = run(samples, model, rules)
+    if as_json:
+        sys.stdout.write(json.dumps(to_dict(report), ensure_ascii=False, indent=2) + "\n")
+    else:
+        out.print(render(report), highlight=False, markup=False, soft_wrap=True)
+
+
+@bench_app.command("rules")
+def bench_rules(
+    n_rules: Annotated[int, typer.Option("--rules", help="Number of phrase rules.")] = 500,
+    hours: Annotated[float, typer.Option("--hours", help="Length of the synthetic transcript.")] = 1.0,
+    language: Annotated[str, typer.Option("--language", help="zh | en")] = "zh",
+    as_json: JsonOpt = False,
+) -> None:
+    """Time phrase matching: N rules over an H-hour two-speaker transcript (built from the defaults' examples)."""
+    from qa_pipeline.rules_bench import bench
+
+    result = bench(n_rules, hours, language)
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    for key, value in result.items():
+        out.print(f"{key:28s} {value}", highlight=False)
+
+
 @eval_app.command("tone")
 def eval_tone(
     emotion_dir: Annotated[Path | None, typer.Option("--emotion-dir", help="EmoDB folder (labels.csv, wav/).")] = None,
@@ -944,6 +1021,86 @@ def models_list(as_json: JsonOpt = False) -> None:
         out.print(f"{r['name']:10s} {'placed' if r['placed'] else 'missing':8s} {r['path']}", highlight=False, soft_wrap=True)
 
 
+# ----------------------------------------------------------------------------- reports (HR, QA leads)
+report_app = typer.Typer(help="Reports for QA leads: the daily team report.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+def _report_config(config: Path | None):
+    from qa_pipeline.config import ConfigError
+    from qa_pipeline.reports import ReportConfig
+
+    cfg = load_settings(config)
+    try:
+        return ReportConfig.from_qa(cfg)
+    except ConfigError as exc:
+        raise fail(str(exc), EXIT_BAD_CONFIG) from None
+
+
+def _write_report(data: bytes, out_path: Path | None, what: str) -> None:
+    if out_path is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_bytes(data)
+    err.print(f"{what} written to {out_path} ({len(data)} bytes)", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def scorecard(
+    week: Annotated[str, typer.Option("--week", help="ISO week, e.g. 2026-W47.")],
+    team: Annotated[str | None, typer.Option("--team", help="Only this team.")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="Only this agent.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv | xlsx | html | json")] = "csv",
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+    db: DbOpt = Path("qa.db"),
+    config: ConfigOpt = None,
+) -> None:
+    """Weekly agent scorecard for HR: one row per agent, human decisions first, tiers, trend."""
+    from qa_pipeline.report_render import FORMATS
+    from qa_pipeline.reports import parse_week, render_scorecard, weekly_scorecard
+
+    if fmt not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}", EXIT_USAGE)
+    try:
+        parse_week(week)
+    except ValueError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    if fmt == "xlsx" and out_path is None and sys.stdout.isatty():
+        raise fail("xlsx is binary: give --out FILE.xlsx", EXIT_USAGE)
+    settings = _report_config(config)
+    card = weekly_scorecard(open_store(db), week, team, agent, settings)
+    if not card.rows:
+        err.print(f"no calls in {week}" + (f" for team {team}" if team else "") + (f" for agent {agent}" if agent else ""),
+                  highlight=False)
+    _write_report(render_scorecard(card, fmt), out_path, f"scorecard {week} ({len(card.rows)} agents)")
+
+
+@report_app.command("daily")
+def report_daily(
+    date: Annotated[str, typer.Option("--date", help="YYYY-MM-DD: the day the calls were taken.")],
+    fmt: Annotated[str, typer.Option("--format", help="json | html | csv")] = "json",
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+    db: DbOpt = Path("qa.db"),
+    config: ConfigOpt = None,
+) -> None:
+    """Daily team report: calls processed, flags by kind, queue backlog, recurring findings, training examples."""
+    import datetime as dt
+
+    from qa_pipeline.report_render import DAILY_FORMATS
+    from qa_pipeline.reports import daily_report, render_daily
+
+    if fmt not in DAILY_FORMATS:
+        raise fail(f"--format must be one of {', '.join(DAILY_FORMATS)}, not {fmt!r}", EXIT_USAGE)
+    try:
+        dt.date.fromisoformat(date)
+    except ValueError:
+        raise fail(f"--date must be YYYY-MM-DD, not {date!r}", EXIT_USAGE) from None
+    settings = _report_config(config)
+    report = daily_report(open_store(db), date, settings)
+    _write_report(render_daily(report, fmt), out_path, f"daily report {date} ({report.calls} calls)")
+
 # ------------------------------------------------------------------ qa serve (web review app)
 @app.command()
 def serve(
@@ -961,18 +1118,14 @@ def serve(
     except ImportError as exc:
         raise fail(f"the web app needs the 'web' extra ({exc.name} is missing): pip install 'qa_pipeline[web]'",
                    EXIT_USAGE) from None
-    from qa_pipeline.config import ConfigError, load_config
-
-    try:
-        privacy = load_config(config).privacy
-    except ConfigError as exc:
-        raise fail(str(exc), EXIT_BAD_CONFIG) from None
+    privacy = load_settings(config).privacy
+    report = _report_config(config)  # the scorecards use the same settings as `qa scorecard --config`
     open_store(db).close()
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/yellow] listening on {host}: anyone who can reach it may try to sign in; "
                   "put it behind HTTPS and use --secure-cookies", highlight=False)
     out.print(f"qa review app on http://{host}:{port}/ over {db}", highlight=False)
-    uvicorn.run(create_app(db, {"secure_cookies": secure_cookies, "privacy": privacy}), host=host, port=port, log_level="warning",
+    uvicorn.run(create_app(db, {"secure_cookies": secure_cookies, "privacy": privacy, "report": report}), host=host, port=port, log_level="warning",
                 proxy_headers=False, server_header=False)
 
 

@@ -76,15 +76,17 @@ def _pinyin(chars: str) -> tuple[str, ...]:
     return tuple(_fold_pinyin(s) for s in syllables)
 
 
-def normalize_tokens(text: str, simplified: bool = False) -> list[str]:
+def normalize_tokens(text: str, simplified: bool = False, mandarin: bool = False) -> list[str]:
     """Normalised tokens of a text: Mandarin characters and English words (apostrophes dropped).
-    ``simplified``: the text is already Simplified Chinese (skips OpenCC, the slow part)."""
+    ``simplified``: the text is already Simplified Chinese (skips OpenCC, the slow part).
+    ``mandarin``: the text is part of Mandarin speech, so digits are read as Chinese even when this
+    piece holds no character (Whisper writes 您好 as "0号" in two words: "0" alone is still 零)."""
     text = text.replace("'", "").replace("’", "")
     if simplified:
         text = strip_punctuation(half_width(text).lower())
     else:
         text = normalize_for_match(text)
-    if has_cjk(text):
+    if mandarin or has_cjk(text):
         text = digits_to_zh(text)
     return _TOKEN.findall(text)
 
@@ -168,8 +170,9 @@ def _segment_tokens(seg: Segment) -> list[Token]:
     if len(simplified) != len(texts):
         simplified = [to_simplified(t) for t in texts]
     word_spans: list[tuple[int, int]] = []
+    mandarin = has_cjk(seg.text)
     for w, text in zip(words, simplified):
-        toks = normalize_tokens(text, simplified=True)
+        toks = normalize_tokens(text, simplified=True, mandarin=mandarin)
         if toks:
             word_spans.append((len(surfaces), len(surfaces) + len(toks)))
         if not toks:

@@ -304,3 +304,14 @@ def test_eval_matching_counts_hits_misses_duplicates_and_baseline(zh) -> None:
     assert report.phrases["fuzzy"]["escalation"]["tp"] == 1
     steps_ = report.steps["fuzzy"]
     assert steps_["greeting"]["tp"] == 1 and steps_["closing"]["tp"] == 1 and steps_["recap"]["fp"] == 0
+
+
+def test_lone_digit_word_in_mandarin_is_read_as_chinese(zh) -> None:
+    # Whisper base writes 您好 as "0号", with "0" a word of its own: in a Mandarin segment it is 零 (ling),
+    # which the fuzzy pinyin tier (n/l merged) hears as 您 (nin).
+    words = [Word(0.2, 0.5, "0", 0.6), Word(0.5, 0.8, "号", 0.8)] + [
+        Word(0.8 + 0.3 * i, 1.1 + 0.3 * i, ch, 0.9) for i, ch in enumerate("这里是东方银行信用卡中心我是客服小李")]
+    text = "0号这里是东方银行信用卡中心我是客服小李"
+    call = transcript("zh", Segment("agent", 0.2, words[-1].end, text, text, words=words))  # type: ignore[arg-type]
+    (greeting,) = [f for f in check_script(call, CALL, zh) if f.rule_id == "greeting"]
+    assert greeting.details["status"] == "pass", greeting.details

@@ -64,10 +64,11 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
 
     ``config``: ``secure_cookies`` (set the Secure flag; use behind HTTPS), ``claim_ttl_minutes``,
     ``tone_threshold`` (the agitation line drawn on the tone chart), ``privacy`` (a config.PrivacyConfig:
-    with ``coach_view: redacted``, the default, transcripts, search hits and audio have personal data covered).
+    with ``coach_view: redacted``, the default, transcripts, search hits and audio have personal data covered),
+    ``report`` (a reports.ReportConfig for the scorecards, as `qa scorecard --config` builds it).
     """
     cfg = {"secure_cookies": False, "claim_ttl_minutes": None, "tone_threshold": None, "privacy": None,
-           **(config or {})}
+           "report": None, **(config or {})}
     if cfg["privacy"] is None:
         from qa_pipeline.config import PrivacyConfig
 
@@ -418,6 +419,19 @@ SCORECARD_TYPES = {"csv": "text/csv; charset=utf-8", "html": "text/html; charset
                    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
+def _table(card: Any) -> tuple[list[str], list[dict[str, Any]]]:
+    """The scorecard's table as `qa scorecard --format csv` writes it, less the drill-down call lists."""
+    if card is None:
+        return [], []
+    try:
+        from qa_pipeline.report_render import table
+    except ImportError:
+        return _scalar_columns(card.rows)
+    header, rows = table(card)
+    keep = [i for i, col in enumerate(header) if not col.startswith("call_ids.")]
+    return [header[i] for i in keep], [{header[i]: row[i] for i in keep} for row in rows]
+
+
 def _scalar_columns(rows: list[Any]) -> tuple[list[str], list[dict[str, Any]]]:
     """The per-agent rows' plain fields (numbers, text), in the dataclass's order, for the page's table."""
     if not rows:
@@ -436,7 +450,7 @@ def _scorecard_routes(app: FastAPI, stores: Stores, page: Any, cfg: dict[str, An
             return None
         if not WEEK.match(week):
             raise ReviewError(f"week must look like 2026-W47, not {week[:20]!r}")
-        return reports.weekly_scorecard(store, week, team or None, agent or None)
+        return reports.weekly_scorecard(store, week, team or None, agent or None, cfg["report"])
 
     @app.get("/scorecards", response_class=HTMLResponse)
     def scorecards(request: Request, week: str = "", team: str = "", agent: str = ""):
@@ -445,7 +459,7 @@ def _scorecard_routes(app: FastAPI, stores: Stores, page: Any, cfg: dict[str, An
         weeks = store.weeks()
         week = week or (weeks[0] if weeks else "")
         card = card_for(store, week, team, agent) if week else None
-        columns, rows = _scalar_columns(card.rows if card else [])
+        columns, rows = _table(card)
         query = urlencode({k: v for k, v in (("week", week), ("team", team), ("agent", agent)) if v})
         return page(request, "scorecards.html", user, weeks=weeks, week=week, team=team, agent=agent, card=card,
                     columns=columns, rows=rows, query=query, available=_reports() is not None)
