@@ -233,3 +233,77 @@ def test_personal_data_is_toned_out_of_the_audio(env: dict) -> None:
     assert np.max(np.abs(inside - raw.channels[ch][a + rate // 20:b - rate // 20])) > 0.01
     spectrum = np.abs(np.fft.rfft(inside))
     assert abs(np.argmax(spectrum) * rate / len(inside) - 1000.0) < 20  # the 1 kHz redaction tone
+
+
+def test_hr_scorecard_downloads_equal_qa_scorecard(env: dict, tmp_path: Path) -> None:
+    """The page's downloads are byte for byte what `qa scorecard` writes (CSV, HTML less its timestamp), XLSX opens."""
+    import openpyxl
+    from typer.testing import CliRunner
+
+    from qa_pipeline.cli import app
+
+    db = env["db"]
+    week = sql(db, "SELECT week FROM calls GROUP BY week ORDER BY count(*) DESC, week LIMIT 1")[0][0]
+    team = sql(db, "SELECT team FROM calls WHERE week=? LIMIT 1", week)[0][0]
+    hr = signed_in(env, "hr1")
+    page = hr.get("/scorecards", params={"week": week, "team": team})
+    assert page.status_code == 200 and 'id="download-xlsx"' in page.text
+    agents = {r[0] for r in sql(db, "SELECT DISTINCT agent_id FROM calls WHERE week=? AND team=?", week, team)}
+    shown = set(re.findall(r"<tr><td>([^<]+)</td>", page.text))
+    assert shown == agents
+    for fmt in ("csv", "html", "xlsx"):
+        resp = hr.get("/scorecards/export", params={"week": week, "team": team, "fmt": fmt})
+        assert resp.status_code == 200
+        assert resp.headers["content-disposition"] == f'attachment; filename="scorecard_{week}_{team}.{fmt}"'
+        out = tmp_path / f"cli.{fmt}"
+        result = CliRunner().invoke(app, ["scorecard", "--week", week, "--team", team, "--format", fmt,
+                                          "--db", str(db), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        if fmt == "csv":
+            assert resp.content == out.read_bytes()
+        elif fmt == "html":
+            def strip(b: bytes) -> str:
+                return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", "T", b.decode())
+            assert strip(resp.content) == strip(out.read_bytes())
+        else:
+            path = tmp_path / "web.xlsx"
+            path.write_bytes(resp.content)
+            web_rows = [list(r) for ws in openpyxl.load_workbook(path).worksheets for r in ws.iter_rows(values_only=True)]
+            cli_rows = [list(r) for ws in openpyxl.load_workbook(out).worksheets for r in ws.iter_rows(values_only=True)]
+            assert web_rows == cli_rows and len(web_rows) > len(agents)
+    assert sql(db, "SELECT count(*) FROM audit_log WHERE actor='hr1' AND action='scorecard.export'")[0][0] == 3
+
+
+def test_concurrent_claims_over_http_get_distinct_calls(env: dict) -> None:
+    """Many claims at once against the live server (worker threads, one connection each): no errors,
+    no call claimed twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from tests.web_helpers import live_server
+
+    db = env["db"]
+    open_before = sql(db, "SELECT count(*) FROM queue_items WHERE status='open' AND claimed_by IS NULL")[0][0]
+    n = min(8, open_before)
+    assert n >= 4
+    with live_server(db) as base:
+        clients = []
+        for name in ("coach1", "coach2"):
+            c = httpx.Client(base_url=base, follow_redirects=False, timeout=30)
+            assert login(c, name).status_code == 303
+            clients.append((c, csrf_of(c.get("/queue").text)))
+
+        def claim(i: int) -> str:
+            c, token = clients[i % 2]
+            resp = c.post("/queue/claim", data={"csrf": token})
+            assert resp.status_code == 303, resp.text[:200]
+            return resp.headers["location"]
+
+        with ThreadPoolExecutor(n) as pool:
+            locations = list(pool.map(claim, range(n)))
+        for c, _ in clients:
+            c.close()
+    claimed = [loc.split("/")[2].split("?")[0] for loc in locations]
+    assert len(set(claimed)) == n and all(loc.endswith("msg=claimed") for loc in locations)
+    assert sql(db, "SELECT count(*) FROM queue_items WHERE status='open' AND claimed_by IS NULL")[0][0] == open_before - n

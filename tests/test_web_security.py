@@ -319,3 +319,17 @@ def test_actions_land_in_the_audit_log(env: dict) -> None:
         actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE actor='lead1' ORDER BY id")]
     for action in ("login", "queue.claim", "review.submit", "assist.set", "logout"):
         assert action in actions, actions
+
+
+def test_only_hr_and_qa_leads_get_scorecards(env: dict) -> None:
+    with sqlite3.connect(env["db"]) as conn:
+        week = conn.execute("SELECT week FROM calls LIMIT 1").fetchone()[0]
+    a = env["agents"][0]
+    for name in ("coach1", f"agent_{a}"):
+        client = client_for(env, name, ip="10.4.4.4")
+        assert client.get("/scorecards").status_code == 403, name
+        assert client.get("/scorecards/export", params={"week": week, "fmt": "csv"}).status_code == 403, name
+    hr = client_for(env, "hr1", ip="10.4.4.4")
+    assert hr.get("/scorecards/export", params={"week": week, "fmt": "csv"}).status_code == 200
+    assert hr.get("/scorecards/export", params={"week": "../../etc/passwd", "fmt": "csv"}).status_code == 400
+    assert hr.get("/scorecards/export", params={"week": week, "fmt": "exe"}).status_code == 400

@@ -97,6 +97,21 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
         msg = MESSAGES.get(request.query_params.get("msg", ""))
         return templates.TemplateResponse(request, name, {"user": user, "flash": msg, **ctx}, status_code=status_code)
 
+    def post(path: str):
+        """A form POST: the body is read on the event loop, then the handler runs in one worker thread
+        with that thread's own connection (a connection is never shared between requests)."""
+
+        def register(fn):
+            async def endpoint(request: Request):
+                form = await request.form()
+                return await run_in_threadpool(fn, request, form)
+
+            endpoint.__name__ = fn.__name__
+            app.post(path)(endpoint)
+            return fn
+
+        return register
+
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired):
         if request.method == "GET":
@@ -132,13 +147,12 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
                         secure=cfg["secure_cookies"], path="/login")
         return resp
 
-    @app.post("/login")
-    async def login_submit(request: Request):
-        form = await request.form()
+    @post("/login")
+    def login_submit(request: Request, form: Any):
         if not check_login_token(request, form):
             raise Forbidden("missing or wrong CSRF token on the login form (reload the page)")
         name, password = str(form.get("username") or "")[:100], str(form.get("password") or "")[:1000]
-        result = await run_in_threadpool(auth.login, stores.get(), name, password, client_ip(request))
+        result = auth.login(stores.get(), name, password, client_ip(request))
         if result.status != "ok":
             token = new_login_token()
             throttled = result.status == "throttled"
@@ -158,13 +172,12 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
         resp.delete_cookie(LOGIN_COOKIE, path="/login", httponly=True, samesite="strict")
         return resp
 
-    @app.post("/logout")
-    async def logout(request: Request):
-        form = await request.form()
+    @post("/logout")
+    def logout(request: Request, form: Any):
         store = stores.get()
-        user = await run_in_threadpool(need, request, store)
+        user = need(request, store)
         check_csrf(request, user, form)
-        await run_in_threadpool(auth.logout, store, request.cookies.get(SESSION_COOKIE))
+        auth.logout(store, request.cookies.get(SESSION_COOKIE))
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
         return resp
@@ -187,29 +200,26 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
         filters = {"team": team, "agent": agent, "kind": kind, "week": week, "day": day, "status": status}
         return page(request, "queue.html", user, items=items, filters=filters, facets=queue.queue_facets(store))
 
-    @app.post("/queue/claim")
-    async def queue_claim(request: Request):
-        form = await request.form()
+    @post("/queue/claim")
+    def queue_claim(request: Request, form: Any):
         store = stores.get()
-        user = await run_in_threadpool(need, request, store, *REVIEWERS)
+        user = need(request, store, *REVIEWERS)
         check_csrf(request, user, form)
         call_id = str(form.get("call_id") or "") or None
         if call_id and not CALL_ID.match(call_id):
             raise NotFound("no such call")
-        item = await run_in_threadpool(queue.claim, store, user["name"], call_id, cfg["claim_ttl_minutes"])
+        item = queue.claim(store, user["name"], call_id, cfg["claim_ttl_minutes"])
         if item is None:
             back = f"/calls/{call_id}" if call_id else "/queue"
             return RedirectResponse(f"{back}?msg={'claim_failed' if call_id else 'nothing'}", status_code=303)
         return RedirectResponse(f"/calls/{item['call_id']}?msg=claimed", status_code=303)
 
-    @app.post("/queue/release")
-    async def queue_release(request: Request):
-        form = await request.form()
+    @post("/queue/release")
+    def queue_release(request: Request, form: Any):
         store = stores.get()
-        user = await run_in_threadpool(need, request, store, *REVIEWERS)
+        user = need(request, store, *REVIEWERS)
         check_csrf(request, user, form)
-        call_id = str(form.get("call_id") or "")
-        await run_in_threadpool(queue.release, store, user["name"], call_id)
+        queue.release(store, user["name"], str(form.get("call_id") or ""))
         return RedirectResponse("/queue?msg=released", status_code=303)
 
     def visible_call(store: Any, user: dict[str, Any], call_id: str) -> dict[str, Any]:
@@ -278,13 +288,13 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
         headers["Content-Range"] = f"bytes {first}-{last}/{len(wav)}"
         return Response(wav[first:last + 1], status_code=206, media_type="audio/wav", headers=headers)
 
-    @app.post("/calls/{call_id}/review")
-    async def call_review(request: Request, call_id: str):
-        form = await request.form()
+    @post("/calls/{call_id}/review")
+    def call_review(request: Request, form: Any):
+        call_id = request.path_params["call_id"]
         store = stores.get()
-        user = await run_in_threadpool(need, request, store, *REVIEWERS)
+        user = need(request, store, *REVIEWERS)
         check_csrf(request, user, form)
-        await run_in_threadpool(visible_call, store, user, call_id)
+        visible_call(store, user, call_id)
         verdicts, scores = _verdicts(form), {}
         for key, value in form.multi_items():
             if key.startswith("score_") and str(value).strip():
@@ -292,8 +302,8 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
                     scores[key[6:]] = float(str(value))
                 except ValueError:
                     raise ReviewError(f"human score for {key[6:]} must be a number") from None
-        await run_in_threadpool(review.submit_review, store, user["name"], call_id, verdicts, scores,
-                                str(form.get("notes") or "")[:5000], str(form.get("coaching_action") or "")[:5000])
+        review.submit_review(store, user["name"], call_id, verdicts, scores, str(form.get("notes") or "")[:5000],
+                             str(form.get("coaching_action") or "")[:5000])
         return RedirectResponse(f"/calls/{call_id}?msg=saved", status_code=303)
 
     @app.get("/search", response_class=HTMLResponse)
@@ -318,15 +328,13 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
         user = need(request, store, "qa_lead")
         return page(request, "calibration.html", user, report=calibration_report(store))
 
-    @app.post("/lead/assist")
-    async def assist(request: Request):
-        form = await request.form()
+    @post("/lead/assist")
+    def assist(request: Request, form: Any):
         store = stores.get()
-        user = await run_in_threadpool(need, request, store, "qa_lead")
+        user = need(request, store, "qa_lead")
         check_csrf(request, user, form)
-        target = str(form.get("target") or "")[:200]
-        await run_in_threadpool(review.set_assist, store, user["name"], target, form.get("on") == "1",
-                                str(form.get("reason") or "")[:1000])
+        review.set_assist(store, user["name"], str(form.get("target") or "")[:200], form.get("on") == "1",
+                          str(form.get("reason") or "")[:1000])
         return RedirectResponse("/lead/calibration?msg=assist", status_code=303)
 
     @app.get("/lead/disputes", response_class=HTMLResponse)
@@ -336,14 +344,13 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
         return page(request, "disputes.html", user, disputes=review.disputes(store, status if status != "all" else None),
                     status=status)
 
-    @app.post("/lead/disputes/{dispute_id}/resolve")
-    async def dispute_resolve(request: Request, dispute_id: str):
-        form = await request.form()
+    @post("/lead/disputes/{dispute_id}/resolve")
+    def dispute_resolve(request: Request, form: Any):
         store = stores.get()
-        user = await run_in_threadpool(need, request, store, "qa_lead")
+        user = need(request, store, "qa_lead")
         check_csrf(request, user, form)
-        await run_in_threadpool(review.resolve_dispute, store, user["name"], dispute_id,
-                                str(form.get("decision") or ""), str(form.get("note") or "")[:5000], _verdicts(form))
+        review.resolve_dispute(store, user["name"], request.path_params["dispute_id"], str(form.get("decision") or ""),
+                               str(form.get("note") or "")[:5000], _verdicts(form))
         back = safe_next(str(form.get("back") or "/lead/disputes"))
         return RedirectResponse(f"{back}?msg=resolved", status_code=303)
 
@@ -355,16 +362,16 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
         calls = review.reviewed_calls(store, user["agent_id"]) if user["agent_id"] else []
         return page(request, "my.html", user, calls=calls)
 
-    @app.post("/reviews/{review_id}/dispute")
-    async def dispute_open(request: Request, review_id: str):
-        form = await request.form()
+    @post("/reviews/{review_id}/dispute")
+    def dispute_open(request: Request, form: Any):
+        review_id = request.path_params["review_id"]
         store = stores.get()
-        user = await run_in_threadpool(need, request, store, "agent")
+        user = need(request, store, "agent")
         check_csrf(request, user, form)
         reason = str(form.get("reason") or "").strip()[:5000]
         if not reason:
             raise ReviewError("say why you dispute the review")
-        await run_in_threadpool(review.open_dispute, store, user["name"], review_id, reason)
+        review.open_dispute(store, user["name"], review_id, reason)
         rows = store.conn.execute("SELECT call_id FROM reviews WHERE review_id=?", (review_id,)).fetchone()
         return RedirectResponse(f"/calls/{rows[0]}?msg=disputed" if rows else "/my", status_code=303)
 
