@@ -294,12 +294,40 @@ def test_security_headers(env: dict) -> None:
     assert resp.headers["x-frame-options"] == "DENY" and resp.headers["x-content-type-options"] == "nosniff"
 
 
-def test_serve_binds_to_localhost_by_default() -> None:
+def test_serve_binds_to_localhost_by_default(env: dict, tmp_path: Path) -> None:
+    """`qa serve --db X --port P` answers on 127.0.0.1 (its default host); a missing database is a usage error."""
     import inspect
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
 
     from qa_pipeline.cli import serve
+    from tests.web_helpers import free_port
 
     assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
+    root = Path(__file__).resolve().parents[1]
+    env_vars = {**os.environ, "PYTHONPATH": str(root)}
+    missing = subprocess.run([sys.executable, "-m", "qa_pipeline", "serve", "--db", str(tmp_path / "none.db")],
+                             env=env_vars, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "no such database" in missing.stderr
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "qa_pipeline", "serve", "--db", str(env["db"]), "--port", str(port)],
+                            env=env_vars, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline, resp = time.time() + 90, None
+        while time.time() < deadline and resp is None:
+            try:
+                resp = httpx.get(f"http://127.0.0.1:{port}/login", timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.3)
+        assert resp is not None and resp.status_code == 200 and "Sign in" in resp.text
+        assert "server" not in resp.headers  # no server banner
+    finally:
+        proc.terminate()
+        proc.wait(15)
 
 
 def test_actions_land_in_the_audit_log(env: dict) -> None:
