@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any
+from typing import Any, get_args
+
+from qa_pipeline.contracts import FindingKind
 
 SEVERITY_POINTS = {"critical": 30.0, "major": 15.0, "minor": 5.0}
 DEFAULTS: dict[str, Any] = {
@@ -166,5 +168,5 @@ def queue_facets(store: Any) -> dict[str, list[str]]:
         "agents": [r[0] for r in store.conn.execute("SELECT agent_id FROM agents ORDER BY agent_id")],
         "weeks": [r[0] for r in store.conn.execute(
             "SELECT DISTINCT week FROM queue_items WHERE week IS NOT NULL ORDER BY week DESC")],
-        "kinds": ["banned_phrase", "script_step", "escalation", "tone", "silence", "overtalk", "pii"],
+        "kinds": list(get_args(FindingKind)),
     }
