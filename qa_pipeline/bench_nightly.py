@@ -24,10 +24,15 @@ from qa_pipeline.config import QAConfig
 
 
 class RssSampler:
-    """Peak resident memory of this process and all its children, sampled every 100 ms."""
+    """Peak memory of this process and all its children, sampled every 100 ms.
+
+    ``peak`` is the tree's proportional set size (PSS: a page shared by n processes counts 1/n in each),
+    so worker processes sharing libraries and model files are not counted twice, as summed RSS would;
+    ``peak_rss_process`` is the largest RSS of any single process."""
 
     def __init__(self) -> None:
         self.peak = 0
+        self.peak_rss_process = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -38,9 +43,11 @@ class RssSampler:
             try:
                 for proc in [me, *me.children(recursive=True)]:
                     try:
-                        total += proc.memory_info().rss
+                        info = proc.memory_full_info()
                     except psutil.Error:
-                        pass
+                        continue
+                    total += getattr(info, "pss", info.rss)
+                    self.peak_rss_process = max(self.peak_rss_process, info.rss)
             except psutil.Error:
                 pass
             self.peak = max(self.peak, total)
@@ -88,7 +95,8 @@ def bench_pipeline(source: Path, config: QAConfig, workers: int, threads: int) -
         "rtf": summary.rtf,
         "stage_seconds": stages,
         "non_asr_share": round((stage_total - asr) / stage_total, 4),
-        "peak_rss_mb": round(rss.peak / 2**20, 1),
+        "peak_rss_mb": round(rss.peak / 2**20, 1),  # PSS of the process tree (see RssSampler)
+        "peak_rss_one_process_mb": round(rss.peak_rss_process / 2**20, 1),
     }
 
 
@@ -120,6 +128,7 @@ def bench_plain_whisper(source: Path, config: QAConfig, threads: int) -> dict[st
         "wall_seconds": round(total_wall, 2),
         "rtf": round(total_wall / total_audio, 4) if total_audio else 0.0,
         "peak_rss_mb": round(rss.peak / 2**20, 1),
+        "peak_rss_one_process_mb": round(rss.peak_rss_process / 2**20, 1),
     }
 
 

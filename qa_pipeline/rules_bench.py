@@ -10,6 +10,7 @@ example sentences with one token changed.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import random
 import time
@@ -44,7 +45,7 @@ def synthetic_transcript(sentences: list[str], hours: float, language: str, seed
 
 
 def bench(n_rules: int = 500, hours: float = 1.0, language: str = "zh", seed: int = 0) -> dict:
-    pack = load_rule_pack(None, language)
+    pack = copy.deepcopy(load_rule_pack(None, language))  # the loaded pack is shared: grow a copy
     sentences = _sentences(pack)
     rng = random.Random(seed)
     base = list(pack.rules.values())
