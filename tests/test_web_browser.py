@@ -72,14 +72,14 @@ def run_coach_flow(base: str, db: Path, browser, tmp_path: Path) -> None:
 
     page.click(f"tr[data-call='{call_id}'] a")
     page.wait_for_url(f"**/calls/{call_id}")
-    page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=30000)
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=30000)
     duration = page.evaluate("document.getElementById('player').duration")
     assert duration > finding["start"]
 
     # Clicking a finding seeks the audio to its start.
     page.click(f"li.finding[data-key='{finding['finding_key']}'] button.seek")
     page.wait_for_function(
-        f"Math.abs(document.getElementById('player').currentTime - {finding['start']}) < 1.5", timeout=10000)
+        f"() => Math.abs(document.getElementById('player').currentTime - {finding['start']}) < 1.5", timeout=10000)
     at = page.evaluate("document.getElementById('player').currentTime")
     assert finding["start"] - 0.1 <= at < finding["start"] + 1.5
 
@@ -88,9 +88,17 @@ def run_coach_flow(base: str, db: Path, browser, tmp_path: Path) -> None:
     seg_start = float(seg.get_attribute("data-seek"))
     seg.locator(".text").click()
     page.wait_for_function(
-        f"Math.abs(document.getElementById('player').currentTime - {seg_start}) < 1.5", timeout=10000)
+        f"() => Math.abs(document.getElementById('player').currentTime - {seg_start}) < 1.5", timeout=10000)
     page.evaluate("document.getElementById('player').pause()")
     shot(page, tmp_path, "02_call")
+
+    # One channel at a time: the agent's alone, at the same position.
+    before = page.evaluate("document.getElementById('player').currentTime")
+    page.click("button[data-channel=agent]")
+    page.wait_for_function("() => document.getElementById('player').src.includes('channel=agent')"
+                           " && document.getElementById('player').readyState >= 1", timeout=30000)
+    page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {before}) < 1.5", timeout=10000)
+    page.evaluate("document.getElementById('player').pause()")
 
     # Confirm the finding, give a human score, notes, resolve.
     page.check(f"input[name='verdict_{finding['finding_key']}'][value=confirm]")

@@ -81,4 +81,8 @@ def tone_chart(tone: dict[str, Any], duration: float, width: int = 800, lane: in
         lanes.append({"speaker": sp, "top": top, "bars": bars, "threshold_y": round(top + lane - threshold * lane, 1),
                       "base_y": top + lane, "agitation": summary.get("agitation"),
                       "trend": (summary.get("trend") or {}).get("direction") if isinstance(summary.get("trend"), dict) else None})
-    return {"width": width, "height": len(lanes) * (lane + 20) + 20, "lanes": lanes, "duration": duration}
+    step = next((t for t in (5, 10, 15, 30, 60, 120, 300, 600, 1800) if duration / t <= 12), 3600)
+    height = len(lanes) * (lane + 20) + 20
+    ticks = [{"x": round(t * scale, 1), "label": clock(t)[:-2]} for t in range(0, int(duration) + 1, step)]
+    return {"width": width, "height": height, "lanes": lanes, "duration": duration, "ticks": ticks,
+            "tick_y": height - 4}
