@@ -338,6 +338,7 @@ def test_actions_land_in_the_audit_log(env: dict) -> None:
         call_id = conn.execute("SELECT call_id FROM queue_items WHERE status='open' AND claimed_by IS NULL"
                                " ORDER BY priority DESC LIMIT 1").fetchone()[0]
     assert lead.post("/queue/claim", data={"csrf": token, "call_id": call_id}, follow_redirects=False).status_code == 303
+    assert lead.get(f"/calls/{call_id}").status_code == 200
     assert lead.post(f"/calls/{call_id}/review", data={"csrf": token, "notes": "audited"},
                      follow_redirects=False).status_code == 303
     assert lead.post("/lead/assist", data={"csrf": token, "target": "zh.mocking", "on": "1"},
@@ -345,7 +346,7 @@ def test_actions_land_in_the_audit_log(env: dict) -> None:
     assert lead.post("/logout", data={"csrf": token}, follow_redirects=False).status_code == 303
     with sqlite3.connect(db) as conn:
         actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE actor='lead1' ORDER BY id")]
-    for action in ("login", "queue.claim", "review.submit", "assist.set", "logout"):
+    for action in ("login", "queue.claim", "call.view", "review.submit", "assist.set", "logout"):
         assert action in actions, actions
 
 

@@ -241,6 +241,7 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
         store = stores.get()
         user = need(request, store, "coach", "qa_lead", "agent")
         call = visible_call(store, user, call_id)
+        store.audit(user["name"], "call.view", f"call:{call_id}")  # who opened which customer's call
         result = store.current_result(call_id)
         all_findings = store.findings(call_id)
         flagged = [f for f in all_findings if queue.is_flagged(f)]
