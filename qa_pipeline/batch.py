@@ -217,8 +217,7 @@ def process_call(call_dict: dict[str, Any], config: QAConfig, threads: int | Non
     from qa_pipeline.pipeline import analyze_call
 
     call = Call(**call_dict)
-    if threads:
-        config = dataclasses.replace(config, asr=dataclasses.replace(config.asr, threads=threads))
+    config = _with_threads(config, threads)
     try:
         return {"ok": to_dict(analyze_call(call, config))}
     except AudioError as exc:
@@ -230,15 +229,28 @@ def process_call(call_dict: dict[str, Any], config: QAConfig, threads: int | Non
         return {"error": {"reason": "processing_error", "detail": f"{type(exc).__name__}: {exc}\n{tb}"}}
 
 
-def _pool_init(threads: int) -> None:
+def _with_threads(config: QAConfig, threads: int | None) -> QAConfig:
+    if not threads:
+        return config
+    return dataclasses.replace(config, asr=dataclasses.replace(config.asr, threads=threads))
+
+
+def _pool_init(threads: int, config: QAConfig) -> None:
     # Each worker gets its share of the cores: CTranslate2, ONNX Runtime and
     # numpy would otherwise each start one thread per core in every worker.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
+    from qa_pipeline.pipeline import warm_up
+
+    warm_up(_with_threads(config, threads))
 
 
 def _run_local(calls: list[Call], config: QAConfig, workers: int, threads: int) -> Iterator[tuple[Call, dict[str, Any]]]:
     if workers <= 1:
+        from qa_pipeline.pipeline import warm_up
+
+        if calls:
+            warm_up(_with_threads(config, threads))
         for call in calls:
             yield call, process_call(dataclasses.asdict(call), config, threads)
         return
@@ -246,7 +258,7 @@ def _run_local(calls: list[Call], config: QAConfig, workers: int, threads: int) 
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     ctx = mp.get_context("spawn")  # no fork after ONNX/CTranslate2 threads exist
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pool_init, initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pool_init, initargs=(threads, config)) as pool:
         pending = {}
         queue = list(calls)
         while queue or pending:

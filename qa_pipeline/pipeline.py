@@ -48,6 +48,33 @@ def _asr_key(config: QAConfig) -> str:
     return f"{config.asr.model}:{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
+def warm_up(config: QAConfig) -> float:
+    """Load, once per process, what every call needs (Whisper, the e5 embedder of the semantic rules and of
+    text sentiment, rule packs and form) and let librosa's pitch tracker compile (numba), so that a worker's
+    start-up is paid before its first call rather than inside that call's stage times. Returns seconds.
+
+    Resemblyzer (mono calls only) stays lazy. Failures are left for the first call to report with its path."""
+    import numpy as np
+
+    from qa_pipeline.acoustic import frame_features
+    from qa_pipeline.models import load_whisper
+    from qa_pipeline.script import embed
+    from qa_pipeline.sentiment import load_sentiment
+
+    start = time.perf_counter()
+    try:
+        opts = config.asr
+        load_whisper(opts.model, opts.device, opts.compute_type, opts.threads)
+        embed(["warm up"])
+        load_sentiment(config.tone.sentiment_model, config.tone.text_threads).predict_proba(["warm up"])
+        noise = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)
+        frame_features(noise, 16000, [(0.0, 1.0)])
+        versions(config)
+    except Exception:  # noqa: BLE001 - the call that needs the broken piece reports it
+        pass
+    return round(time.perf_counter() - start, 3)
+
+
 def analyze_call(call: Call, config: QAConfig, audio: Audio | None = None) -> CallResult:
     """Run every stage on one call. Raises AudioError for unusable recordings."""
     from qa_pipeline.diarize import diarize

@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 QA_EXTRAS="${QA_EXTRAS:-dev}" bash scripts/setup.sh
-bash scripts/install_browser.sh
+bash scripts/install_test_packages.sh
 .venv/bin/ruff check qa_pipeline tests scripts
 exec .venv/bin/python -m pytest "$@"

@@ -331,7 +331,7 @@ def _png_pixels_vary(png: bytes) -> tuple[int, int, int]:
 
 def test_scorecard_html_in_chromium(db: Path, tmp_path: Path) -> None:
     if not CHROMIUM.exists():
-        pytest.skip("needs /usr/bin/chromium (scripts/install_browser.sh)")
+        pytest.skip("needs /usr/bin/chromium (scripts/install_test_packages.sh)")
     playwright = pytest.importorskip("playwright.sync_api")
     card = weekly_scorecard(Store(db), "2026-W47", config=CFG)
     page_file = tmp_path / "scorecard.html"
