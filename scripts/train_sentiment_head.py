@@ -40,7 +40,6 @@ def main() -> None:
         labels += y
     # Embed with the same code path the package uses at run time (head not needed to embed).
     embedder = E5HeadSentiment.__new__(E5HeadSentiment)
-    embedder._embedder = None
     embedder.threads = 1
     x = E5HeadSentiment.embed(embedder, texts)
     y = np.array([LABELS.index(label) for label in labels])
