@@ -170,6 +170,16 @@ def eval_diarization(
                   highlight=False)
 
 
+def _print_pii_text_only(text_only) -> None:
+    out.print(f"detector on scripted text (no ASR): recall {text_only.recall:.3f} precision {text_only.precision:.3f} "
+              f"(tp {text_only.true_positives}, fn {text_only.false_negatives}, fp {text_only.false_positives}; "
+              f"type right {text_only.type_right})", highlight=False)
+    for m in text_only.misses:
+        out.print(f"  text: missed {m['type']} in {m['file']}", highlight=False, markup=False)
+    for m in text_only.false_alarms:
+        out.print(f"  text: false alarm {m['evidence']} in {m['file']}", highlight=False, markup=False)
+
+
 @eval_app.command("pii")
 def eval_pii(
     samples: SamplesOpt = Path("recordings_sample"),
@@ -185,13 +195,8 @@ def eval_pii(
 
     cfg = load_settings(config)
     text_only = evaluate_pii_on_reference_text(samples)
-    out.print(f"detector on scripted text (no ASR): recall {text_only.recall:.3f} precision {text_only.precision:.3f} "
-              f"(tp {text_only.true_positives}, fn {text_only.false_negatives}, fp {text_only.false_positives}; "
-              f"type right {text_only.type_right})", highlight=False)
-    for m in text_only.misses:
-        out.print(f"  text: missed {m['type']} in {m['file']}", highlight=False, markup=False)
-    for m in text_only.false_alarms:
-        out.print(f"  text: false alarm {m['evidence']} in {m['file']}", highlight=False, markup=False)
+    if not as_json:
+        _print_pii_text_only(text_only)
     with tempfile.TemporaryDirectory() as tmp:
         report = evaluate_pii(_shared_dir(), samples, cfg.asr, work_dir or Path(tmp),
                               check_redacted_audio=not no_audio_check, pad=cfg.privacy.pad_seconds)
