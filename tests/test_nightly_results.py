@@ -1,5 +1,6 @@
-"""A mono call goes through `qa nightly` and into the queue exactly like a stereo one:
-diarized into agent and caller, checked, scored, queued, shown to a coach."""
+"""What `qa nightly` stores for the sample recordings, checked against their labels: a mono call goes
+through and into the queue exactly like a stereo one (diarized into agent and caller, checked, scored,
+queued, shown to a coach), and the tone flags are the labelled ones."""
 
 from __future__ import annotations
 
@@ -52,3 +53,25 @@ def test_mono_calls_flow_like_stereo(sample_db: Path) -> None:
     data = json.loads(shown.output)
     assert data["call"]["layout"] == "mono"
     assert any(f["rule_id"] == "greeting" and f["status"] == "fail" for f in data["findings"])
+
+
+def test_tone_flags_from_the_nightly_match_the_labels(sample_db: Path) -> None:
+    """Through the whole pipeline (Whisper's transcripts, not the script): every labelled emotional event is
+    flagged on its speaker, overlapping its time, and no call gets a tone flag that is not labelled."""
+    labels = json.loads((SAMPLES / "labels.json").read_text(encoding="utf-8"))["calls"]
+    conn = sqlite3.connect(sample_db)
+    flags: dict[str, list[tuple[str, str, float, float]]] = {}
+    for call_id, rule, speaker, start, end in conn.execute(
+            "SELECT f.call_id, f.rule_id, f.speaker, f.start, f.\"end\" FROM findings f JOIN calls c"
+            " ON c.current_result_id = f.result_id WHERE f.kind = 'tone'"):
+        flags.setdefault(call_id, []).append((rule, speaker, start, end))
+    conn.close()
+    for call_id, label in labels.items():
+        expected = [e for e in label["events"] if e["kind"] == "tone"]
+        got = flags.get(call_id, [])
+        for e in expected:
+            assert any(rule == e["rule"] and speaker == e["speaker"] and start < e["end"] and end > e["start"]
+                       for rule, speaker, start, end in got), (call_id, e, got)
+        for rule, speaker, start, end in got:
+            assert any(rule == e["rule"] and speaker == e["speaker"] and start < e["end"] and end > e["start"]
+                       for e in expected), f"{call_id}: unlabelled {rule} on {speaker} {start:.1f}-{end:.1f}"
