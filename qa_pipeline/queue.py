@@ -21,6 +21,9 @@ DEFAULTS: dict[str, Any] = {
     "exemplary_per_team_week": 2,
     "claim_ttl_minutes": 60,
     "low_asr_confidence": 0.6,
+    # DESIGN.md (emotion management): intervene early with agents whose emotion runs high. An
+    # emotional-agent flag alone is one "major" finding (15); this lifts it above routine script misses.
+    "emotional_agent_points": 30.0,
     "seed": "qa",
 }
 
@@ -42,6 +45,9 @@ def risk(row: dict[str, Any], findings: list[dict[str, Any]], cfg: dict[str, Any
         score += min(sev, 60)
         kinds = sorted({f["kind"] for f in flagged})
         reasons.append("findings: " + ", ".join(kinds))
+    if any(f["kind"] == "tone" and f.get("rule_id") == "emotional_agent" for f in flagged):
+        score += cfg["emotional_agent_points"]
+        reasons.append("emotional agent: coach early")
     agitation = max(row["agitation_agent"] or 0.0, row["agitation_caller"] or 0.0)
     if agitation >= 0.5:
         score += 20 * agitation
@@ -68,7 +74,7 @@ def rebuild_queue(store: Any, config: dict[str, Any]) -> int:
         " s.auto_fail, s.agitation_agent, s.agitation_caller, s.asr_confidence"
         " FROM calls c JOIN scores s ON s.result_id = c.current_result_id")]
     findings: dict[str, list[dict[str, Any]]] = {}
-    for f in store.db.query("SELECT f.call_id, f.kind, f.status, f.severity FROM findings f"
+    for f in store.db.query("SELECT f.call_id, f.kind, f.rule_id, f.status, f.severity FROM findings f"
                             " JOIN calls c ON c.current_result_id = f.result_id"):
         findings.setdefault(f["call_id"], []).append(f)
     items: dict[str, dict[str, Any]] = {}

@@ -133,3 +133,18 @@ def test_queue_samples_unflagged_calls_and_marks_exemplary(sample_db: Path) -> N
     assert "risk" in sources
     flagged = {r["call_id"] for r in store.db.query("SELECT call_id FROM queue_items WHERE source='risk'")}
     assert "zh_banned_refusal" in flagged or "en_banned_refusal" in flagged
+
+
+def test_an_emotional_agent_is_queued_ahead_of_the_same_call_without_it() -> None:
+    # DESIGN.md: intervene early with agents whose emotion runs high.
+    from qa_pipeline.queue import DEFAULTS, risk
+
+    row = {"auto_fail": 0, "agitation_agent": 0.3, "agitation_caller": 0.2, "asr_confidence": 0.9,
+           "total": 90.0, "passed": 1}
+    step = {"kind": "script_step", "rule_id": "recap", "status": "fail", "severity": "major"}
+    temper = {"kind": "tone", "rule_id": "emotional_agent", "status": "", "severity": "major"}
+    caller = {"kind": "tone", "rule_id": "emotional_caller", "status": "", "severity": "major"}
+    with_agent, reasons = risk(row, [step, temper], DEFAULTS)
+    with_caller, _ = risk(row, [step, caller], DEFAULTS)
+    assert with_agent == with_caller + DEFAULTS["emotional_agent_points"]
+    assert "emotional agent: coach early" in reasons
