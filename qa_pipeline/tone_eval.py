@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -155,6 +156,7 @@ def bench(audio_path: Path, asr: Any = None, tone_config: Any = None, repeats: i
     """Tone-stage CPU and wall time against transcription of the same call (transcription not cached)."""
     from qa_pipeline.audio import load_audio
     from qa_pipeline.contracts import Call
+    from qa_pipeline.e5 import e5_model
     from qa_pipeline.sentiment import load_sentiment
     from qa_pipeline.tone import ToneConfig, analyze_tone
     from qa_pipeline.transcribe import TranscribeOptions, transcribe_audio
@@ -162,8 +164,11 @@ def bench(audio_path: Path, asr: Any = None, tone_config: Any = None, repeats: i
     audio = load_audio(audio_path)
     call = Call(call_id=audio_path.stem, audio_path=str(audio_path), layout=audio.layout)  # type: ignore[arg-type]
     cfg = tone_config or ToneConfig()
+    asr = asr or TranscribeOptions()
+    # As in a nightly worker (pipeline.warm_up): the shared embedder gets the cores the transcription has.
+    e5_model(asr.threads or os.cpu_count() or 1)
     t0, c0 = time.perf_counter(), time.process_time()
-    transcript = transcribe_audio(audio, asr or TranscribeOptions())
+    transcript = transcribe_audio(audio, asr)
     asr_wall, asr_cpu = time.perf_counter() - t0, time.process_time() - c0
     load_sentiment(cfg.sentiment_model, cfg.text_threads)
     analyze_tone(audio, transcript, call, cfg)  # warm-up: library imports, JIT, embedder load
