@@ -10,49 +10,33 @@ in each format, and of ``daily_report``; plus a few reviews so the human-overrid
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_store import generate  # noqa: E402
+from bench_store import add_store_arguments, open_or_generate, timed  # noqa: E402
 
 from qa_pipeline.reports import ReportConfig, daily_report, render_scorecard, weekly_scorecard  # noqa: E402
-from qa_pipeline.store import Store  # noqa: E402
-
-
-def timed(fn, repeat: int = 3) -> tuple[float, object]:
-    samples, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples) * 1000, out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--calls", type=int, default=100_000)
-    ap.add_argument("--findings-per-call", type=int, default=10)
-    ap.add_argument("--db", type=Path, default=Path("/tmp/qa_bench_store.db"))
-    ap.add_argument("--reuse", action="store_true", help="Reuse an existing generated database.")
-    args = ap.parse_args()
-    store = Store(args.db) if args.reuse and args.db.exists() else generate(args.db, args.calls, args.findings_per_call)
+    add_store_arguments(ap, Path("/tmp/qa_bench_store.db"))
+    store, _ = open_or_generate(ap.parse_args())
     week, n_week = store.conn.execute("SELECT week, count(*) FROM calls GROUP BY week ORDER BY count(*) DESC LIMIT 1").fetchone()
     config = ReportConfig()
-    all_ms, card = timed(lambda: weekly_scorecard(store, week, config=config))
-    team_ms, _ = timed(lambda: weekly_scorecard(store, week, team="team03", config=config))
+    all_ms, card = timed(lambda: weekly_scorecard(store, week, config=config), repeat=3)
+    team_ms, _ = timed(lambda: weekly_scorecard(store, week, team="team03", config=config), repeat=3)
     n_calls = store.conn.execute("SELECT count(*) FROM calls").fetchone()[0]
     print(f"database: {n_calls} calls; week {week}: {n_week} calls, {len(card.rows)} agents, trend {config.trend_weeks} weeks")
     print(f"weekly_scorecard, every team:   {all_ms:8.0f} ms")
     print(f"weekly_scorecard, one team:     {team_ms:8.0f} ms")
     for fmt in ("json", "csv", "xlsx", "html"):
-        ms, data = timed(lambda fmt=fmt: render_scorecard(card, fmt))
+        ms, data = timed(lambda fmt=fmt: render_scorecard(card, fmt), repeat=3)
         print(f"render {fmt:5s}                   {ms:8.0f} ms  ({len(data) / 1024:.0f} KiB)")
     day = store.conn.execute("SELECT substr(started_at, 1, 10) FROM calls WHERE week = ? LIMIT 1", [week]).fetchone()[0]
-    daily_ms, report = timed(lambda: daily_report(store, day, config))
+    daily_ms, report = timed(lambda: daily_report(store, day, config), repeat=3)
     print(f"daily_report {day}:        {daily_ms:8.0f} ms  ({report.calls} calls)")
 
 

@@ -77,27 +77,40 @@ WHERE c.week = :week GROUP BY c.agent_id, c.team ORDER BY c.team, mean_score DES
 """
 
 
-def timed(fn, repeat: int = 7) -> float:
-    samples = []
+def timed(fn, repeat: int = 7) -> tuple[float, object]:
+    """Median wall time of ``fn()`` in ms over ``repeat`` runs, and the last run's result."""
+    samples, out = [], None
     for _ in range(repeat):
         t = time.perf_counter()
-        fn()
+        out = fn()
         samples.append(time.perf_counter() - t)
-    return statistics.median(samples) * 1000
+    return statistics.median(samples) * 1000, out
+
+
+def add_store_arguments(ap: argparse.ArgumentParser, db: Path,
+                        reuse_help: str = "Reuse an existing generated database.") -> None:
+    """The generated store's options, shared by the benchmarks built on it."""
+    ap.add_argument("--calls", type=int, default=100_000)
+    ap.add_argument("--findings-per-call", type=int, default=10)
+    ap.add_argument("--db", type=Path, default=db)
+    ap.add_argument("--reuse", action="store_true", help=reuse_help)
+
+
+def open_or_generate(args: argparse.Namespace) -> tuple[Store, bool]:
+    """The store of ``add_store_arguments``' options, and whether it was generated now (not reused)."""
+    if args.reuse and args.db.exists():
+        return Store(args.db), False
+    return generate(args.db, args.calls, args.findings_per_call), True
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--calls", type=int, default=100_000)
-    ap.add_argument("--findings-per-call", type=int, default=10)
-    ap.add_argument("--db", type=Path, default=Path("/tmp/qa_bench_store.db"))
-    ap.add_argument("--reuse", action="store_true", help="Reuse an existing generated database.")
-    args = ap.parse_args()
-    store = Store(args.db) if args.reuse and args.db.exists() else generate(args.db, args.calls, args.findings_per_call)
+    add_store_arguments(ap, Path("/tmp/qa_bench_store.db"))
+    store, _ = open_or_generate(ap.parse_args())
     week = store.conn.execute("SELECT week FROM calls GROUP BY week ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
-    q_ms = timed(lambda: list_queue(store, limit=50))
-    q_kind_ms = timed(lambda: list_queue(store, kind="banned_phrase", team="team03", limit=50))
-    sc_ms = timed(lambda: store.conn.execute(WEEK_SCORECARD, {"week": week}).fetchall(), repeat=3)
+    q_ms, _ = timed(lambda: list_queue(store, limit=50))
+    q_kind_ms, _ = timed(lambda: list_queue(store, kind="banned_phrase", team="team03", limit=50))
+    sc_ms, _ = timed(lambda: store.conn.execute(WEEK_SCORECARD, {"week": week}).fetchall(), repeat=3)
     n_calls = store.conn.execute("SELECT count(*) FROM calls").fetchone()[0]
     n_findings = store.conn.execute("SELECT count(*) FROM findings").fetchone()[0]
     print(f"database: {n_calls} calls, {n_findings} findings")

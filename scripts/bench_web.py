@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_store import generate  # noqa: E402
+from bench_store import add_store_arguments, open_or_generate  # noqa: E402
 
 from qa_pipeline.auth import hash_password  # noqa: E402
 from qa_pipeline.contracts import Call, CallResult, Finding, Segment, Transcript, Word, to_dict  # noqa: E402
@@ -92,15 +92,12 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--calls", type=int, default=100_000)
-    ap.add_argument("--findings-per-call", type=int, default=10)
-    ap.add_argument("--db", type=Path, default=Path("/tmp/qa_bench_web.db"))
-    ap.add_argument("--reuse", action="store_true", help="Reuse a database this script generated before.")
+    add_store_arguments(ap, Path("/tmp/qa_bench_web.db"), "Reuse a database this script generated before.")
     ap.add_argument("--requests", type=int, default=60, help="Requests per page.")
     args = ap.parse_args()
 
-    if not (args.reuse and args.db.exists()):
-        store = generate(args.db, args.calls, args.findings_per_call)
+    store, generated = open_or_generate(args)
+    if generated:
         queued = [r[0] for r in store.conn.execute("SELECT call_id FROM queue_items ORDER BY priority DESC LIMIT 200")]
         rng = random.Random(3)
         sample = sorted(set(queued[:100] + rng.sample([r[0] for r in store.conn.execute("SELECT call_id FROM calls")], 100)))
@@ -109,8 +106,6 @@ def main() -> None:
         store.conn.execute("ANALYZE")
         print(f"gave {len(sample)} calls a full result in {time.perf_counter() - t:.0f} s")
         add_user(store, "bench_coach", "coach", None, hash_password("bench-password"))
-        store.close()
-    store = Store(args.db)
     # The generator fills calls only; the queue's filter lists read the agents and teams tables.
     with store.transaction() as conn:
         conn.execute("INSERT OR IGNORE INTO agents (agent_id, name, team) SELECT agent_id, agent_id, min(team)"
