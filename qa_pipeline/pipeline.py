@@ -63,7 +63,7 @@ def warm_up(config: QAConfig) -> float:
     from qa_pipeline.models import load_whisper
     from qa_pipeline.phrases import detect_phrases, example_transcript
     from qa_pipeline.rules import load_rule_pack
-    from qa_pipeline.script import check_script, embed
+    from qa_pipeline.script import check_script
     from qa_pipeline.sentiment import load_sentiment
 
     start = time.perf_counter()
@@ -71,7 +71,6 @@ def warm_up(config: QAConfig) -> float:
         opts = config.asr
         load_whisper(opts.model, opts.device, opts.compute_type, opts.threads)
         e5_model(opts.threads or os.cpu_count() or 1)  # the worker's share of the cores, like CTranslate2
-        embed(["warm up"])
         load_sentiment(config.tone.sentiment_model, config.tone.text_threads).predict_proba(["warm up"])
         noise = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)
         frame_features(noise, 16000, [(0.0, 1.0)])
