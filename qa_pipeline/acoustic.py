@@ -98,6 +98,7 @@ def to_feature_rate(signal: np.ndarray, rate: int) -> np.ndarray:
 def frame_features(signal: np.ndarray, rate: int, regions: list[tuple[float, float]] | None = None) -> FrameFeatures:
     """Frame cues of a whole channel, computed only inside ``regions`` (seconds) to save time."""
     import librosa
+    import scipy.fft  # unlike numpy.fft it stays in float32: half the time of these two transforms
 
     x = to_feature_rate(signal, rate)
     n_frames = 1 + len(x) // HOP
@@ -105,7 +106,7 @@ def frame_features(signal: np.ndarray, rate: int, regions: list[tuple[float, flo
     f0_st = np.full(n_frames, np.nan, dtype=np.float32)
     effort = np.full(n_frames, np.nan, dtype=np.float32)
     spans = regions if regions is not None else [(0.0, len(x) / FEATURE_RATE)]
-    freqs = np.fft.rfftfreq(FRAME, 1 / FEATURE_RATE)
+    freqs = scipy.fft.rfftfreq(FRAME, 1 / FEATURE_RATE)
     low_band = (freqs >= 300) & (freqs < 1000)
     high_band = (freqs >= 1000) & (freqs < 3400)
     window = np.hanning(FRAME).astype(np.float32)
@@ -121,12 +122,12 @@ def frame_features(signal: np.ndarray, rate: int, regions: list[tuple[float, flo
         n = min(len(frames), n_frames - first)
         frames = frames[:n]
         rms_db[first:first + n] = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
-        spec = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
+        spec = np.abs(scipy.fft.rfft(frames * window, axis=1)) ** 2
         effort[first:first + n] = 10 * np.log10((spec[:, high_band].sum(1) + 1e-12) / (spec[:, low_band].sum(1) + 1e-12))
         # Voicing from the normalised autocorrelation peak in the pitch-lag range (an HNR-like measure).
         centred = frames - frames.mean(axis=1, keepdims=True)
-        power = np.abs(np.fft.rfft(centred, n=2 * FRAME, axis=1)) ** 2
-        acf = np.fft.irfft(power, axis=1)[:, : max_lag + 1]
+        power = np.abs(scipy.fft.rfft(centred, n=2 * FRAME, axis=1)) ** 2
+        acf = scipy.fft.irfft(power, axis=1)[:, : max_lag + 1]
         periodicity = acf[:, min_lag:].max(axis=1) / (acf[:, 0] + 1e-12)
         f0 = librosa.yin(chunk, fmin=FMIN, fmax=FMAX, sr=FEATURE_RATE, frame_length=FRAME, hop_length=HOP,
                          center=False)[:n]
