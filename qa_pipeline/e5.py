@@ -7,8 +7,12 @@ import os
 import threading
 from typing import Any
 
+import numpy as np
+
 _model: Any = None
 _lock = threading.Lock()
+_vectors: dict[str, np.ndarray] = {}
+MAX_CACHED = 20000  # texts (384 float32 each: ~30 MB)
 
 
 def e5_model(threads: int = 1) -> Any:
@@ -32,3 +36,18 @@ def e5_model(threads: int = 1) -> Any:
                 else:
                     os.environ["OMP_NUM_THREADS"] = before
         return _model
+
+
+def embed(texts: list[str], threads: int = 1) -> np.ndarray:
+    """L2-normalised ``query:`` embeddings, cached by text. The rules' semantic tier and text sentiment ask for
+    many of the same sentences of a call (a whole-segment sentence of the agent), and an embedding costs
+    ~1 ms a token, the largest non-ASR cost of a call: each text is embedded once."""
+    missing = [t for t in dict.fromkeys(texts) if t not in _vectors]
+    if missing:
+        if len(_vectors) + len(missing) > MAX_CACHED:
+            _vectors.clear()
+        for text, vec in zip(missing, np.atleast_2d(e5_model(threads).query(missing))):
+            _vectors[text] = vec
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    return np.stack([_vectors[t] for t in texts])

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from qa_pipeline.contracts import Call, Finding, Transcript
-from qa_pipeline.e5 import e5_model
+from qa_pipeline.e5 import embed
 from qa_pipeline.phrases import (
     BOUNDARY,
     Match,
@@ -32,24 +32,8 @@ from qa_pipeline.phrases import (
 from qa_pipeline.rules import TIER_RANK, RulePack, Step
 from qa_pipeline.textnorm import has_cjk
 
+
 # ---------------------------------------------------------------- semantic tier
-_vectors: dict[str, np.ndarray] = {}
-
-
-def embed(texts: list[str]) -> np.ndarray:
-    """L2-normalised e5 embeddings (``query:`` prefix on both sides: a symmetric comparison), cached by text."""
-    missing = [t for t in dict.fromkeys(texts) if t not in _vectors]
-    if missing:
-        for text, vec in zip(missing, e5_model().query(missing)):
-            _vectors[text] = vec
-        if len(_vectors) > 50000:
-            _vectors.clear()
-            return embed(texts)
-    if not texts:
-        return np.zeros((0, 384), dtype=np.float32)
-    return np.stack([_vectors[t] for t in texts])
-
-
 def sentences(stream: Stream) -> list[tuple[int, int]]:
     """Token spans of the stream's sentences (split at sentence ends, segment joins and boundaries)."""
     spans, start = [], 0
@@ -76,9 +60,13 @@ NEUTRAL = ["好的", "嗯嗯", "请稍等", "稍等一下", "是的", "对", "�
            "yes", "let me see", "all right", "hold on", "wonderful"]
 
 
-def semantic_matches(step: Step, stream: Stream, keep, pack: RulePack) -> list[Match]:
+def semantic_matches(step: Step, stream: Stream, keep, pack: RulePack,
+                     segment_texts: dict[tuple[float, float], str] | None = None) -> list[Match]:
     """Sentences (filtered by ``keep(a, b)``) whose nearest phrasing, among this step's, the other steps'
-    and small talk, is one of this step's, with cosine similarity at least the step's threshold."""
+    and small talk, is one of this step's, with cosine similarity at least the step's threshold.
+
+    ``segment_texts`` (the speaker's segments' display text by (start, end)): a sentence that is a whole
+    segment is embedded as that text, the very string text sentiment embeds, so the call pays once."""
     exemplars = [p for p in step.phrases
                  if len(normalize_tokens(p)) >= MIN_SEMANTIC_TOKENS["zh" if has_cjk(p) else "en"]]
     if not exemplars:
@@ -87,7 +75,9 @@ def semantic_matches(step: Step, stream: Stream, keep, pack: RulePack) -> list[M
     if not spans:
         return []
     others = [p for s in pack.steps.values() if s.id != step.id for p in s.phrases] + NEUTRAL
-    texts = [stream.display(a, b) for a, b in spans]
+    whole = segment_texts or {}
+    texts = [whole.get((round(stream.tokens[a].start, 2), round(stream.tokens[b - 1].end, 2))) or stream.display(a, b)
+             for a, b in spans]
     units = embed(texts)
     own = units @ embed(exemplars).T
     rival = (units @ embed(others).T).max(axis=1)
@@ -186,7 +176,9 @@ def evaluate_step(step: Step, transcript: Transcript, pack: RulePack, max_tier: 
         elif whole:
             chosen = _cluster(whole, stream, from_end=bool(step.window and step.window.anchor == "end"))
         elif step.tier == "semantic" and TIER_RANK[max_tier] >= TIER_RANK["semantic"]:
-            sem = semantic_matches(step, stream, keep, pack)
+            segment_texts = {(round(s.start, 2), round(s.end, 2)): s.text
+                             for s in transcript.segments if s.speaker == stream.speaker}
+            sem = semantic_matches(step, stream, keep, pack, segment_texts)
             if sem:
                 chosen = [sem[-1] if step.window and step.window.anchor == "end" else sem[0]]
                 occurrences = sem

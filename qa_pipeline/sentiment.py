@@ -65,9 +65,9 @@ class E5HeadSentiment:
         self.threads = threads
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        from qa_pipeline.e5 import e5_model
+        from qa_pipeline.e5 import embed
 
-        return np.atleast_2d(e5_model(self.threads).query(list(texts)))
+        return embed(list(texts), self.threads)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -173,6 +173,32 @@ def test_semantic_tier_catches_reworded_steps(en) -> None:
     assert semantic.details["status"] == "pass" and semantic.details["tier"] == "semantic"
 
 
+def test_semantic_tier_and_sentiment_embed_a_whole_segment_once(en, monkeypatch) -> None:
+    """The semantic tier embeds a whole-segment sentence as the segment's text, so text sentiment, which
+    embeds the same segment next, finds it cached instead of running e5 again."""
+    from qa_pipeline import e5
+    from qa_pipeline.sentiment import load_sentiment
+
+    text = "Would you be so kind as to tell me your surname?"
+    tr = transcript("en", seg("agent", 0.0, text))
+    sentiment = load_sentiment()
+    engine = e5.e5_model()
+    asked: list[str] = []
+
+    class Counting:
+        def query(self, texts: list[str]):
+            asked.extend(texts)
+            return engine.query(texts)
+
+    monkeypatch.setattr(e5, "e5_model", lambda *args: Counting())
+    e5._vectors.pop(text, None)
+    check_script(tr, CALL, en)
+    assert text in asked
+    asked.clear()
+    sentiment.predict_proba([text])
+    assert asked == []
+
+
 def test_call_type_selects_steps(zh) -> None:
     tr = transcript("zh", seg("agent", 0.0, "您好"))
     assert set(steps(check_script(tr, Call("t", "", call_type="inquiry"), zh))) == {"greeting", "empathy", "closing"}
