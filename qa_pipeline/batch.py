@@ -235,14 +235,19 @@ def _with_threads(config: QAConfig, threads: int | None) -> QAConfig:
     return dataclasses.replace(config, asr=dataclasses.replace(config.asr, threads=threads))
 
 
-def _pool_init(threads: int, config: QAConfig) -> None:
+def _pool_init(threads: int, config: QAConfig, mono: bool = False) -> None:
     # Each worker gets its share of the cores: CTranslate2, ONNX Runtime and
     # numpy would otherwise each start one thread per core in every worker.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     from qa_pipeline.pipeline import warm_up
 
-    warm_up(_with_threads(config, threads))
+    warm_up(_with_threads(config, threads), mono)
+
+
+def _has_mono(calls: list[Call]) -> bool:
+    """Whether the manifest declares mono calls (a directory scan declares none: the encoder then loads lazily)."""
+    return any(call.layout == "mono" for call in calls)
 
 
 def _run_local(calls: list[Call], config: QAConfig, workers: int, threads: int) -> Iterator[tuple[Call, dict[str, Any]]]:
@@ -250,7 +255,7 @@ def _run_local(calls: list[Call], config: QAConfig, workers: int, threads: int) 
         from qa_pipeline.pipeline import warm_up
 
         if calls:
-            warm_up(_with_threads(config, threads))
+            warm_up(_with_threads(config, threads), _has_mono(calls))
         for call in calls:
             yield call, process_call(dataclasses.asdict(call), config, threads)
         return
@@ -258,7 +263,7 @@ def _run_local(calls: list[Call], config: QAConfig, workers: int, threads: int) 
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     ctx = mp.get_context("spawn")  # no fork after ONNX/CTranslate2 threads exist
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pool_init, initargs=(threads, config)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pool_init, initargs=(threads, config, _has_mono(calls))) as pool:
         pending = {}
         queue = list(calls)
         while queue or pending:
