@@ -95,6 +95,9 @@ def bench_pipeline(source: Path, config: QAConfig, workers: int, threads: int) -
         "rtf": summary.rtf,
         "stage_seconds": stages,
         "non_asr_share": round((stage_total - asr) / stage_total, 4),
+        # Of the workers' wall time (wall x workers): start-up, model loading and the writer count too.
+        "non_asr_share_of_wall": round((stage_total - asr) / (summary.wall_seconds * workers), 4)
+        if summary.wall_seconds else 0.0,
         "peak_rss_mb": round(rss.peak / 2**20, 1),  # PSS of the process tree (see RssSampler)
         "peak_rss_one_process_mb": round(rss.peak_rss_process / 2**20, 1),
     }

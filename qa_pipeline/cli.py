@@ -384,18 +384,18 @@ def bench_nightly_cmd(
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return
     table = Table(title=f"qa bench nightly · {source} · model {result['model']} {result['compute_type']} · {result['cores']} cores")
-    for col in ("run", "calls", "audio s", "wall s", "RTF", "non-ASR share", "vs plain", "peak PSS MB (tree)",
+    for col in ("run", "calls", "audio s", "wall s", "RTF", "non-ASR / stages", "non-ASR / wall", "vs plain", "peak PSS MB (tree)",
                 "peak RSS MB (1 process)"):
         table.add_column(col, justify="right")
     for r in result["pipeline"]:
         table.add_row(f"pipeline, {r['workers']} worker(s) × {r['threads_per_worker']} threads", str(r["calls"]),
                       f"{r['audio_seconds']:.0f}", f"{r['wall_seconds']:.1f}", f"{r['rtf']:.3f}",
-                      f"{r['non_asr_share']:.1%}", f"{r.get('speedup_vs_plain', 0):.2f}×", f"{r['peak_rss_mb']:.0f}",
+                      f"{r['non_asr_share']:.1%}", f"{r['non_asr_share_of_wall']:.1%}", f"{r.get('speedup_vs_plain', 0):.2f}×", f"{r['peak_rss_mb']:.0f}",
                       f"{r['peak_rss_one_process_mb']:.0f}")
     if "plain_faster_whisper" in result:
         p = result["plain_faster_whisper"]
         table.add_row(f"plain faster-whisper, mono mix, {p['threads']} threads", str(p["calls"]), f"{p['audio_seconds']:.0f}",
-                      f"{p['wall_seconds']:.1f}", f"{p['rtf']:.3f}", "", "1.00×", f"{p['peak_rss_mb']:.0f}",
+                      f"{p['wall_seconds']:.1f}", f"{p['rtf']:.3f}", "", "", "1.00×", f"{p['peak_rss_mb']:.0f}",
                       f"{p['peak_rss_one_process_mb']:.0f}")
     out.print(table)
     for r in result["pipeline"]:
