@@ -84,6 +84,8 @@ def warm_up(config: QAConfig, mono: bool = False) -> float:
             detect_phrases(sample, probe, pack)
             check_script(sample, probe, pack)
         if mono:
+            import sklearn.cluster  # noqa: F401 - the clustering's import, 0.4 s
+
             from qa_pipeline.diarize import DiarizeOptions, embed_windows
 
             embed_windows(noise, [0.0], DiarizeOptions().window)
