@@ -80,6 +80,25 @@ def _fold_pinyin(syllable: str, aspiration: bool | None = None) -> str:
     return re.sub(r"(?<=[aei])ng$", "n", s)
 
 
+# English sound key: Metaphone (jellyfish), used by the fuzzy tier's near matches of phrases of at least
+# PHONETIC_MIN_WORDS words, scored as the better of spelling and sound. One- and two-word phrases never
+# match by sound: "calm down" / "come down", "no idea" / "know a…" are ordinary English.
+PHONETIC_MIN_WORDS = 3
+# Which kinds of rule use the sound key by default (measured with `qa eval rules`, see README).
+PHONETIC_KINDS: dict[str, bool] = {"banned_phrase": False, "escalation": False, "cue": False, "script_step": False}
+
+
+@lru_cache(maxsize=200000)
+def metaphone(word: str) -> str:
+    import jellyfish
+
+    return jellyfish.metaphone(word) or word
+
+
+def _sound_letters(keys: list[str]) -> str:
+    return "".join(metaphone(k) + " " for k in keys)
+
+
 @lru_cache(maxsize=200000)
 def _pinyin(chars: str) -> tuple[str, ...]:
     from pypinyin import Style, lazy_pinyin
@@ -247,6 +266,7 @@ class Phrase:
     letters: str
     negations: tuple[str, ...]
     fine_pieces: list[tuple[int, str]]  # single-token pieces (English), used when no piece occurs
+    sound: str = ""  # Metaphone keys spelled out (English phrases of PHONETIC_MIN_WORDS words or more)
 
 
 @lru_cache(maxsize=20000)
@@ -269,8 +289,9 @@ def compile_phrase(text: str, threshold: float = 0.8) -> Phrase | None:
     pieces = split(m // 2) if m >= 4 else split(m) if m == 3 else split(1)
     fine = split(m) if m >= 4 and not has_cjk(text) else []
     letters = "".join(k + " " for k in keys)
+    sound = _sound_letters(keys) if m >= PHONETIC_MIN_WORDS and not has_cjk(text) else ""
     return Phrase(text, surf, key_codes, pieces, keys, letters, tuple(sorted(k for k in keys if k in NEGATIONS)),
-                  fine)
+                  fine, sound)
 
 
 def _find_all(haystack: str, needle: str) -> list[int]:
@@ -290,12 +311,14 @@ class Match:
     phrase: str
 
 
-def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min_sound: int = 3) -> list[Match]:
+def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min_sound: int = 3,
+                phonetic: bool = False) -> list[Match]:
     """Every occurrence of one phrase in a stream, by the given tier (and the tiers below it).
 
     Phrases shorter than ``min_sound`` tokens match by their written form only: one or two syllables
     have too many homophones (该死 ~ 盖是) to accuse an agent on their sound; script steps, which give
-    credit rather than blame, use 2 (您好 heard as 零号)."""
+    credit rather than blame, use 2 (您好 heard as 零号). ``phonetic``: English near matches also score
+    the Metaphone keys (phrases of PHONETIC_MIN_WORDS words or more) and keep the better score."""
     m = len(phrase.surf)
     out: dict[int, Match] = {}
     for i in _find_all(stream.surf, phrase.surf):
@@ -340,7 +363,8 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min
             hi = hi if cut < 0 else cut
             base = stream.letter_offsets[lo]
             window = stream.letters[base : stream.letter_offsets[hi]]
-            al = fuzz.partial_ratio_alignment(phrase.letters, window, score_cutoff=cutoff)
+            sound = phonetic and bool(phrase.sound)
+            al = fuzz.partial_ratio_alignment(phrase.letters, window, score_cutoff=0 if sound else cutoff)
             if al is None:
                 continue
             first, last = al.dest_start, max(al.dest_start, al.dest_end - 1)
@@ -356,10 +380,14 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min
                      if y > x and BOUNDARY not in stream.keys[x:y]]  # never across a long pause
             if not spans:
                 continue
-            score, a, b = max(
-                (fuzz.ratio(phrase.letters, stream.letters[stream.letter_offsets[x] : stream.letter_offsets[y]]), x, y)
-                for x, y in spans
-            )
+            def similarity(x: int, y: int) -> float:
+                spelled = fuzz.ratio(phrase.letters, stream.letters[stream.letter_offsets[x] : stream.letter_offsets[y]])
+                if not sound:
+                    return spelled
+                heard = _sound_letters([t.key for t in stream.tokens[x:y]])
+                return max(spelled, fuzz.ratio(phrase.sound, heard))
+
+            score, a, b = max((similarity(x, y), x, y) for x, y in spans)
             if score < cutoff or b - a < m - m // 4 or any(k in covered for k in range(a, b)):
                 continue  # (a whole word or syllable may go missing only from phrases of 4 and more)
             span_keys = [stream.tokens[k].key for k in range(a, b)]
@@ -371,12 +399,12 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min
 
 
 def find_any(phrases: list[str], patterns: list[str], stream: Stream, tier: str, threshold: float,
-             min_sound: int = 3) -> list[Match]:
+             min_sound: int = 3, phonetic: bool = False) -> list[Match]:
     matches: list[Match] = []
     for text in phrases:
         phrase = compile_phrase(text, threshold)
         if phrase is not None:
-            matches += find_phrase(phrase, stream, tier, threshold, min_sound)
+            matches += find_phrase(phrase, stream, tier, threshold, min_sound, phonetic)
     if TIER_RANK[tier] >= TIER_RANK["regex"]:
         for pattern in patterns:
             for mo in _regex(pattern).finditer(stream.text):
@@ -421,7 +449,8 @@ def streams_for(streams: dict[str, Stream], speaker: str) -> list[tuple[Stream, 
 def rule_matches(rule: Rule | Cue, stream: Stream, max_tier: str = "semantic") -> list[Match]:
     tier = rule.tier if TIER_RANK[rule.tier] <= TIER_RANK[max_tier] else max_tier
     patterns = getattr(rule, "patterns", [])
-    matches = merge_matches(find_any(rule.phrases, patterns, stream, tier, rule.threshold))
+    phonetic = PHONETIC_KINDS.get(getattr(rule, "kind", "cue"), False)
+    matches = merge_matches(find_any(rule.phrases, patterns, stream, tier, rule.threshold, phonetic=phonetic))
     exceptions = getattr(rule, "exceptions", [])
     if matches and exceptions:
         # Exceptions often extend the banned phrase by a word (不知道您): they must be heard nearly whole.
@@ -516,7 +545,8 @@ def step_lexical(step: Step, stream: Stream, max_tier: str = "semantic") -> tupl
     tier = step.tier if step.tier != "semantic" else "fuzzy"
     if TIER_RANK[tier] > TIER_RANK[max_tier]:
         tier = max_tier
-    whole = merge_matches(find_any(step.phrases, [], stream, tier, step.threshold, min_sound=2))
-    parts = {name: merge_matches(find_any(ph, [], stream, tier, step.threshold, min_sound=2))
+    phonetic = PHONETIC_KINDS["script_step"]
+    whole = merge_matches(find_any(step.phrases, [], stream, tier, step.threshold, min_sound=2, phonetic=phonetic))
+    parts = {name: merge_matches(find_any(ph, [], stream, tier, step.threshold, min_sound=2, phonetic=phonetic))
              for name, ph in step.parts.items()}
     return whole, parts

@@ -240,7 +240,8 @@ def evaluate(calls: list[EvalCall], packs: dict[str, RulePack], tol: float = 2.0
                 elif label == "na" and status == "fail":
                     na_wrong[step] = na_wrong.get(step, 0) + 1
                 if tier == "semantic" and ((label == "present") != (status == "pass")) and label != "na":
-                    report.errors.append(f"{ec.call.call_id}: step {step} labelled {label}, got {status}")
+                    report.errors.append(f"{ec.call.call_id}: step {step} labelled {label}, got {status}"
+                                         + _step_context(ec.transcript, step_events.get(step), results[step], tol))
                 if tier == "semantic" and label == "na" and status == "fail":
                     report.errors.append(f"{ec.call.call_id}: step {step} labelled na, got fail")
         report.steps[tier] = {s: {**c.row(), "na_but_fail": na_wrong.get(s, 0)} for s, c in counts.items()}
@@ -248,6 +249,19 @@ def evaluate(calls: list[EvalCall], packs: dict[str, RulePack], tol: float = 2.0
     if real_labels and real_labels.exists():
         report.real_call = evaluate_real_call(calls, packs, real_labels, tol)
     return report
+
+
+def _step_context(transcript: Transcript, event: dict[str, Any] | None, result: Finding, tol: float) -> str:
+    """What was said and what the ASR heard (that speaker, around the labelled time), and the step's window."""
+    if event is None:
+        return ""
+    heard_text = " / ".join(s.text for s in transcript.segments
+                            if s.speaker in (event.get("speaker"), "unknown")
+                            and s.start <= event["end"] + tol and event["start"] - tol <= s.end)
+    window = result.details.get("window")
+    trigger = result.details.get("trigger")
+    return (f" {event['start']:.1f}-{event['end']:.1f} {event.get('text', '')!r}; ASR heard {heard_text!r}; window {window}"
+            + (f"; trigger at {trigger['start']:.1f} {trigger['text']!r}" if trigger else ""))
 
 
 def evaluate_real_call(calls: list[EvalCall], packs: dict[str, RulePack], labels_path: Path, tol: float) -> dict[str, Any]:
