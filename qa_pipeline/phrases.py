@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -137,6 +139,27 @@ def token_keys(tokens: list[str]) -> list[str]:
                 keys[j] = key
             run = []
     return keys
+
+
+@contextmanager
+def sound_keys(on: bool = True) -> Iterator[None]:
+    """Within: the sound keys that are off by default are on (aspiration fold for Mandarin, Metaphone for
+    every kind of English rule), for measuring them (`qa eval rules`, variant ``sound``). Not thread-safe."""
+    saved = (ASPIRATION_FOLD, dict(PHONETIC_KINDS))
+
+    def apply(aspiration: bool, kinds: dict[str, bool]) -> None:
+        global ASPIRATION_FOLD
+        ASPIRATION_FOLD = aspiration
+        PHONETIC_KINDS.update(kinds)
+        _pinyin.cache_clear()
+        compile_phrase.cache_clear()
+        _stream_cache.clear()
+
+    apply(on, {k: on for k in PHONETIC_KINDS})
+    try:
+        yield
+    finally:
+        apply(*saved)
 
 
 # ---------------------------------------------------------------- streams
@@ -351,6 +374,14 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min
     # left, the near match would rest on stop words alone and is not looked for.
     common = max(20, len(stream.tokens) // 100)
     pieces = [p for n, p in counted if 0 < n <= common][: max(1, k + 1 - absent)]
+    sound = phonetic and bool(phrase.sound)
+
+    def similarity(x: int, y: int) -> float:
+        spelled = fuzz.ratio(phrase.letters, stream.letters[stream.letter_offsets[x] : stream.letter_offsets[y]])
+        if not sound:
+            return spelled
+        return max(spelled, fuzz.ratio(phrase.sound, _sound_letters([t.key for t in stream.tokens[x:y]])))
+
     for offset, piece in pieces:
         for pos in _find_all(stream.keys, piece):
             guess = pos - offset
@@ -363,7 +394,6 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min
             hi = hi if cut < 0 else cut
             base = stream.letter_offsets[lo]
             window = stream.letters[base : stream.letter_offsets[hi]]
-            sound = phonetic and bool(phrase.sound)
             al = fuzz.partial_ratio_alignment(phrase.letters, window, score_cutoff=0 if sound else cutoff)
             if al is None:
                 continue
@@ -380,13 +410,6 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min
                      if y > x and BOUNDARY not in stream.keys[x:y]]  # never across a long pause
             if not spans:
                 continue
-            def similarity(x: int, y: int) -> float:
-                spelled = fuzz.ratio(phrase.letters, stream.letters[stream.letter_offsets[x] : stream.letter_offsets[y]])
-                if not sound:
-                    return spelled
-                heard = _sound_letters([t.key for t in stream.tokens[x:y]])
-                return max(spelled, fuzz.ratio(phrase.sound, heard))
-
             score, a, b = max((similarity(x, y), x, y) for x, y in spans)
             if score < cutoff or b - a < m - m // 4 or any(k in covered for k in range(a, b)):
                 continue  # (a whole word or syllable may go missing only from phrases of 4 and more)
