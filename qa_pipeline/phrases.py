@@ -290,6 +290,7 @@ class Phrase:
     negations: tuple[str, ...]
     fine_pieces: list[tuple[int, str]]  # single-token pieces (English), used when no piece occurs
     sound: str = ""  # Metaphone keys spelled out (English phrases of PHONETIC_MIN_WORDS words or more)
+    min_near: int = 3  # MIN_NEAR_TOKENS of the phrase's language
 
 
 @lru_cache(maxsize=20000)
@@ -314,7 +315,7 @@ def compile_phrase(text: str, threshold: float = 0.8) -> Phrase | None:
     letters = "".join(k + " " for k in keys)
     sound = _sound_letters(keys) if m >= PHONETIC_MIN_WORDS and not has_cjk(text) else ""
     return Phrase(text, surf, key_codes, pieces, keys, letters, tuple(sorted(k for k in keys if k in NEGATIONS)),
-                  fine, sound)
+                  fine, sound, MIN_NEAR_TOKENS["zh" if has_cjk(text) else "en"])
 
 
 def _find_all(haystack: str, needle: str) -> list[int]:
@@ -334,8 +335,18 @@ class Match:
     phrase: str
 
 
+# Near matches (sounds with edits) of rules need phrases of this many tokens; shorter ones match only as
+# homophones (the same sound keys). A Mandarin token is a syllable, and a three-syllable phrase one syllable
+# off is too often an everyday word (不足道 ~ 不知道, 差什么 ~ 吵什么): over 120k characters of random
+# dictionary words the fuzzy hits drop from 34 to 7 with 4 (scripts/rules_false_alarms.py), and no labelled
+# event of the sample calls was found that way. An English token is a word and its edits are scored on
+# letters, so a near match of three words is an inflection or a spelling slip ("not my problems"); with the
+# Metaphone key it would not be ("i dont hear" ~ "i dont care" on phone_en), which is one reason that key is off.
+MIN_NEAR_TOKENS = {"zh": 4, "en": 3}
+
+
 def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min_sound: int = 3,
-                phonetic: bool = False) -> list[Match]:
+                phonetic: bool = False, min_near: int | None = None) -> list[Match]:
     """Every occurrence of one phrase in a stream, by the given tier (and the tiers below it).
 
     Phrases shorter than ``min_sound`` tokens match by their written form only: one or two syllables
@@ -351,7 +362,7 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min
     for i in _find_all(stream.keys, phrase.keys):
         if i not in out:
             out[i] = Match(i, i + m, 0.95, "fuzzy", phrase.text)  # homophone
-    if len(phrase.pieces) < 2 or threshold >= 1.0:
+    if len(phrase.pieces) < 2 or threshold >= 1.0 or m < (phrase.min_near if min_near is None else min_near):
         return list(out.values())
     # Near matches: around each exact hit of a piece, align the phrase's spelled-out sounds with the
     # stream's (rapidfuzz partial_ratio: Indel similarity of the best-matching substring).
@@ -422,12 +433,12 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min
 
 
 def find_any(phrases: list[str], patterns: list[str], stream: Stream, tier: str, threshold: float,
-             min_sound: int = 3, phonetic: bool = False) -> list[Match]:
+             min_sound: int = 3, phonetic: bool = False, min_near: int | None = None) -> list[Match]:
     matches: list[Match] = []
     for text in phrases:
         phrase = compile_phrase(text, threshold)
         if phrase is not None:
-            matches += find_phrase(phrase, stream, tier, threshold, min_sound, phonetic)
+            matches += find_phrase(phrase, stream, tier, threshold, min_sound, phonetic, min_near)
     if TIER_RANK[tier] >= TIER_RANK["regex"]:
         for pattern in patterns:
             for mo in _regex(pattern).finditer(stream.text):
@@ -569,7 +580,8 @@ def step_lexical(step: Step, stream: Stream, max_tier: str = "semantic") -> tupl
     if TIER_RANK[tier] > TIER_RANK[max_tier]:
         tier = max_tier
     phonetic = PHONETIC_KINDS["script_step"]
-    whole = merge_matches(find_any(step.phrases, [], stream, tier, step.threshold, min_sound=2, phonetic=phonetic))
-    parts = {name: merge_matches(find_any(ph, [], stream, tier, step.threshold, min_sound=2, phonetic=phonetic))
+    opts = {"min_sound": 2, "phonetic": phonetic, "min_near": 3}  # steps give credit: shorter phrasings too
+    whole = merge_matches(find_any(step.phrases, [], stream, tier, step.threshold, **opts))
+    parts = {name: merge_matches(find_any(ph, [], stream, tier, step.threshold, **opts))
              for name, ph in step.parts.items()}
     return whole, parts

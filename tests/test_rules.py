@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from qa_pipeline import phrases
 from qa_pipeline.cli import EXIT_BAD_CONFIG, app
 from qa_pipeline.contracts import Call, Segment, Transcript, Word
 from qa_pipeline.phrases import _fold_pinyin, check_rule_examples, detect_phrases, normalize_tokens, sound_keys
@@ -371,7 +372,7 @@ def test_english_sound_key_needs_three_words_and_stays_off_for_banned_phrases(en
     assert detect_phrases(come, CALL, en) == []
     with sound_keys():
         assert detect_phrases(come, CALL, en) == []
-    # Why the sound key is off by default: on phone_en (real speech) it hears "I don't care" in this.
+    # Why it is off for rules: on phone_en (real speech) it hears "I don't care" in this.
     phone = transcript("en", seg("agent", 0.0, "Oh, I don't hear that in New Jersey now."))
     assert detect_phrases(phone, CALL, en) == []
     with sound_keys():
@@ -388,3 +389,15 @@ def test_you_should_have_received_is_not_blaming_the_customer(en) -> None:
     assert detect_phrases(ok, CALL, en) == []
     blame = transcript("en", seg("agent", 0.0, "Well, you should have read the terms."))
     assert rule_ids(detect_phrases(blame, CALL, en)) == ["en.blame_customer"]
+
+
+def test_three_syllable_phrases_match_only_as_homophones(zh, monkeypatch) -> None:
+    # 不足道 is one syllable from 不知道 and an everyday word (微不足道); 布知道 is its homophone.
+    trifle = transcript("zh", seg("agent", 0.0, "这点小事微不足道"))
+    assert detect_phrases(trifle, CALL, zh) == []
+    assert rule_ids(detect_phrases(transcript("zh", seg("agent", 0.0, "这个我布知道")), CALL, zh)) == ["zh.dont_know"]
+    monkeypatch.setitem(phrases.MIN_NEAR_TOKENS, "zh", 3)
+    phrases.compile_phrase.cache_clear()
+    assert rule_ids(detect_phrases(trifle, CALL, zh)) == ["zh.dont_know"]
+    monkeypatch.undo()
+    phrases.compile_phrase.cache_clear()
