@@ -574,14 +574,28 @@ def check_rule_examples(pack: RulePack) -> list[ExampleFailure]:
     return failures
 
 
+# A step's fuzzy threshold (0.80 by default, looser than the rules' 0.85) applies to phrasings of this many
+# tokens; shorter ones never go below STEP_SHORT_THRESHOLD. One wholly misheard syllable of m costs about 1/m
+# of the similarity, so 0.80 lets one through from 5 syllables on; on shorter phrasings it lets junk through
+# (over 120k characters of random dictionary words: 天道好 ~ 订单号, 队布丁 ~ 对不起, 衣锦夜行 ~ 已经为您).
+STEP_LOOSE_MIN_TOKENS = 5
+STEP_SHORT_THRESHOLD = 0.85
+
+
+def _step_find(phrases: list[str], stream: Stream, tier: str, threshold: float, phonetic: bool) -> list[Match]:
+    short = [p for p in phrases if len(normalize_tokens(p)) < STEP_LOOSE_MIN_TOKENS]
+    long = [p for p in phrases if p not in short]
+    return merge_matches(
+        find_any(long, [], stream, tier, threshold, min_sound=2, phonetic=phonetic)
+        + find_any(short, [], stream, tier, max(threshold, STEP_SHORT_THRESHOLD), min_sound=2, phonetic=phonetic))
+
+
 def step_lexical(step: Step, stream: Stream, max_tier: str = "semantic") -> tuple[list[Match], dict[str, list[Match]]]:
-    """Lexical matches of a step: whole phrasings, and per part."""
+    """Lexical matches of a step: whole phrasings, and per part (min_sound 2: steps give credit, not blame)."""
     tier = step.tier if step.tier != "semantic" else "fuzzy"
     if TIER_RANK[tier] > TIER_RANK[max_tier]:
         tier = max_tier
     phonetic = PHONETIC_KINDS["script_step"]
-    opts = {"min_sound": 2, "phonetic": phonetic, "min_near": 3}  # steps give credit: shorter phrasings too
-    whole = merge_matches(find_any(step.phrases, [], stream, tier, step.threshold, **opts))
-    parts = {name: merge_matches(find_any(ph, [], stream, tier, step.threshold, **opts))
-             for name, ph in step.parts.items()}
+    whole = _step_find(step.phrases, stream, tier, step.threshold, phonetic)
+    parts = {name: _step_find(ph, stream, tier, step.threshold, phonetic) for name, ph in step.parts.items()}
     return whole, parts

@@ -32,6 +32,7 @@ DEFAULT_THRESHOLD = {"zh": 0.85, "en": 0.85}
 # Script steps give credit rather than blame (a false pass hides a coaching point, a false fail penalises an
 # agent who did the step), so their phrasings tolerate one more garbled syllable: a 6-syllable phrasing
 # with one syllable misheard (跟您确认一下 heard 跟凌晨凌一下, 感谢您的来电 heard 满天灵的来便) scores 0.82.
+# Only phrasings of 5+ tokens use it (phrases.STEP_LOOSE_MIN_TOKENS); shorter ones keep 0.85.
 DEFAULT_STEP_THRESHOLD = {"zh": 0.8, "en": 0.8}
 
 

@@ -5,7 +5,9 @@
   under ../shared/data), one sentence per segment;
 - zh: 120k characters of random 2-4 character words from pypinyin's phrase dictionary (seeded), in 20-character
   segments (word salad: a stress test of homophone collisions, not a realistic rate).
-Every rule is scoped to any speaker. Usage: PYTHONPATH=$PWD python scripts/rules_false_alarms.py
+Every rule is scoped to any speaker. Script steps: how many of their phrasings (and parts) match the same text
+lexically at the rules' threshold 0.85 and at the steps' 0.80, i.e. how much looser the steps' credit is.
+Usage: PYTHONPATH=$PWD python scripts/rules_false_alarms.py
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 from pathlib import Path
 
 from qa_pipeline.contracts import Call, Finding, Segment, Transcript, Word
-from qa_pipeline.phrases import detect_phrases, normalize_tokens, sound_keys
+from qa_pipeline.phrases import detect_phrases, normalize_tokens, sound_keys, step_lexical, streams_of
 from qa_pipeline.rules import load_rule_pack
 
 SHARED = Path(os.environ.get("QA_SHARED_DATA") or Path.cwd().parent / "shared" / "data")
@@ -57,6 +59,18 @@ def findings(tr: Transcript, language: str) -> list[Finding]:
     return detect_phrases(tr, Call(call_id="text", audio_path=""), pack)
 
 
+def step_matches(tr: Transcript, language: str, threshold: float) -> dict[str, int]:
+    import dataclasses
+
+    pack = load_rule_pack(language=language)
+    (stream,) = streams_of(tr).values()
+    out = {}
+    for step in pack.steps.values():
+        whole, parts = step_lexical(dataclasses.replace(step, threshold=threshold), stream, "fuzzy")
+        out[step.id] = len(whole) + sum(len(ms) for ms in parts.values())
+    return out
+
+
 def main() -> None:
     for language, texts in (("en", english_sentences()), ("zh", mandarin_chunks())):
         tr = as_transcript(texts, language)
@@ -72,6 +86,8 @@ def main() -> None:
         for f in on:
             if (f.start, f.rule_id) not in seen:
                 print(f"  sound:   {f.rule_id} {f.details['matched']!r} ~ {f.details['phrase']!r}")
+        print(f"  step phrasing matches at 0.85: {step_matches(tr, language, 0.85)}")
+        print(f"  step phrasing matches at 0.80: {step_matches(tr, language, 0.80)}")
 
 
 if __name__ == "__main__":

@@ -401,3 +401,13 @@ def test_three_syllable_phrases_match_only_as_homophones(zh, monkeypatch) -> Non
     assert rule_ids(detect_phrases(trifle, CALL, zh)) == ["zh.dont_know"]
     monkeypatch.undo()
     phrases.compile_phrase.cache_clear()
+
+
+def test_looser_step_threshold_only_for_long_phrasings(zh, monkeypatch) -> None:
+    # 衣锦夜行 (a 4-character idiom) is 0.80-similar to the recap phrasing 已经为您: short phrasings keep 0.85.
+    from qa_pipeline.phrases import step_lexical, streams_of
+
+    stream = streams_of(transcript("zh", seg("agent", 0.0, "衣锦夜行")))["agent"]
+    assert step_lexical(zh.steps["recap"], stream) == ([], {})
+    monkeypatch.setattr(phrases, "STEP_SHORT_THRESHOLD", 0.8)
+    assert [m.phrase for m in step_lexical(zh.steps["recap"], stream)[0]] == ["已经为您"]
