@@ -64,8 +64,8 @@ def _code(s: str) -> str:
 # and back (带来 dai lai as 太来 tai lai, 把你们 ba ni men as 怕你们 pa ni men in the sample calls): the burst
 # that tells them apart is faint at that bandwidth. Folding p/b, t/d, k/g is OFF: on the sample calls it
 # recovers nothing the other folds miss, and over 120k characters of random dictionary words
-# (pypinyin's phrase list) it raises the banned/escalation fuzzy hits from 32 to 39 (真见鬼 ~ 正梁葵,
-# 神经病 ~ 胜解聘). The affricates (c/z, q/j) are worse still: on top of the retroflex fold, 次 (ci) and
+# (pypinyin's phrase list, scripts/rules_false_alarms.py) it adds banned/escalation hits (2 more, 真见鬼 ~
+# 阵减亏 as a homophone; 7 more before 3-syllable near matches were dropped). The affricates (c/z, q/j) are worse still: on top of the retroflex fold, 次 (ci) and
 # 找 (zhao) end one letter apart and "上次你们经理说…" reads as a supervisor request.
 ASPIRATION_FOLD = False
 _ASPIRATED = {"p": "b", "t": "d", "k": "g"}
