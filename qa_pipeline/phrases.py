@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -58,12 +60,45 @@ def _code(s: str) -> str:
     return c
 
 
-def _fold_pinyin(syllable: str) -> str:
-    """Merge the sounds that Mandarin speakers and Whisper confuse most (z/zh, c/ch, s/sh, n/l, -n/-ng)."""
+# Aspiration of stops: Whisper base on 8 kHz phone audio hears an unaspirated stop as its aspirated twin
+# and back (带来 dai lai as 太来 tai lai, 把你们 ba ni men as 怕你们 pa ni men in the sample calls): the burst
+# that tells them apart is faint at that bandwidth. Folding p/b, t/d, k/g is OFF: on the sample calls it
+# recovers nothing the other folds miss, and over 120k characters of random dictionary words
+# (pypinyin's phrase list, scripts/rules_false_alarms.py) it adds banned/escalation hits (2 more, 真见鬼 ~
+# 阵减亏 as a homophone; 7 more before 3-syllable near matches were dropped). The affricates (c/z, q/j) are worse still: on top of the retroflex fold, 次 (ci) and
+# 找 (zhao) end one letter apart and "上次你们经理说…" reads as a supervisor request.
+ASPIRATION_FOLD = False
+_ASPIRATED = {"p": "b", "t": "d", "k": "g"}
+
+
+def _fold_pinyin(syllable: str, aspiration: bool | None = None) -> str:
+    """Merge the sounds that Mandarin speakers and Whisper confuse most: retroflex (z/zh, c/ch, s/sh),
+    n/l and front/back nasals (-n/-ng); with ``aspiration`` also p/b, t/d, k/g. Tones are dropped before."""
     s = re.sub(r"^([zcs])h", r"\1", syllable)
     if s.startswith("l"):
         s = "n" + s[1:]
+    if (ASPIRATION_FOLD if aspiration is None else aspiration) and s[:1] in _ASPIRATED:
+        s = _ASPIRATED[s[0]] + s[1:]
     return re.sub(r"(?<=[aei])ng$", "n", s)
+
+
+# English sound key: Metaphone (jellyfish), used by the fuzzy tier's near matches of phrases of at least
+# PHONETIC_MIN_WORDS words, scored as the better of spelling and sound. One- and two-word phrases never
+# match by sound: "calm down" / "come down", "no idea" / "know a…" are ordinary English.
+PHONETIC_MIN_WORDS = 3
+# Which kinds of rule use the sound key by default (measured with `qa eval rules`, see README).
+PHONETIC_KINDS: dict[str, bool] = {"banned_phrase": False, "escalation": False, "cue": False, "script_step": False}
+
+
+@lru_cache(maxsize=200000)
+def metaphone(word: str) -> str:
+    import jellyfish
+
+    return jellyfish.metaphone(word) or word
+
+
+def _sound_letters(keys: list[str]) -> str:
+    return "".join(metaphone(k) + " " for k in keys)
 
 
 @lru_cache(maxsize=200000)
@@ -104,6 +139,27 @@ def token_keys(tokens: list[str]) -> list[str]:
                 keys[j] = key
             run = []
     return keys
+
+
+@contextmanager
+def sound_keys(on: bool = True) -> Iterator[None]:
+    """Within: the sound keys that are off by default are on (aspiration fold for Mandarin, Metaphone for
+    every kind of English rule), for measuring them (`qa eval rules`, variant ``sound``). Not thread-safe."""
+    saved = (ASPIRATION_FOLD, dict(PHONETIC_KINDS))
+
+    def apply(aspiration: bool, kinds: dict[str, bool]) -> None:
+        global ASPIRATION_FOLD
+        ASPIRATION_FOLD = aspiration
+        PHONETIC_KINDS.update(kinds)
+        _pinyin.cache_clear()
+        compile_phrase.cache_clear()
+        _stream_cache.clear()
+
+    apply(on, {k: on for k in PHONETIC_KINDS})
+    try:
+        yield
+    finally:
+        apply(*saved)
 
 
 # ---------------------------------------------------------------- streams
@@ -233,6 +289,8 @@ class Phrase:
     letters: str
     negations: tuple[str, ...]
     fine_pieces: list[tuple[int, str]]  # single-token pieces (English), used when no piece occurs
+    sound: str = ""  # Metaphone keys spelled out (English phrases of PHONETIC_MIN_WORDS words or more)
+    min_near: int = 3  # MIN_NEAR_TOKENS of the phrase's language
 
 
 @lru_cache(maxsize=20000)
@@ -255,8 +313,9 @@ def compile_phrase(text: str, threshold: float = 0.8) -> Phrase | None:
     pieces = split(m // 2) if m >= 4 else split(m) if m == 3 else split(1)
     fine = split(m) if m >= 4 and not has_cjk(text) else []
     letters = "".join(k + " " for k in keys)
+    sound = _sound_letters(keys) if m >= PHONETIC_MIN_WORDS and not has_cjk(text) else ""
     return Phrase(text, surf, key_codes, pieces, keys, letters, tuple(sorted(k for k in keys if k in NEGATIONS)),
-                  fine)
+                  fine, sound, MIN_NEAR_TOKENS["zh" if has_cjk(text) else "en"])
 
 
 def _find_all(haystack: str, needle: str) -> list[int]:
@@ -276,12 +335,24 @@ class Match:
     phrase: str
 
 
-def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min_sound: int = 3) -> list[Match]:
+# Near matches (sounds with edits) of rules need phrases of this many tokens; shorter ones match only as
+# homophones (the same sound keys). A Mandarin token is a syllable, and a three-syllable phrase one syllable
+# off is too often an everyday word (不足道 ~ 不知道, 差什么 ~ 吵什么): over 120k characters of random
+# dictionary words the fuzzy hits drop from 34 to 7 with 4 (scripts/rules_false_alarms.py), and no labelled
+# event of the sample calls was found that way. An English token is a word and its edits are scored on
+# letters, so a near match of three words is an inflection or a spelling slip ("not my problems"); with the
+# Metaphone key it would not be ("i dont hear" ~ "i dont care" on phone_en), which is one reason that key is off.
+MIN_NEAR_TOKENS = {"zh": 4, "en": 3}
+
+
+def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min_sound: int = 3,
+                phonetic: bool = False, min_near: int | None = None) -> list[Match]:
     """Every occurrence of one phrase in a stream, by the given tier (and the tiers below it).
 
     Phrases shorter than ``min_sound`` tokens match by their written form only: one or two syllables
     have too many homophones (该死 ~ 盖是) to accuse an agent on their sound; script steps, which give
-    credit rather than blame, use 2 (您好 heard as 零号)."""
+    credit rather than blame, use 2 (您好 heard as 零号). ``phonetic``: English near matches also score
+    the Metaphone keys (phrases of PHONETIC_MIN_WORDS words or more) and keep the better score."""
     m = len(phrase.surf)
     out: dict[int, Match] = {}
     for i in _find_all(stream.surf, phrase.surf):
@@ -291,7 +362,7 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min
     for i in _find_all(stream.keys, phrase.keys):
         if i not in out:
             out[i] = Match(i, i + m, 0.95, "fuzzy", phrase.text)  # homophone
-    if len(phrase.pieces) < 2 or threshold >= 1.0:
+    if len(phrase.pieces) < 2 or threshold >= 1.0 or m < (phrase.min_near if min_near is None else min_near):
         return list(out.values())
     # Near matches: around each exact hit of a piece, align the phrase's spelled-out sounds with the
     # stream's (rapidfuzz partial_ratio: Indel similarity of the best-matching substring).
@@ -314,6 +385,14 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min
     # left, the near match would rest on stop words alone and is not looked for.
     common = max(20, len(stream.tokens) // 100)
     pieces = [p for n, p in counted if 0 < n <= common][: max(1, k + 1 - absent)]
+    sound = phonetic and bool(phrase.sound)
+
+    def similarity(x: int, y: int) -> float:
+        spelled = fuzz.ratio(phrase.letters, stream.letters[stream.letter_offsets[x] : stream.letter_offsets[y]])
+        if not sound:
+            return spelled
+        return max(spelled, fuzz.ratio(phrase.sound, _sound_letters([t.key for t in stream.tokens[x:y]])))
+
     for offset, piece in pieces:
         for pos in _find_all(stream.keys, piece):
             guess = pos - offset
@@ -326,7 +405,7 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min
             hi = hi if cut < 0 else cut
             base = stream.letter_offsets[lo]
             window = stream.letters[base : stream.letter_offsets[hi]]
-            al = fuzz.partial_ratio_alignment(phrase.letters, window, score_cutoff=cutoff)
+            al = fuzz.partial_ratio_alignment(phrase.letters, window, score_cutoff=0 if sound else cutoff)
             if al is None:
                 continue
             first, last = al.dest_start, max(al.dest_start, al.dest_end - 1)
@@ -342,10 +421,7 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min
                      if y > x and BOUNDARY not in stream.keys[x:y]]  # never across a long pause
             if not spans:
                 continue
-            score, a, b = max(
-                (fuzz.ratio(phrase.letters, stream.letters[stream.letter_offsets[x] : stream.letter_offsets[y]]), x, y)
-                for x, y in spans
-            )
+            score, a, b = max((similarity(x, y), x, y) for x, y in spans)
             if score < cutoff or b - a < m - m // 4 or any(k in covered for k in range(a, b)):
                 continue  # (a whole word or syllable may go missing only from phrases of 4 and more)
             span_keys = [stream.tokens[k].key for k in range(a, b)]
@@ -357,12 +433,12 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min
 
 
 def find_any(phrases: list[str], patterns: list[str], stream: Stream, tier: str, threshold: float,
-             min_sound: int = 3) -> list[Match]:
+             min_sound: int = 3, phonetic: bool = False, min_near: int | None = None) -> list[Match]:
     matches: list[Match] = []
     for text in phrases:
         phrase = compile_phrase(text, threshold)
         if phrase is not None:
-            matches += find_phrase(phrase, stream, tier, threshold, min_sound)
+            matches += find_phrase(phrase, stream, tier, threshold, min_sound, phonetic, min_near)
     if TIER_RANK[tier] >= TIER_RANK["regex"]:
         for pattern in patterns:
             for mo in _regex(pattern).finditer(stream.text):
@@ -407,7 +483,8 @@ def streams_for(streams: dict[str, Stream], speaker: str) -> list[tuple[Stream, 
 def rule_matches(rule: Rule | Cue, stream: Stream, max_tier: str = "semantic") -> list[Match]:
     tier = rule.tier if TIER_RANK[rule.tier] <= TIER_RANK[max_tier] else max_tier
     patterns = getattr(rule, "patterns", [])
-    matches = merge_matches(find_any(rule.phrases, patterns, stream, tier, rule.threshold))
+    phonetic = PHONETIC_KINDS.get(getattr(rule, "kind", "cue"), False)
+    matches = merge_matches(find_any(rule.phrases, patterns, stream, tier, rule.threshold, phonetic=phonetic))
     exceptions = getattr(rule, "exceptions", [])
     if matches and exceptions:
         # Exceptions often extend the banned phrase by a word (不知道您): they must be heard nearly whole.
@@ -497,12 +574,28 @@ def check_rule_examples(pack: RulePack) -> list[ExampleFailure]:
     return failures
 
 
+# A step's fuzzy threshold (0.80 by default, looser than the rules' 0.85) applies to phrasings of this many
+# tokens; shorter ones never go below STEP_SHORT_THRESHOLD. One wholly misheard syllable of m costs about 1/m
+# of the similarity, so 0.80 lets one through from 5 syllables on; on shorter phrasings it lets junk through
+# (over 120k characters of random dictionary words: 天道好 ~ 订单号, 队布丁 ~ 对不起, 衣锦夜行 ~ 已经为您).
+STEP_LOOSE_MIN_TOKENS = 5
+STEP_SHORT_THRESHOLD = 0.85
+
+
+def _step_find(phrases: list[str], stream: Stream, tier: str, threshold: float, phonetic: bool) -> list[Match]:
+    short = [p for p in phrases if len(normalize_tokens(p)) < STEP_LOOSE_MIN_TOKENS]
+    long = [p for p in phrases if p not in short]
+    return merge_matches(
+        find_any(long, [], stream, tier, threshold, min_sound=2, phonetic=phonetic)
+        + find_any(short, [], stream, tier, max(threshold, STEP_SHORT_THRESHOLD), min_sound=2, phonetic=phonetic))
+
+
 def step_lexical(step: Step, stream: Stream, max_tier: str = "semantic") -> tuple[list[Match], dict[str, list[Match]]]:
-    """Lexical matches of a step: whole phrasings, and per part."""
+    """Lexical matches of a step: whole phrasings, and per part (min_sound 2: steps give credit, not blame)."""
     tier = step.tier if step.tier != "semantic" else "fuzzy"
     if TIER_RANK[tier] > TIER_RANK[max_tier]:
         tier = max_tier
-    whole = merge_matches(find_any(step.phrases, [], stream, tier, step.threshold, min_sound=2))
-    parts = {name: merge_matches(find_any(ph, [], stream, tier, step.threshold, min_sound=2))
-             for name, ph in step.parts.items()}
+    phonetic = PHONETIC_KINDS["script_step"]
+    whole = _step_find(step.phrases, stream, tier, step.threshold, phonetic)
+    parts = {name: _step_find(ph, stream, tier, step.threshold, phonetic) for name, ph in step.parts.items()}
     return whole, parts
