@@ -70,6 +70,11 @@ class TranscribeOptions:
     min_word_prob: float = 0.25  # mean word probability below this: not speech
     max_ngram_repeats: int = 4
     initial_prompt_zh: str = ZH_PROMPT
+    # Whisper can end a window early (end-of-text before the window's last speech): the speech left after the
+    # window's last word is decoded again, as a window of its own, when it holds at least this many seconds of
+    # speech regions; up to tail_passes times. 0 turns it off.
+    tail_retry_seconds: float = 1.0
+    tail_passes: int = 2
     # Turn splitting of decoded chunks
     turn_gap: float = 1.0
     max_turn_seconds: float = 12.0
@@ -97,15 +102,23 @@ def _compression_ratio(text: str) -> float:
     return len(data) / max(1, len(zlib.compress(data)))
 
 
+# Digits repeat in real speech (a phone number 138 8888 8888, 「八八八八」): a run of digits is not a loop.
+_DIGIT_TOKEN = re.compile(r"[\d零〇一二三四五六七八九十幺两]+")
+
+
+def _is_digits(gram: tuple[str, ...]) -> bool:
+    return all(_DIGIT_TOKEN.fullmatch(t) for t in gram)
+
+
 def _max_ngram_repeats(tokens: list[str], max_n: int = 4) -> int:
-    """Longest run of one n-gram repeated back to back (n = 1..max_n)."""
+    """Longest run of one n-gram repeated back to back (n = 1..max_n), digits aside."""
     best = 1
     for n in range(1, max_n + 1):
         for start in range(n):
             run, prev = 1, None
             for i in range(start, len(tokens) - n + 1, n):
                 gram = tuple(tokens[i : i + n])
-                run = run + 1 if gram == prev else 1
+                run = run + 1 if gram == prev and not _is_digits(gram) else 1
                 prev = gram
                 best = max(best, run)
     return best
@@ -113,6 +126,29 @@ def _max_ngram_repeats(tokens: list[str], max_n: int = 4) -> int:
 
 def _tokens_for_repeats(text: str) -> list[str]:
     return re.findall(r"[\u3400-\u9fff]|[\w']+", text.lower())
+
+
+def looping_words(words: list[Word], min_repeats: int, max_n: int = 4) -> set[int]:
+    """Indices of the words inside a loop: one n-gram of tokens (n = 1..max_n) repeated back to back at least
+    ``min_repeats`` times. Found over the whole decoded window, because the turn splitter cuts a loop
+    ("泥河。泥河。泥河。…") into short turns that each look innocent."""
+    tokens: list[str] = []
+    owner: list[int] = []
+    for i, w in enumerate(words):
+        for tok in _tokens_for_repeats(w.text):
+            tokens.append(tok)
+            owner.append(i)
+    looped: set[int] = set()
+    for n in range(1, max_n + 1):
+        for offset in range(n):
+            run_start, prev = offset, None
+            for i in range(offset, len(tokens) - n + 1, n):
+                gram = tuple(tokens[i : i + n])
+                if gram != prev or _is_digits(gram):
+                    run_start, prev = i, gram
+                elif (i - run_start) // n + 1 >= min_repeats:
+                    looped.update(owner[k] for k in range(run_start, i + n))
+    return looped
 
 
 def gate(seg: Segment, compression_ratio: float, opts: TranscribeOptions) -> str | None:
@@ -243,6 +279,24 @@ def pack_chunks(
     if parts:
         chunks.append(_Chunk(channel, np.concatenate(parts), pieces))
     return chunks
+
+
+def tail_chunk(chunk: _Chunk, last_word_end: float, min_speech: float) -> _Chunk | None:
+    """The part of ``chunk`` after its last decoded word, as a chunk of its own, or None when it holds less
+    than ``min_speech`` seconds of speech regions. A window that decoded no word at all is not retried: the
+    model heard no speech in it, and the same window would decode the same way."""
+    if last_word_end <= 0:
+        return None
+    pieces = []
+    for chunk_start, file_start, duration in chunk.pieces:
+        end = chunk_start + duration
+        if end <= last_word_end:
+            continue
+        skip = max(0.0, last_word_end - chunk_start)
+        pieces.append((chunk_start + skip - last_word_end, file_start + skip, duration - skip))
+    if sum(p[2] for p in pieces) < min_speech:
+        return None
+    return _Chunk(chunk.channel, chunk.samples[int(last_word_end * SAMPLE_RATE):], pieces)
 
 
 def _detect_language(model, chunks: list[_Chunk], opts: TranscribeOptions) -> tuple[str, float]:
@@ -376,6 +430,20 @@ def transcribe_audio(audio: Audio, opts: TranscribeOptions | None = None) -> Tra
         raise ValueError(f"model {spec.name!r} is English-only; cannot transcribe language {language!r}")
 
     decoded = _decode_chunks(model, spec, chunks, language, opts) if chunks else {}
+    todo = list(decoded)
+    for _ in range(opts.tail_passes if opts.tail_retry_seconds > 0 else 0):
+        tails = {}
+        for i in todo:
+            last = max((w.end for fw in decoded[i] for w in (fw.words or [])), default=0.0)
+            tail = tail_chunk(chunks[i], last, opts.tail_retry_seconds)
+            if tail is not None:
+                tails[len(chunks) + len(tails)] = tail
+        if not tails:
+            break
+        chunks += tails.values()
+        again = _decode_chunks(model, spec, list(tails.values()), language, opts)
+        decoded.update({index: again[k] for k, index in enumerate(tails)})
+        todo = list(tails)
 
     segments: list[Segment] = []
     dropped = 0
@@ -398,7 +466,12 @@ def transcribe_audio(audio: Audio, opts: TranscribeOptions | None = None) -> Tra
             )
             # Gate each turn, not the decoded window: one looping phrase
             # ("银银银银…") must not take a window's real speech down with it.
+            loop_spans = {(words[i].start, words[i].end) for i in looping_words(words, opts.max_ngram_repeats)}
             for turn in split_segment(whole, opts):
+                in_loop = sum(1 for w in turn.words if (w.start, w.end) in loop_spans)
+                if turn.words and in_loop * 2 >= len(turn.words):
+                    dropped += 1
+                    continue
                 if gate(turn, _compression_ratio(turn.raw_text), opts):
                     dropped += 1
                     continue

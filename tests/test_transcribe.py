@@ -24,7 +24,7 @@ from qa_pipeline.eval_asr import count_errors
 from qa_pipeline.models import ModelError, install_model
 from qa_pipeline.textnorm import normalize_display, to_simplified
 from qa_pipeline.transcribe import TranscribeOptions, cache_dir, cache_key, transcribe_audio, transcribe_cached
-from tests.conftest import shared
+from tests.conftest import SAMPLES, shared
 
 runner = CliRunner()
 
@@ -254,3 +254,43 @@ def test_agent_channel_flag_swaps_roles() -> None:
     swapped = transcript_from_dict(json.loads(run_cli("transcribe", str(clip), "--agent-channel", "1", "--json")))
     text = {role: " ".join(s.text for s in swapped.segments if s.speaker == role).lower() for role in ("agent", "caller")}
     assert "horizon" in text["agent"] and "wizard" in text["caller"]
+
+
+# ---------------------------------------------------------------- windows that end early, loops
+def test_speech_after_a_windows_last_word_is_decoded_again() -> None:
+    """Whisper ended the agent's second window after 12.6 of its 16.3 s, dropping the closing at 80.5 s
+    (the last speech region of the channel): the tail is decoded as a window of its own."""
+    audio = load_audio(SAMPLES / "zh_pii_update.flac")
+    opts = TranscribeOptions(language="zh")
+    with_tail = transcribe_audio(audio, opts)
+    without = transcribe_audio(audio, dataclasses.replace(opts, tail_retry_seconds=0))
+    closing = [s for s in with_tail.segments if s.speaker == "agent" and s.start >= 80.0]
+    assert closing and closing[0].end <= audio.duration
+    assert not [s for s in without.segments if s.speaker == "agent" and s.start >= 80.0]
+
+
+def test_tail_chunk_maps_back_to_file_time() -> None:
+    from qa_pipeline.transcribe import SAMPLE_RATE, _Chunk, tail_chunk
+
+    # Two regions packed into one window: 0-4 s of the window is file 10-14 s, 4.5-7.5 s is file 30-33 s.
+    chunk = _Chunk(0, np.zeros(int(7.5 * SAMPLE_RATE), dtype=np.float32), [(0.0, 10.0, 4.0), (4.5, 30.0, 3.0)])
+    tail = tail_chunk(chunk, 3.0, 1.0)
+    assert tail is not None and len(tail.samples) == int(4.5 * SAMPLE_RATE)
+    assert tail.pieces == [(0.0, 13.0, 1.0), (1.5, 30.0, 3.0)]
+    assert tail.to_file_span(2.0, 2.5) == (30.5, 31.0)
+    assert tail_chunk(chunk, 7.0, 1.0) is None  # 0.5 s of speech left
+    assert tail_chunk(chunk, 0.0, 1.0) is None  # no word at all: the model heard no speech
+
+
+def test_loops_split_into_short_turns_are_dropped_but_repeated_digits_are_not() -> None:
+    from qa_pipeline.contracts import Word
+    from qa_pipeline.transcribe import looping_words
+
+    def words(*texts: str) -> list[Word]:
+        return [Word(float(i), i + 0.5, t, 0.9) for i, t in enumerate(texts)]
+
+    heard = words("还有", "我的", "是", "泥", "河。", "泥", "河。", "泥", "河。", "泥", "河。", "泥", "河。")  # real output
+    assert looping_words(heard, 4) == set(range(3, 13))
+    number = words("我的", "号码", "是", "幺三八", "八", "八", "八", "八", "八", "八", "八", "八")
+    assert looping_words(number, 4) == set()
+    assert looping_words(words("no", "no", "no", "I", "said"), 4) == set()
