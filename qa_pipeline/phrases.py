@@ -58,22 +58,33 @@ def _code(s: str) -> str:
     return c
 
 
+def unretroflex(syllable: str) -> str:
+    """zh/ch/sh -> z/c/s: the merger most Mandarin speakers (and Whisper's spellings of them) make."""
+    return re.sub(r"^([zcs])h", r"\1", syllable)
+
+
 def _fold_pinyin(syllable: str) -> str:
     """Merge the sounds that Mandarin speakers and Whisper confuse most (z/zh, c/ch, s/sh, n/l, -n/-ng)."""
-    s = re.sub(r"^([zcs])h", r"\1", syllable)
+    s = unretroflex(syllable)
     if s.startswith("l"):
         s = "n" + s[1:]
     return re.sub(r"(?<=[aei])ng$", "n", s)
 
 
 @lru_cache(maxsize=200000)
-def _pinyin(chars: str) -> tuple[str, ...]:
+def pinyin_syllables(chars: str) -> tuple[str, ...]:
+    """Toneless pinyin, one syllable per character of ``chars`` (Chinese characters), unfolded."""
     from pypinyin import Style, lazy_pinyin
 
     syllables = lazy_pinyin(chars, style=Style.NORMAL)  # in context: polyphones (行 hang/xing) resolved
     if len(syllables) != len(chars):
         syllables = [lazy_pinyin(c, style=Style.NORMAL)[0] for c in chars]
-    return tuple(_fold_pinyin(s) for s in syllables)
+    return tuple(syllables)
+
+
+@lru_cache(maxsize=200000)
+def _pinyin(chars: str) -> tuple[str, ...]:
+    return tuple(_fold_pinyin(s) for s in pinyin_syllables(chars))
 
 
 def normalize_tokens(text: str, simplified: bool = False, mandarin: bool = False) -> list[str]:
