@@ -250,7 +250,18 @@ _EMAIL = re.compile(
     re.IGNORECASE,
 )
 
+# Whisper often loses the spoken "at" ("mark dot jones at example dot com" -> "mark.johns.ample.com"). Such an
+# address is still taken, but only right after words that announce one, and only with at least three dotted
+# parts ending in a known top-level domain: a name, a domain and the TLD. Where the "@" was is a guess (before
+# the domain), so the canonical form is approximate; the finding says so.
+_EMAIL_CUE = r"(?:e-?mail(?:\s+address)?(?:\s+is|\s+me\s+at|\s+me|\s+at|\s+to)|send\s+it\s+to|write\s+to\s+me\s+at|reach\s+me\s+at)"
+_EMAIL_NO_AT = re.compile(
+    rf"\b{_EMAIL_CUE}\s+([a-z0-9][a-z0-9_%+\-]*(?:{_DOT}[a-z0-9_%+\-]+)+{_DOT}{_TLD})\b(?!\s*(?:@|\bat\b))",
+    re.IGNORECASE,
+)
 
+
+_SECOND_LEVEL = {"co", "com", "net", "org", "gov", "edu", "ac"}
 _PRONOUNS = {"me", "us", "him", "her", "them", "you", "it"}
 
 
@@ -261,8 +272,8 @@ def _canonical_email(local: str, domain: str) -> str:
     return f"{fix(local)}@{fix(domain)}"
 
 
-def _emails(transcript: Transcript, speaker: str) -> list[tuple[str, list[tuple[int, int, int, int]], float, float]]:
-    """(address, word refs, start, end) of e-mail addresses said by ``speaker``."""
+def _emails(transcript: Transcript, speaker: str) -> list[tuple[Any, ...]]:
+    """(address, word refs, start, end[, "no_at"]) of e-mail addresses said by ``speaker``."""
     text = ""
     owners: list[tuple[int, int, int, int, float, float]] = []  # per char of ``text``
     for si, seg in enumerate(transcript.segments):
@@ -290,6 +301,21 @@ def _emails(transcript: Transcript, speaker: str) -> list[tuple[str, list[tuple[
             refs.setdefault((si, wi), []).append(a)
         spans = [(si, wi, min(cs), max(cs) + 1) for (si, wi), cs in refs.items()]
         found.append((_canonical_email(m.group(1), m.group(2)), spans, chars[0][4], chars[-1][5]))
+    taken = [(a, b) for _, _, a, b in found]
+    for m in _EMAIL_NO_AT.finditer(text):
+        chars = owners[m.start(1) : m.end(1)]
+        if any(a < chars[-1][5] and b > chars[0][4] for a, b in taken):
+            continue
+        refs = {}
+        for si, wi, a, _b, _, _ in chars:
+            refs.setdefault((si, wi), []).append(a)
+        spans = [(si, wi, min(cs), max(cs) + 1) for (si, wi), cs in refs.items()]
+        labels = re.split(_DOT, m.group(1), flags=re.IGNORECASE)
+        n_domain = 3 if labels[-2].lower() in _SECOND_LEVEL else 2  # example.co.uk is a domain, not a name
+        if len(labels) <= n_domain:
+            continue  # a bare domain ("send it to example.co.uk"): no name in it
+        address = _canonical_email(".".join(labels[:-n_domain]), ".".join(labels[-n_domain:]))
+        found.append((address, spans, chars[0][4], chars[-1][5], "no_at"))  # type: ignore[arg-type]
     return found
 
 
@@ -308,7 +334,11 @@ def _spans(run: list[_Unit]) -> list[list[int]]:
 # --- digits read by sound (Mandarin) ----------------------------------------
 
 SOUND_MIN_UNITS = 7  # a shorter stretch of digit-sounding characters is never a candidate
-SOUND_EDGE_TRIM = 2  # at most this many units dropped at either end to find a valid number ("是" before it)
+# One stray unit at either end of a run may be dropped ("是" in "号码是要求求…"), no more: every window tried is
+# another chance for a random run to pass a check (a 16-digit window passes Luhn one time in ten), and with two
+# dropped units an 18-digit run whose ID check fails still held a Luhn-valid 16- or 17-digit window half the time.
+SOUND_MAX_TRIM = 1
+SOUND_CARD_LENGTHS = (16, 19)  # UnionPay credit/debit card lengths; 17/18-digit cards are too rare to pay for
 SOUND_MIN_READ = 3  # fewer characters read by sound: the written digits decide (a Luhn pass by adding 是 is chance)
 
 
@@ -354,12 +384,12 @@ def _sound_runs(units: list[_Unit], sound: list[str | None], opts: PIIOptions) -
 
 
 def validated_number(digits: str) -> tuple[str, str] | None:
-    """(type, check) when a digit string passes a check digit or a strict shape: ID, card, CN mobile."""
+    """(type, check) when a digit string passes a check digit or a strict shape: CN ID, card, CN mobile."""
     if len(digits) == 18 and cn_id_valid(digits):
         return "cn_id", "gb11643"
     if not digits.isdigit():
         return None
-    if 16 <= len(digits) <= 19 and luhn_valid(digits):
+    if len(digits) in SOUND_CARD_LENGTHS and luhn_valid(digits):
         return "bank_card", "luhn"
     if re.fullmatch(r"1[3-9]\d{9}", digits):
         return "phone", "cn_mobile"
@@ -372,10 +402,10 @@ def _sound_window(run: list[tuple[_Unit, str, bool]]) -> tuple[int, int, str, st
     n = len(numeric)
     if n < SOUND_MIN_UNITS:
         return None
-    for trim in range(2 * SOUND_EDGE_TRIM + 1):
-        for a in range(min(trim, SOUND_EDGE_TRIM) + 1):
+    for trim in range(SOUND_MAX_TRIM + 1):
+        for a in range(trim + 1):
             b = trim - a
-            if b > SOUND_EDGE_TRIM or n - trim < SOUND_MIN_UNITS:
+            if n - trim < SOUND_MIN_UNITS:
                 continue
             window = numeric[a : n - b]
             if sum(1 for i in window if run[i][2]) < SOUND_MIN_READ:
@@ -390,9 +420,9 @@ def sound_findings(units: list[_Unit], speaker: str, call_id: str, opts: PIIOpti
     """Numbers Whisper wrote as look-alike Mandarin characters (要求求起屋 for 幺九九七五).
 
     Only a run of at least SOUND_MIN_UNITS digit-sounding units, joined by nothing but separators, is a
-    candidate, and it becomes a finding only when (a window of) it validates as a Chinese ID (check digit),
-    a bank card (Luhn, 16-19 digits) or a Chinese mobile number (11 digits, 1[3-9]): ordinary text rarely
-    holds 11 digit-sounding characters in a row, and a random run rarely passes the checks.
+    candidate, and it becomes a finding only when it (less one stray unit at an end) validates as a Chinese
+    ID (check digit), a bank card (Luhn, 16 or 19 digits) or a Chinese mobile number (11 digits, 1[3-9]):
+    ordinary text rarely holds 11 digit-sounding characters in a row, and a random run rarely passes the checks.
     """
     findings = []
     for run in _sound_runs(units, _sound_values(units), opts):
@@ -467,13 +497,15 @@ def detect_pii(transcript: Transcript, call: Call | None = None, opts: PIIOption
             ))
         if opts.sound_digits:
             findings[written:] = _merge_sound(findings[written:], sound_findings(units, speaker, call_id, opts))
-        for address, spans, start, end in _emails(transcript, speaker):
+        for address, spans, start, end, *how in _emails(transcript, speaker):
+            no_at = bool(how)
             findings.append(Finding(
                 call_id=call_id, kind="pii", rule_id="pii_email", rule_version=RULE_VERSION,
                 speaker=speaker, start=round(start, 3), end=round(end, 3),  # type: ignore[arg-type]
-                evidence=f"email: {mask_email(address)}", confidence=0.9, severity="minor",
+                evidence=f"email: {mask_email(address)}" + (" (no 'at' heard)" if no_at else ""),
+                confidence=0.6 if no_at else 0.9, severity="minor",
                 details={"type": "email", "masked": mask_email(address), "check": None,
-                         "spans": [list(s) for s in spans]},
+                         "spans": [list(s) for s in spans], **({"read_by": "shape_no_at"} if no_at else {})},
             ))
     findings.sort(key=lambda f: (f.start, f.end))
     return findings
