@@ -278,6 +278,15 @@ def test_sound_reader_needs_a_valid_number():
         == ["bank_card"]
 
 
+def test_sound_reader_takes_16_and_19_digit_cards_only():
+    card17 = "62220212345678903"  # passes Luhn; neither 16-digit window inside it does
+    assert luhn_valid(card17) and not luhn_valid(card17[:16]) and not luhn_valid(card17[1:])
+    assert detect_pii(transcript("zh", ("caller", "卡号" + sounded(card17) + "。")), CALL) == []
+    card19 = "6222021234567890128"
+    assert luhn_valid(card19)
+    assert types(detect_pii(transcript("zh", ("caller", "卡号" + sounded(card19) + "。")), CALL)) == ["bank_card"]
+
+
 def test_sound_reader_runs_break_on_other_characters():
     # the same mobile with one ordinary character (的) in the middle is no longer one run
     text = "号码" + sounded("19975") + "的" + sounded("432319")
@@ -294,6 +303,10 @@ def test_written_digits_are_not_retyped_by_a_stray_sound():
     # real ASR (zh_pii_update): the ID came back as 17 written digits after 是 (shi ~ si = 4); adding that
     # one 是 makes 18 digits that happen to pass Luhn. The written-digit finding must stay as it was.
     found = detect_pii(transcript("zh", ("caller", "我的深圳套马是11105195102202010")), CALL)
+    assert types(found) == ["digits"] and "read_by" not in found[0].details
+    # 15 written digits that fail Luhn; with 是 (4) in front they are a Luhn-valid 16-digit string
+    assert luhn_valid("4622202123456784") and not luhn_valid("622202123456784")
+    found = detect_pii(transcript("zh", ("caller", "卡号是622202123456784")), CALL)
     assert types(found) == ["digits"] and "read_by" not in found[0].details
 
 
