@@ -12,6 +12,7 @@ from qa_pipeline.audio import Audio
 from qa_pipeline.config import ConfigError, load_config
 from qa_pipeline.contracts import Call, Segment, Transcript, Word
 from qa_pipeline.pii import (
+    PIIOptions,
     classify_digits,
     cn_id_valid,
     detect_pii,
@@ -294,7 +295,6 @@ def test_sound_reader_runs_break_on_other_characters():
 
 
 def test_sound_reader_can_be_switched_off():
-    from qa_pipeline.pii import PIIOptions
 
     assert detect_pii(transcript("zh", ("caller", ASR_PHONE_1)), CALL, PIIOptions(sound_digits=False)) == []
 
@@ -354,3 +354,13 @@ def test_email_without_at_after_a_cue(text, masked):
 ])
 def test_email_without_at_needs_cue_and_name(text):
     assert [f for f in detect_pii(transcript("en", ("caller", text)), CALL) if f.details["type"] == "email"] == []
+
+
+def test_sound_reading_completes_a_partly_written_number():
+    # the first five digits heard as look-alikes, the last six written: one phone number, covering both parts
+    t = transcript("zh", ("caller", "号码要爬爬起屋757518。"))
+    assert types(detect_pii(t, CALL, PIIOptions(sound_digits=False))) == ["digits"]
+    found = detect_pii(t, CALL)
+    assert types(found) == ["phone"] and found[0].details["read_by"] == "sound"
+    assert found[0].start == pytest.approx(2 * 0.35) and found[0].details["masked"].endswith("7518")
+    assert redact_transcript(t, found).segments[0].text.replace(" ", "") == "号码[PHONE]。"
