@@ -25,7 +25,7 @@ import numpy as np
 from qa_pipeline.audio import Audio
 from qa_pipeline.contracts import Call, Finding, Segment, Transcript, Word
 
-RULE_VERSION = "pii-1"
+RULE_VERSION = "pii-2"  # pii-2: digits read by sound, e-mail without "at"
 PLACEHOLDER = {"phone": "[PHONE]", "cn_id": "[ID]", "bank_card": "[CARD]", "email": "[EMAIL]", "digits": "[NUMBER]"}
 
 
@@ -459,10 +459,14 @@ def _merge_sound(found: list[Finding], by_sound: list[Finding]) -> list[Finding]
         if any(g.details.get("type") != "digits" for g in overlapping):
             continue
         out = [g for g in out if g not in overlapping]
-        spans = {tuple(s) for g in overlapping + [f] for s in g.details["spans"]}
+        by_word: dict[tuple[int, int], list[int]] = {}  # one span per word, or the redaction would cut twice
+        for si, wi, a, b in (s for g in overlapping + [f] for s in g.details["spans"]):
+            span = by_word.setdefault((si, wi), [a, b])
+            span[0], span[1] = min(span[0], a), max(span[1], b)
+        spans = [[si, wi, a, b] for (si, wi), (a, b) in sorted(by_word.items())]
         start = min([f.start] + [g.start for g in overlapping])
         end = max([f.end] + [g.end for g in overlapping])
-        out.append(dataclasses.replace(f, start=start, end=end, details={**f.details, "spans": sorted(map(list, spans))}))
+        out.append(dataclasses.replace(f, start=start, end=end, details={**f.details, "spans": spans}))
     return out
 
 

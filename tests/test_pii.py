@@ -364,3 +364,16 @@ def test_sound_reading_completes_a_partly_written_number():
     assert types(found) == ["phone"] and found[0].details["read_by"] == "sound"
     assert found[0].start == pytest.approx(2 * 0.35) and found[0].details["masked"].endswith("7518")
     assert redact_transcript(t, found).segments[0].text.replace(" ", "") == "号码[PHONE]。"
+
+
+def test_merged_sound_finding_redacts_each_word_once():
+    # Whisper writes the written part as one word; the sound window ends one digit before the word does
+    # (12 digits: the mobile is the first 11), the "digits" finding covers the whole word: one edit per word.
+    words = [Word(0.0, 0.3, "号码", 0.9)] + [Word(0.3 + 0.3 * i, 0.6 + 0.3 * i, c, 0.9) for i, c in enumerate("要爬爬起屋")]
+    words.append(Word(1.8, 2.6, "7575189", 0.9))
+    seg = Segment("caller", 0.0, 2.6, "号码要爬爬起屋7575189", "号码要爬爬起屋7575189", words=words)
+    t = Transcript("zh", "test", {}, 2.6, [seg])
+    found = detect_pii(t, CALL)
+    assert types(found) == ["phone"] and found[0].details["read_by"] == "sound"
+    assert [s for s in found[0].details["spans"] if s[1] == 6] == [[0, 6, 0, 7]]
+    assert redact_transcript(t, found).segments[0].text.replace(" ", "") == "号码[PHONE]"
