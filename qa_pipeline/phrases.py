@@ -60,6 +60,11 @@ def _code(s: str) -> str:
     return c
 
 
+def unretroflex(syllable: str) -> str:
+    """zh/ch/sh -> z/c/s: the merger most Mandarin speakers (and Whisper's spellings of them) make."""
+    return re.sub(r"^([zcs])h", r"\1", syllable)
+
+
 # Aspiration of stops: Whisper base on 8 kHz phone audio hears an unaspirated stop as its aspirated twin
 # and back (带来 dai lai as 太来 tai lai, 把你们 ba ni men as 怕你们 pa ni men in the sample calls): the burst
 # that tells them apart is faint at that bandwidth. Folding p/b, t/d, k/g is OFF: on the sample calls it
@@ -74,7 +79,7 @@ _ASPIRATED = {"p": "b", "t": "d", "k": "g"}
 def _fold_pinyin(syllable: str, aspiration: bool | None = None) -> str:
     """Merge the sounds that Mandarin speakers and Whisper confuse most: retroflex (z/zh, c/ch, s/sh),
     n/l and front/back nasals (-n/-ng); with ``aspiration`` also p/b, t/d, k/g. Tones are dropped before."""
-    s = re.sub(r"^([zcs])h", r"\1", syllable)
+    s = unretroflex(syllable)
     if s.startswith("l"):
         s = "n" + s[1:]
     if (ASPIRATION_FOLD if aspiration is None else aspiration) and s[:1] in _ASPIRATED:
@@ -102,13 +107,19 @@ def _sound_letters(keys: list[str]) -> str:
 
 
 @lru_cache(maxsize=200000)
-def _pinyin(chars: str) -> tuple[str, ...]:
+def pinyin_syllables(chars: str) -> tuple[str, ...]:
+    """Toneless pinyin, one syllable per character of ``chars`` (Chinese characters), unfolded."""
     from pypinyin import Style, lazy_pinyin
 
     syllables = lazy_pinyin(chars, style=Style.NORMAL)  # in context: polyphones (行 hang/xing) resolved
     if len(syllables) != len(chars):
         syllables = [lazy_pinyin(c, style=Style.NORMAL)[0] for c in chars]
-    return tuple(_fold_pinyin(s) for s in syllables)
+    return tuple(syllables)
+
+
+@lru_cache(maxsize=200000)
+def _pinyin(chars: str) -> tuple[str, ...]:
+    return tuple(_fold_pinyin(s) for s in pinyin_syllables(chars))
 
 
 def normalize_tokens(text: str, simplified: bool = False, mandarin: bool = False) -> list[str]:

@@ -25,7 +25,7 @@ import numpy as np
 from qa_pipeline.audio import Audio
 from qa_pipeline.contracts import Call, Finding, Segment, Transcript, Word
 
-RULE_VERSION = "pii-1"
+RULE_VERSION = "pii-2"  # pii-2: digits read by sound, e-mail without "at"
 PLACEHOLDER = {"phone": "[PHONE]", "cn_id": "[ID]", "bank_card": "[CARD]", "email": "[EMAIL]", "digits": "[NUMBER]"}
 
 
@@ -34,6 +34,7 @@ class PIIOptions:
     min_digits: int = 6  # shorter digit strings (times, years, prices) are not personal data
     max_gap: float = 3.0  # seconds of one speaker's silence that end a number
     pad: float = 0.15  # seconds of audio covered either side of the words (word times are approximate)
+    sound_digits: bool = True  # also read Mandarin characters that sound like digits (see sound_findings)
 
 
 # --- number words ----------------------------------------------------------
@@ -249,7 +250,18 @@ _EMAIL = re.compile(
     re.IGNORECASE,
 )
 
+# Whisper often loses the spoken "at" ("mark dot jones at example dot com" -> "mark.johns.ample.com"). Such an
+# address is still taken, but only right after words that announce one, and only with at least three dotted
+# parts ending in a known top-level domain: a name, a domain and the TLD. Where the "@" was is a guess (before
+# the domain), so the canonical form is approximate; the finding says so.
+_EMAIL_CUE = r"(?:e-?mail(?:\s+address)?(?:\s+is|\s+me\s+at|\s+me|\s+at|\s+to)|send\s+it\s+to|write\s+to\s+me\s+at|reach\s+me\s+at)"
+_EMAIL_NO_AT = re.compile(
+    rf"\b{_EMAIL_CUE}\s+([a-z0-9][a-z0-9_%+\-]*(?:{_DOT}[a-z0-9_%+\-]+)+{_DOT}{_TLD})\b(?!\s*(?:@|\bat\b))",
+    re.IGNORECASE,
+)
 
+
+_SECOND_LEVEL = {"co", "com", "net", "org", "gov", "edu", "ac"}
 _PRONOUNS = {"me", "us", "him", "her", "them", "you", "it"}
 
 
@@ -260,8 +272,8 @@ def _canonical_email(local: str, domain: str) -> str:
     return f"{fix(local)}@{fix(domain)}"
 
 
-def _emails(transcript: Transcript, speaker: str) -> list[tuple[str, list[tuple[int, int, int, int]], float, float]]:
-    """(address, word refs, start, end) of e-mail addresses said by ``speaker``."""
+def _emails(transcript: Transcript, speaker: str) -> list[tuple[Any, ...]]:
+    """(address, word refs, start, end[, "no_at"]) of e-mail addresses said by ``speaker``."""
     text = ""
     owners: list[tuple[int, int, int, int, float, float]] = []  # per char of ``text``
     for si, seg in enumerate(transcript.segments):
@@ -289,6 +301,21 @@ def _emails(transcript: Transcript, speaker: str) -> list[tuple[str, list[tuple[
             refs.setdefault((si, wi), []).append(a)
         spans = [(si, wi, min(cs), max(cs) + 1) for (si, wi), cs in refs.items()]
         found.append((_canonical_email(m.group(1), m.group(2)), spans, chars[0][4], chars[-1][5]))
+    taken = [(a, b) for _, _, a, b in found]
+    for m in _EMAIL_NO_AT.finditer(text):
+        chars = owners[m.start(1) : m.end(1)]
+        if any(a < chars[-1][5] and b > chars[0][4] for a, b in taken):
+            continue
+        refs = {}
+        for si, wi, a, _b, _, _ in chars:
+            refs.setdefault((si, wi), []).append(a)
+        spans = [(si, wi, min(cs), max(cs) + 1) for (si, wi), cs in refs.items()]
+        labels = re.split(_DOT, m.group(1), flags=re.IGNORECASE)
+        n_domain = 3 if labels[-2].lower() in _SECOND_LEVEL else 2  # example.co.uk is a domain, not a name
+        if len(labels) <= n_domain:
+            continue  # a bare domain ("send it to example.co.uk"): no name in it
+        address = _canonical_email(".".join(labels[:-n_domain]), ".".join(labels[-n_domain:]))
+        found.append((address, spans, chars[0][4], chars[-1][5], "no_at"))  # type: ignore[arg-type]
     return found
 
 
@@ -304,12 +331,152 @@ def _spans(run: list[_Unit]) -> list[list[int]]:
     return [[si, wi, a, b] for (si, wi), (a, b) in by_word.items()]
 
 
+# --- digits read by sound (Mandarin) ----------------------------------------
+
+SOUND_MIN_UNITS = 7  # a shorter stretch of digit-sounding characters is never a candidate
+# One stray unit at either end of a run may be dropped ("是" in "号码是要求求…"), no more: every window tried is
+# another chance for a random run to pass a check (a 16-digit window passes Luhn one time in ten), and with two
+# dropped units an 18-digit run whose ID check fails still held a Luhn-valid 16- or 17-digit window half the time.
+SOUND_MAX_TRIM = 1
+SOUND_CARD_LENGTHS = (16, 19)  # UnionPay credit/debit card lengths; 17/18-digit cards are too rare to pay for
+SOUND_MIN_READ = 3  # fewer characters read by sound: the written digits decide (a Luhn pass by adding 是 is chance)
+
+
+def _sound_values(units: list[_Unit]) -> list[str | None]:
+    """For each unit: the digit a Mandarin character sounds like (if it is not a written digit), else None."""
+    from qa_pipeline.spoken_digits import is_cjk, sound_digits
+
+    out: list[str | None] = [None] * len(units)
+    i = 0
+    while i < len(units):
+        j = i
+        while j < len(units) and units[j].kind == "other" and is_cjk(units[j].text):
+            j += 1
+        if j > i:  # pinyin of a stretch of characters together, so polyphones are read in context
+            out[i:j] = sound_digits("".join(u.text for u in units[i:j]))
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def _sound_runs(units: list[_Unit], sound: list[str | None], opts: PIIOptions) -> list[list[tuple[_Unit, str, bool]]]:
+    """Stretches of digits (written or read by sound) joined only by separators: (unit, digit, by sound)."""
+    runs: list[list[tuple[_Unit, str, bool]]] = []
+    current: list[tuple[_Unit, str, bool]] = []
+    last_end = -1e9
+    for u, d in zip(units, sound):
+        if u.kind in ("digit", "weak", "x") or d is not None:
+            if current and u.start - last_end > opts.max_gap:
+                runs.append(current)
+                current = []
+            current.append((u, u.value if d is None else d, d is not None))
+            last_end = u.end
+        elif u.kind == "sep" and current:
+            current.append((u, "", False))
+        elif u.kind != "sep":
+            if current:
+                runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    return runs
+
+
+def validated_number(digits: str) -> tuple[str, str] | None:
+    """(type, check) when a digit string passes a check digit or a strict shape: CN ID, card, CN mobile."""
+    if len(digits) == 18 and cn_id_valid(digits):
+        return "cn_id", "gb11643"
+    if not digits.isdigit():
+        return None
+    if len(digits) in SOUND_CARD_LENGTHS and luhn_valid(digits):
+        return "bank_card", "luhn"
+    if re.fullmatch(r"1[3-9]\d{9}", digits):
+        return "phone", "cn_mobile"
+    return None
+
+
+def _sound_window(run: list[tuple[_Unit, str, bool]]) -> tuple[int, int, str, str] | None:
+    """(first, last) index into ``run`` of the valid number that needs the fewest units dropped at its ends."""
+    numeric = [i for i, (u, v, _) in enumerate(run) if v]
+    n = len(numeric)
+    if n < SOUND_MIN_UNITS:
+        return None
+    for trim in range(SOUND_MAX_TRIM + 1):
+        for a in range(trim + 1):
+            b = trim - a
+            if n - trim < SOUND_MIN_UNITS:
+                continue
+            window = numeric[a : n - b]
+            if sum(1 for i in window if run[i][2]) < SOUND_MIN_READ:
+                continue  # (nearly) all written digits: the ordinary detector's business
+            kind = validated_number("".join(run[i][1] for i in window))
+            if kind:
+                return window[0], window[-1], kind[0], kind[1]
+    return None
+
+
+def sound_findings(units: list[_Unit], speaker: str, call_id: str, opts: PIIOptions) -> list[Finding]:
+    """Numbers Whisper wrote as look-alike Mandarin characters (要求求起屋 for 幺九九七五).
+
+    Only a run of at least SOUND_MIN_UNITS digit-sounding units, joined by nothing but separators, is a
+    candidate, and it becomes a finding only when it (less one stray unit at an end) validates as a Chinese
+    ID (check digit), a bank card (Luhn, 16 or 19 digits) or a Chinese mobile number (11 digits, 1[3-9]):
+    ordinary text rarely holds 11 digit-sounding characters in a row, and a random run rarely passes the checks.
+    """
+    findings = []
+    for run in _sound_runs(units, _sound_values(units), opts):
+        hit = _sound_window(run)
+        if hit is None:
+            continue
+        first, last, pii_type, check = hit
+        window = run[first : last + 1]
+        value = "".join(v for _, v, _ in window)
+        readback = pii_type == "bank_card" and speaker == "agent"
+        n_sound = sum(1 for _, _, by_sound in window if by_sound)
+        findings.append(Finding(
+            call_id=call_id, kind="pii", rule_id="pii_readback_card" if readback else f"pii_{pii_type}",
+            rule_version=RULE_VERSION, speaker=speaker,  # type: ignore[arg-type]
+            start=round(window[0][0].start, 3), end=round(window[-1][0].end, 3),
+            evidence=f"{pii_type}: {mask_digits(value)} (read by sound)",
+            confidence=0.7 if check in ("luhn", "gb11643") else 0.5,
+            severity="critical" if readback else "minor",
+            details={"type": pii_type, "masked": mask_digits(value), "n_digits": len(value), "check": check,
+                     "read_by": "sound", "sound_units": n_sound, "spans": _spans([u for u, _, _ in window])},
+        ))
+    return findings
+
+
+def _merge_sound(found: list[Finding], by_sound: list[Finding]) -> list[Finding]:
+    """Add sound-read numbers where the written-digit detector found nothing validated at that time.
+
+    A sound-read number replaces an unvalidated "digits" finding it overlaps (the written digits were a part
+    of it); it is dropped where a validated finding of the same speaker already covers that time.
+    """
+    out = list(found)
+    for f in by_sound:
+        overlapping = [g for g in out if g.speaker == f.speaker and g.start < f.end and g.end > f.start]
+        if any(g.details.get("type") != "digits" for g in overlapping):
+            continue
+        out = [g for g in out if g not in overlapping]
+        by_word: dict[tuple[int, int], list[int]] = {}  # one span per word, or the redaction would cut twice
+        for si, wi, a, b in (s for g in overlapping + [f] for s in g.details["spans"]):
+            span = by_word.setdefault((si, wi), [a, b])
+            span[0], span[1] = min(span[0], a), max(span[1], b)
+        spans = [[si, wi, a, b] for (si, wi), (a, b) in sorted(by_word.items())]
+        start = min([f.start] + [g.start for g in overlapping])
+        end = max([f.end] + [g.end for g in overlapping])
+        out.append(dataclasses.replace(f, start=start, end=end, details={**f.details, "spans": spans}))
+    return out
+
+
 def detect_pii(transcript: Transcript, call: Call | None = None, opts: PIIOptions | None = None) -> list[Finding]:
     """One ``pii`` finding per phone number, ID number, card number, e-mail address or long digit string."""
     opts = opts or PIIOptions()
     call_id = call.call_id if call else ""
     findings: list[Finding] = []
     for speaker, units in _speaker_streams(transcript).items():
+        written = len(findings)
         by_ref = {u.ref: i for i, u in enumerate(units)}
         for run in _runs(units, opts):
             value = "".join(u.value for u in run if u.kind in ("digit", "weak", "x"))
@@ -332,13 +499,17 @@ def detect_pii(transcript: Transcript, call: Call | None = None, opts: PIIOption
                 details={"type": pii_type, "masked": mask_digits(value), "n_digits": len(value),
                          "check": check, "spans": _spans(run)},
             ))
-        for address, spans, start, end in _emails(transcript, speaker):
+        if opts.sound_digits:
+            findings[written:] = _merge_sound(findings[written:], sound_findings(units, speaker, call_id, opts))
+        for address, spans, start, end, *how in _emails(transcript, speaker):
+            no_at = bool(how)
             findings.append(Finding(
                 call_id=call_id, kind="pii", rule_id="pii_email", rule_version=RULE_VERSION,
                 speaker=speaker, start=round(start, 3), end=round(end, 3),  # type: ignore[arg-type]
-                evidence=f"email: {mask_email(address)}", confidence=0.9, severity="minor",
+                evidence=f"email: {mask_email(address)}" + (" (no 'at' heard)" if no_at else ""),
+                confidence=0.6 if no_at else 0.9, severity="minor",
                 details={"type": "email", "masked": mask_email(address), "check": None,
-                         "spans": [list(s) for s in spans]},
+                         "spans": [list(s) for s in spans], **({"read_by": "shape_no_at"} if no_at else {})},
             ))
     findings.sort(key=lambda f: (f.start, f.end))
     return findings

@@ -12,6 +12,7 @@ from qa_pipeline.audio import Audio
 from qa_pipeline.config import ConfigError, load_config
 from qa_pipeline.contracts import Call, Segment, Transcript, Word
 from qa_pipeline.pii import (
+    PIIOptions,
     classify_digits,
     cn_id_valid,
     detect_pii,
@@ -221,3 +222,158 @@ def test_redacted_audio_has_no_intelligible_digits(tmp_path):
     again = transcribe_cached(red, opts)
     assert digits_heard(again, [(f.start - 0.15, f.end + 0.15) for f in found]) == 0
     assert "phone number" in again.text().lower()  # the words around the number are still there
+
+
+# --- digits read by sound (Mandarin) and e-mail without "at" ----------------------------------------------------
+
+# Real Whisper base output on espeak Mandarin read-outs (`qa eval pii`, pii_synth_zh.wav):
+# 幺九九，七五四三，二三幺九 and 幺八八，七五七四，九幺幺八.
+ASR_PHONE_1 = "我的手机熬码是要求求,起屋是三,二三要求。"
+ASR_PHONE_2 = "我的手机熬码是要爬爬起屋起屋,起屋要爬。"
+# One look-alike character per digit (the sounds Whisper wrote for them in the evaluation).
+LOOK_ALIKE = dict(zip("0123456789", "灵要而山是屋流起爬求"))
+
+
+def sounded(digits: str) -> str:
+    return "".join(LOOK_ALIKE[d] for d in digits)
+
+
+def test_digit_sound_folds():
+    from qa_pipeline.spoken_digits import digit_key, sound_digit, sound_digits
+
+    assert digit_key("shi") == "si" and digit_key("qiu") == "jiu" and digit_key("pa") == "ba"
+    assert [sound_digit(s) for s in ("yao", "qiu", "pa", "shi", "wu", "ji", "liang")] == list("1984572")
+    # n/l and -n/-ng are not folded: 您 (nin), 年 (nian), 林 (lin), 牛 (niu) are not digits
+    assert [sound_digit(s) for s in ("nin", "nian", "lin", "niu", "xi", "can")] == [None] * 6
+    assert sound_digits("要求求起屋") == list("19975")
+    assert sound_digits("我的") == [None, None]
+
+
+@pytest.mark.parametrize("text,last4", [(ASR_PHONE_1, "2319"), (ASR_PHONE_2, "7518")])
+def test_real_asr_phone_read_by_sound(text, last4):
+    found = detect_pii(transcript("zh", ("caller", text)), CALL)
+    assert types(found) == ["phone"]
+    f = found[0]
+    assert f.details["read_by"] == "sound" and f.details["check"] == "cn_mobile"
+    assert f.details["masked"].endswith(last4) and "read by sound" in f.evidence
+    assert f.confidence < 0.85  # lower than a phone number written in digits
+    # the stray 是 before the number is dropped: the finding starts at 要 (the 8th character)
+    assert f.start == pytest.approx(7 * 0.35)
+    red = redact_transcript(transcript("zh", ("caller", text)), found)
+    assert red.segments[0].text.startswith("我的手机熬码是[PHONE]")
+    assert "要" not in red.segments[0].text and "起屋" not in red.segments[0].text
+
+
+def test_sound_reader_needs_a_valid_number():
+    valid_id = "440305198112126086"
+    assert cn_id_valid(valid_id)
+    assert types(detect_pii(transcript("zh", ("caller", "号码" + sounded(valid_id) + "。")), CALL)) == ["cn_id"]
+    bad_id = valid_id[:-1] + "7"  # wrong check digit, and no window of it passes Luhn or is a mobile
+    assert not cn_id_valid(bad_id)
+    assert detect_pii(transcript("zh", ("caller", "号码" + sounded(bad_id) + "。")), CALL) == []
+    # 11 digit sounds that are not a Chinese mobile (12…) and a card that fails Luhn
+    assert detect_pii(transcript("zh", ("caller", "号码" + sounded("12975432319") + "。")), CALL) == []
+    assert not luhn_valid("6222021234567895")
+    assert detect_pii(transcript("zh", ("caller", "卡号" + sounded("6222021234567895") + "。")), CALL) == []
+    assert types(detect_pii(transcript("zh", ("caller", "卡号" + sounded("6222021234567894") + "。")), CALL)) \
+        == ["bank_card"]
+
+
+def test_sound_reader_takes_16_and_19_digit_cards_only():
+    card17 = "62220212345678903"  # passes Luhn; neither 16-digit window inside it does
+    assert luhn_valid(card17) and not luhn_valid(card17[:16]) and not luhn_valid(card17[1:])
+    assert detect_pii(transcript("zh", ("caller", "卡号" + sounded(card17) + "。")), CALL) == []
+    card19 = "6222021234567890128"
+    assert luhn_valid(card19)
+    assert types(detect_pii(transcript("zh", ("caller", "卡号" + sounded(card19) + "。")), CALL)) == ["bank_card"]
+
+
+def test_sound_reader_runs_break_on_other_characters():
+    # the same mobile with one ordinary character (的) in the middle is no longer one run
+    text = "号码" + sounded("19975") + "的" + sounded("432319")
+    assert detect_pii(transcript("zh", ("caller", text)), CALL) == []
+
+
+def test_sound_reader_can_be_switched_off():
+
+    assert detect_pii(transcript("zh", ("caller", ASR_PHONE_1)), CALL, PIIOptions(sound_digits=False)) == []
+
+
+def test_written_digits_are_not_retyped_by_a_stray_sound():
+    # real ASR (zh_pii_update): the ID came back as 17 written digits after 是 (shi ~ si = 4); adding that
+    # one 是 makes 18 digits that happen to pass Luhn. The written-digit finding must stay as it was.
+    found = detect_pii(transcript("zh", ("caller", "我的深圳套马是11105195102202010")), CALL)
+    assert types(found) == ["digits"] and "read_by" not in found[0].details
+    # 15 written digits that fail Luhn; with 是 (4) in front they are a Luhn-valid 16-digit string
+    assert luhn_valid("4622202123456784") and not luhn_valid("622202123456784")
+    found = detect_pii(transcript("zh", ("caller", "卡号是622202123456784")), CALL)
+    assert types(found) == ["digits"] and "read_by" not in found[0].details
+
+
+ORDINARY_ZH = [
+    "我是要去机场接我爸爸。", "这是我一时记起来的事情，就是要求你们尽快处理。", "请您稍等一下，我帮您查询一下。",
+    "您好，这里是东方银行信用卡中心，请问有什么可以帮您？", "实际上几十几个人都已经起来了。",
+    "你们的服务实在是太差了，我要求马上退款！", "一起吃饭吧，就是四五个人，时间是七点。",
+]
+
+
+@pytest.mark.parametrize("text", ORDINARY_ZH)
+def test_ordinary_mandarin_not_flagged(text):
+    assert detect_pii(transcript("zh", ("caller", text)), CALL) == []
+
+
+def test_sentiment_sentences_not_flagged_by_sound():
+    import csv
+    from pathlib import Path
+
+    sentences = []
+    for path in sorted(Path(__file__).parent.joinpath("data").glob("sentiment_zh_*.csv")):
+        with path.open(encoding="utf-8") as fh:
+            sentences += [row["text"] for row in csv.DictReader(fh)]
+    assert len(sentences) > 200
+    flagged = [s for s in sentences for f in detect_pii(transcript("zh", ("caller", s)), CALL)
+               if f.details.get("read_by") == "sound"]
+    assert flagged == []
+
+
+@pytest.mark.parametrize("text,masked", [
+    ("You can email me at mark.johns.ample.com", "m***@ample.com"),  # real ASR of "mark dot jones at example dot com"
+    ("send it to lisa dot mailbox dot org please", "l***@mailbox.org"),
+    ("my email is john.smith.example.co.uk", "j***@example.co.uk"),
+])
+def test_email_without_at_after_a_cue(text, masked):
+    found = detect_pii(transcript("en", ("caller", text)), CALL)
+    assert types(found) == ["email"]
+    assert found[0].details["masked"] == masked and found[0].details["read_by"] == "shape_no_at"
+    assert found[0].confidence < 0.9
+
+
+@pytest.mark.parametrize("text", [
+    "I can send it to example.co.uk", "send it to john.com", "Please visit www.example.com for details",
+    "I will send it to the main office.", "Can you email me the form at home?", "The total is 12.50 dot com",
+])
+def test_email_without_at_needs_cue_and_name(text):
+    assert [f for f in detect_pii(transcript("en", ("caller", text)), CALL) if f.details["type"] == "email"] == []
+
+
+def test_sound_reading_completes_a_partly_written_number():
+    # the first five digits heard as look-alikes, the last six written: one phone number, covering both parts
+    t = transcript("zh", ("caller", "号码要爬爬起屋757518。"))
+    assert types(detect_pii(t, CALL, PIIOptions(sound_digits=False))) == ["digits"]
+    found = detect_pii(t, CALL)
+    assert types(found) == ["phone"] and found[0].details["read_by"] == "sound"
+    assert found[0].start == pytest.approx(2 * 0.35) and found[0].details["masked"].endswith("7518")
+    assert redact_transcript(t, found).segments[0].text.replace(" ", "") == "号码[PHONE]。"
+
+
+def test_merged_sound_finding_redacts_each_word_once():
+    # Whisper writes the written part as one word; the sound window ends one digit before the word does
+    # (12 digits: the mobile is the first 11), the "digits" finding covers the whole word: one edit per word.
+    words = [Word(0.0, 0.3, "号码", 0.9)] + [Word(0.3 + 0.3 * i, 0.6 + 0.3 * i, c, 0.9) for i, c in enumerate("要爬爬起屋")]
+    words.append(Word(1.8, 2.6, "7575189", 0.9))
+    seg = Segment("caller", 0.0, 2.6, "号码要爬爬起屋7575189", "号码要爬爬起屋7575189", words=words)
+    t = Transcript("zh", "test", {}, 2.6, [seg])
+    found = detect_pii(t, CALL)
+    assert types(found) == ["phone"] and found[0].details["read_by"] == "sound"
+    assert [s for s in found[0].details["spans"] if s[1] == 6] == [[0, 6, 0, 7]]
+    assert redact_transcript(t, found).segments[0].text.replace(" ", "") == "号码[PHONE]"
