@@ -1,3 +1,3 @@
 """qa_pipeline: offline speech quality assurance for call centres."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
