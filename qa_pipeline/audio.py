@@ -43,6 +43,7 @@ class Audio:
     channels: list[np.ndarray]  # 16 kHz float32, one array per kept channel
     layout: str  # "stereo" or "mono"
     notes: list[str] = field(default_factory=list)
+    agent_channel: int = 0  # the file channel that became channels[0] (stereo): part of a transcript's cache key
 
     @property
     def rate(self) -> int:
@@ -199,7 +200,7 @@ def load_audio(
             agent = 0 if agent_channel is None else agent_channel
             if agent not in (0, 1):
                 raise ValueError(f"agent_channel must be 0 or 1, not {agent}")
-            channels, out_layout = [channels[agent], channels[1 - agent]], "stereo"
+            channels, out_layout, agent_channel = [channels[agent], channels[1 - agent]], "stereo", agent
     elif n_channels == 2:
         channels, out_layout = [(channels[0] + channels[1]) / 2], "mono"
     else:
@@ -216,4 +217,5 @@ def load_audio(
         channels=channels,
         layout=out_layout,
         notes=notes,
+        agent_channel=agent_channel if out_layout == "stereo" else 0,
     )

@@ -497,7 +497,7 @@ def cache_dir() -> Path:
 def cache_key(audio: Audio, opts: TranscribeOptions) -> str:
     blob = json.dumps(
         {"sha256": audio.sha256, "layout": audio.layout, "n": len(audio.channels),
-         "opts": opts.key(), "code": __version__},
+         "opts": opts.key(), "code": __version__, **({"agent_channel": 1} if audio.agent_channel else {})},
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()

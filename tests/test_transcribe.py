@@ -251,9 +251,12 @@ def test_install_model_checks_sha256(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_agent_channel_flag_swaps_roles() -> None:
     clip = shared("asr_en", "whisper_fixtures", "stereo_diarization.wav")  # different sentence on L and R
+    # Both orders, one after the other: the cache must not hand back the other order's roles.
+    plain = transcript_from_dict(json.loads(run_cli("transcribe", str(clip), "--json")))
     swapped = transcript_from_dict(json.loads(run_cli("transcribe", str(clip), "--agent-channel", "1", "--json")))
-    text = {role: " ".join(s.text for s in swapped.segments if s.speaker == role).lower() for role in ("agent", "caller")}
-    assert "horizon" in text["agent"] and "wizard" in text["caller"]
+    for transcript, agent_word, caller_word in ((plain, "wizard", "horizon"), (swapped, "horizon", "wizard")):
+        text = {role: " ".join(s.text for s in transcript.segments if s.speaker == role).lower() for role in ("agent", "caller")}
+        assert agent_word in text["agent"] and caller_word in text["caller"]
 
 
 # ---------------------------------------------------------------- windows that end early, loops
