@@ -920,6 +920,8 @@ def eval_asr(
     data: DataOpt = None,
     models: Annotated[list[str] | None, typer.Option("--model", help="Plain models to score (default: base, tiny.en).")] = None,
     only: Annotated[str | None, typer.Option("--only", help="Score only clips whose id contains this.")] = None,
+    samples: Annotated[Path | None, typer.Option("--samples", help="Also score the synthesized sample calls "
+                                                 "(e.g. recordings_sample) against their scripts, apart.")] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -933,7 +935,7 @@ def eval_asr(
     if data_dir is None:
         err.print("skipped: no reference data (../shared/data or $QA_SHARED_DATA is absent)")
         return
-    report = evaluate(data_dir, cfg.asr, tuple(models or ("base", "tiny.en")), only)
+    report = evaluate(data_dir, cfg.asr, tuple(models or ("base", "tiny.en")), only, samples)
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
         return
@@ -954,6 +956,10 @@ def eval_asr(
         table.add_row(f"all: {label}", lang, *["–" if v is None else f"{v:.1%}" for v in values], style="bold")
         means = [report.mean_rate(p, lang) for p in profiles]
         table.add_row(f"mean per clip: {label}", lang, *["–" if v is None else f"{v:.1%}" for v in means])
+        synthetic = [report.aggregate(p, lang, synthetic=True) for p in profiles]
+        if any(v is not None for v in synthetic):
+            table.add_row(f"synthetic samples (espeak-ng): {label}", lang,
+                          *["–" if v is None else f"{v:.1%}" for v in synthetic], style="italic")
     out.print(table)
 
 

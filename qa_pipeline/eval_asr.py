@@ -32,6 +32,7 @@ class Reference:
     language: str  # "en" | "zh"
     channel_texts: list[str]
     layout: str | None = None  # None: let ingest decide (near-identical stereo becomes mono)
+    synthetic: bool = False  # a sample call synthesized with espeak-ng: reported apart, never in the real rows
 
     @property
     def text(self) -> str:
@@ -48,6 +49,7 @@ class ClipScore:
     length: int  # reference words (en) or characters (zh)
     hypothesis: str
     reference: str
+    synthetic: bool = False
 
     @property
     def rate(self) -> float:
@@ -59,14 +61,16 @@ class EvalReport:
     clips: list[ClipScore] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "profile/model id: why"
 
-    def aggregate(self, profile: str, language: str, ids: set[str] | None = None) -> float | None:
-        rows = [c for c in self.clips if c.profile == profile and c.language == language and (ids is None or c.id in ids)]
+    def aggregate(self, profile: str, language: str, ids: set[str] | None = None, synthetic: bool = False) -> float | None:
+        rows = [c for c in self.clips if c.profile == profile and c.language == language and (ids is None or c.id in ids)
+                and c.synthetic == synthetic]
         total = sum(c.length for c in rows)
         return sum(c.errors for c in rows) / total if total else None
 
-    def mean_rate(self, profile: str, language: str) -> float | None:
+    def mean_rate(self, profile: str, language: str, synthetic: bool = False) -> float | None:
         """Mean of per-clip rates: every clip counts the same, however long."""
-        rates = [c.rate for c in self.clips if c.profile == profile and c.language == language and c.length]
+        rates = [c.rate for c in self.clips
+                 if c.profile == profile and c.language == language and c.length and c.synthetic == synthetic]
         return sum(rates) / len(rates) if rates else None
 
     def profiles(self) -> list[str]:
@@ -82,6 +86,9 @@ class EvalReport:
                 if value is not None:
                     agg[profile][lang] = round(value, 4)
                     agg[profile][f"{lang}_mean_per_clip"] = round(mean or 0.0, 4)
+                synthetic = self.aggregate(profile, lang, synthetic=True)
+                if synthetic is not None:
+                    agg[profile][f"{lang}_synthetic_samples"] = round(synthetic, 4)
         return {"clips": clips, "aggregate": agg, "skipped": self.skipped}
 
 
@@ -159,6 +166,31 @@ def find_references(data_dir: Path) -> list[Reference]:
     return refs
 
 
+def sample_references(samples: Path) -> list[Reference]:
+    """The synthesized sample calls, with their scripts (``labels.json`` utterances) as references, one text per
+    channel of the file. They show how well Whisper hears espeak-ng's voices, which sets what the rules and PII
+    evaluations on these calls can reach; real recordings are the accuracy that counts."""
+    import csv
+    import json
+
+    labels = json.loads((samples / "labels.json").read_text(encoding="utf-8"))["calls"]
+    refs: list[Reference] = []
+    with (samples / "manifest.csv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            utterances = sorted(labels.get(row["call_id"], {}).get("utterances", []), key=lambda u: u["start"])
+            if not utterances or row["call_id"].startswith("real_"):
+                continue
+            if row["layout"] == "mono":
+                texts = [" ".join(u["text"] for u in utterances)]
+            else:
+                agent_first = int(row.get("agent_channel") or 0) == 0
+                order = ["agent", "caller"] if agent_first else ["caller", "agent"]
+                texts = [" ".join(u["text"] for u in utterances if u["speaker"] == who) for who in order]
+            refs.append(Reference(f"samples/{row['call_id']}", samples / row["path"], row["language"], texts,
+                                  row["layout"], synthetic=True))
+    return refs
+
+
 # ---------------------------------------------------------------- scoring
 
 @lru_cache(maxsize=1)
@@ -217,7 +249,7 @@ def score_clip(ref: Reference, opts: TranscribeOptions, profile: str) -> ClipSco
         e, n = count_errors(r, h, ref.language)
         errors, length = errors + e, length + n
     return ClipScore(ref.id, ref.language, profile, transcript.settings.get("model", opts.model), errors, length,
-                     " | ".join(hyps), " | ".join(refs))
+                     " | ".join(hyps), " | ".join(refs), ref.synthetic)
 
 
 def evaluate(
@@ -225,11 +257,13 @@ def evaluate(
     base_options: TranscribeOptions,
     models: tuple[str, ...] = ("base", "tiny.en"),
     only: str | None = None,
+    samples: Path | None = None,
 ) -> EvalReport:
     """Score every reference with each plain model and with ``base_options`` (the default profile).
 
     A plain model row uses ``base_options`` with that one model for every language
     (``language_models`` cleared); English-only models are scored on English only.
+    ``samples``: also score the synthesized sample calls there, with the default profile only.
     """
     from qa_pipeline.models import resolve_model
 
@@ -245,4 +279,8 @@ def evaluate(
             if not multilingual and ref.language != "en":
                 continue
             report.clips.append(score_clip(ref, opts, profile))
+    if samples is not None:
+        for ref in sample_references(samples):
+            if not only or only in ref.id:
+                report.clips.append(score_clip(ref, base_options, "default"))
     return report

@@ -30,3 +30,21 @@ def test_references_found_in_shared_data() -> None:
 def test_eval_skips_cleanly_without_data(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["eval", "asr", "--data", str(tmp_path / "absent")])
     assert result.exit_code == 0 and "skipped" in result.output
+
+
+def test_sample_references_follow_the_file_channels_and_stay_apart() -> None:
+    from qa_pipeline.eval_asr import EvalReport, sample_references, score_clip
+    from qa_pipeline.transcribe import TranscribeOptions
+    from tests.conftest import SAMPLES
+
+    refs = {r.id: r for r in sample_references(SAMPLES)}
+    assert "samples/real_auto_repairs_40" not in refs and all(r.synthetic for r in refs.values())
+    assert len(refs["samples/zh_missing_greeting_mono"].channel_texts) == 1
+    activation = refs["samples/zh_compliant_activation"]  # agent on the file's second channel
+    assert activation.channel_texts[1].startswith("您好")
+    assert not activation.channel_texts[0].startswith("您好")
+
+    report = EvalReport(clips=[score_clip(refs["samples/en_compliant_address"], TranscribeOptions(), "default")])
+    assert report.aggregate("default", "en") is None  # never mixed into the real-audio rows
+    synthetic = report.aggregate("default", "en", synthetic=True)
+    assert synthetic is not None and synthetic < 0.5
