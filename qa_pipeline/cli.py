@@ -757,12 +757,16 @@ def rules_check(
 
     languages = [language] if language else []
     if not languages:
-        try:
-            for path in pack_files(paths, "zh")[len(pack_files(None, "zh")):]:
-                lang = read_pack_file(path)["language"]
-                languages += [lang] if lang and lang not in languages else []
-        except RulePackError as exc:
-            raise fail(str(exc), EXIT_BAD_CONFIG) from None
+        errors = []
+        for hint in ("zh", "en"):  # a folder may hold zh/ and en/ subfolders, or only one of them
+            try:
+                for path in pack_files(paths, hint)[len(pack_files(None, hint)):]:
+                    lang = read_pack_file(path)["language"]
+                    languages += [lang] if lang and lang not in languages else []
+            except RulePackError as exc:
+                errors.append(exc)
+        if len(errors) == 2 or (errors and not languages):
+            raise fail(str(errors[0]), EXIT_BAD_CONFIG) from None
     report = []
     for lang in languages or ["zh", "en"]:
         pack = load_pack(paths, lang)

@@ -396,7 +396,7 @@ def pack_files(paths: list[Path] | None, language: str) -> list[Path]:
             files += found
         else:
             files.append(p)
-    return files
+    return list(dict.fromkeys(f.resolve() for f in files))  # the packaged folder given again is read once
 
 
 def load_rule_pack(paths: list[Path] | None = None, language: str = "zh") -> RulePack:

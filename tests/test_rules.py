@@ -277,6 +277,23 @@ def test_rules_check_cli(tmp_path: Path) -> None:
     assert result.exit_code == EXIT_BAD_CONFIG and "line 5" in result.stderr and "rules[0].kind" in result.stderr
 
 
+def test_rules_check_reads_both_language_subfolders(tmp_path: Path) -> None:
+    for lang, phrase in (("zh", "你自己看"), ("en", "read it yourself")):
+        (tmp_path / lang).mkdir()
+        (tmp_path / lang / "team.yaml").write_text(
+            f"version: 3\nlanguage: {lang}\nrules:\n  - id: team.{lang}\n    kind: banned_phrase\n"
+            f"    category: rude\n    phrases: [{phrase}]\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["rules", "check", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert sorted(r["language"] for r in json.loads(result.stdout)) == ["en", "zh"]
+    for path in (tmp_path / "en").iterdir():
+        path.unlink()
+    (tmp_path / "en").rmdir()
+    result = CliRunner().invoke(app, ["rules", "check", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert [r["language"] for r in json.loads(result.stdout)] == ["zh"]
+
+
 # ---------------------------------------------------------------- the real call
 @pytest.mark.slow
 @pytest.mark.shared
