@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -296,20 +297,14 @@ def _emails(transcript: Transcript, speaker: str) -> list[tuple[Any, ...]]:
             pos = m.start(1) + len(m.group(1))
             continue
         chars = owners[m.start() : m.end()]
-        refs: dict[tuple[int, int], list[int]] = {}
-        for si, wi, a, _b, _, _ in chars:
-            refs.setdefault((si, wi), []).append(a)
-        spans = [(si, wi, min(cs), max(cs) + 1) for (si, wi), cs in refs.items()]
+        spans = _word_spans(c[:4] for c in chars)
         found.append((_canonical_email(m.group(1), m.group(2)), spans, chars[0][4], chars[-1][5]))
     taken = [(a, b) for _, _, a, b in found]
     for m in _EMAIL_NO_AT.finditer(text):
         chars = owners[m.start(1) : m.end(1)]
         if any(a < chars[-1][5] and b > chars[0][4] for a, b in taken):
             continue
-        refs = {}
-        for si, wi, a, _b, _, _ in chars:
-            refs.setdefault((si, wi), []).append(a)
-        spans = [(si, wi, min(cs), max(cs) + 1) for (si, wi), cs in refs.items()]
+        spans = _word_spans(c[:4] for c in chars)
         labels = re.split(_DOT, m.group(1), flags=re.IGNORECASE)
         n_domain = 3 if labels[-2].lower() in _SECOND_LEVEL else 2  # example.co.uk is a domain, not a name
         if len(labels) <= n_domain:
@@ -322,13 +317,18 @@ def _emails(transcript: Transcript, speaker: str) -> list[tuple[Any, ...]]:
 # --- the stage -------------------------------------------------------------
 
 
-def _spans(run: list[_Unit]) -> list[list[int]]:
+def _word_spans(refs: Iterable[tuple[int, int, int, int]]) -> list[list[int]]:
+    """One [segment, word, first char, end char] per word of the (segment, word, a, b) pieces, so that
+    redaction cuts each word once."""
     by_word: dict[tuple[int, int], list[int]] = {}
-    for u in run:
-        si, wi, a, b = u.ref
+    for si, wi, a, b in refs:
         span = by_word.setdefault((si, wi), [a, b])
         span[0], span[1] = min(span[0], a), max(span[1], b)
     return [[si, wi, a, b] for (si, wi), (a, b) in by_word.items()]
+
+
+def _spans(run: list[_Unit]) -> list[list[int]]:
+    return _word_spans(u.ref for u in run)
 
 
 # --- digits read by sound (Mandarin) ----------------------------------------
@@ -459,11 +459,7 @@ def _merge_sound(found: list[Finding], by_sound: list[Finding]) -> list[Finding]
         if any(g.details.get("type") != "digits" for g in overlapping):
             continue
         out = [g for g in out if g not in overlapping]
-        by_word: dict[tuple[int, int], list[int]] = {}  # one span per word, or the redaction would cut twice
-        for si, wi, a, b in (s for g in overlapping + [f] for s in g.details["spans"]):
-            span = by_word.setdefault((si, wi), [a, b])
-            span[0], span[1] = min(span[0], a), max(span[1], b)
-        spans = [[si, wi, a, b] for (si, wi), (a, b) in sorted(by_word.items())]
+        spans = sorted(_word_spans(tuple(s) for g in overlapping + [f] for s in g.details["spans"]))
         start = min([f.start] + [g.start for g in overlapping])
         end = max([f.end] + [g.end for g in overlapping])
         out.append(dataclasses.replace(f, start=start, end=end, details={**f.details, "spans": spans}))
@@ -509,7 +505,7 @@ def detect_pii(transcript: Transcript, call: Call | None = None, opts: PIIOption
                 evidence=f"email: {mask_email(address)}" + (" (no 'at' heard)" if no_at else ""),
                 confidence=0.6 if no_at else 0.9, severity="minor",
                 details={"type": "email", "masked": mask_email(address), "check": None,
-                         "spans": [list(s) for s in spans], **({"read_by": "shape_no_at"} if no_at else {})},
+                         "spans": spans, **({"read_by": "shape_no_at"} if no_at else {})},
             ))
     findings.sort(key=lambda f: (f.start, f.end))
     return findings
