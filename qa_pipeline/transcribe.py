@@ -19,6 +19,7 @@ import json
 import os
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,18 +111,22 @@ def _is_digits(gram: tuple[str, ...]) -> bool:
     return all(_DIGIT_TOKEN.fullmatch(t) for t in gram)
 
 
+def _repeat_runs(tokens: list[str], max_n: int = 4) -> Iterator[tuple[int, int, int]]:
+    """(first token, end token, repeats so far) at every step of every run of one n-gram repeated back to back
+    (n = 1..max_n), digits aside."""
+    for n in range(1, max_n + 1):
+        for offset in range(n):
+            run_start, prev = offset, None
+            for i in range(offset, len(tokens) - n + 1, n):
+                gram = tuple(tokens[i : i + n])
+                if gram != prev or _is_digits(gram):
+                    run_start, prev = i, gram
+                yield run_start, i + n, (i - run_start) // n + 1
+
+
 def _max_ngram_repeats(tokens: list[str], max_n: int = 4) -> int:
     """Longest run of one n-gram repeated back to back (n = 1..max_n), digits aside."""
-    best = 1
-    for n in range(1, max_n + 1):
-        for start in range(n):
-            run, prev = 1, None
-            for i in range(start, len(tokens) - n + 1, n):
-                gram = tuple(tokens[i : i + n])
-                run = run + 1 if gram == prev and not _is_digits(gram) else 1
-                prev = gram
-                best = max(best, run)
-    return best
+    return max((repeats for _, _, repeats in _repeat_runs(tokens, max_n)), default=1)
 
 
 def _tokens_for_repeats(text: str) -> list[str]:
@@ -139,15 +144,9 @@ def looping_words(words: list[Word], min_repeats: int, max_n: int = 4) -> set[in
             tokens.append(tok)
             owner.append(i)
     looped: set[int] = set()
-    for n in range(1, max_n + 1):
-        for offset in range(n):
-            run_start, prev = offset, None
-            for i in range(offset, len(tokens) - n + 1, n):
-                gram = tuple(tokens[i : i + n])
-                if gram != prev or _is_digits(gram):
-                    run_start, prev = i, gram
-                elif (i - run_start) // n + 1 >= min_repeats:
-                    looped.update(owner[k] for k in range(run_start, i + n))
+    for first, end, repeats in _repeat_runs(tokens, max_n):
+        if repeats >= min_repeats:
+            looped.update(owner[k] for k in range(first, end))
     return looped
 
 
