@@ -200,7 +200,7 @@ def load_audio(
             agent = 0 if agent_channel is None else agent_channel
             if agent not in (0, 1):
                 raise ValueError(f"agent_channel must be 0 or 1, not {agent}")
-            channels, out_layout, agent_channel = [channels[agent], channels[1 - agent]], "stereo", agent
+            channels, out_layout = [channels[agent], channels[1 - agent]], "stereo"
     elif n_channels == 2:
         channels, out_layout = [(channels[0] + channels[1]) / 2], "mono"
     else:
@@ -217,5 +217,5 @@ def load_audio(
         channels=channels,
         layout=out_layout,
         notes=notes,
-        agent_channel=agent_channel if out_layout == "stereo" else 0,
+        agent_channel=(agent_channel or 0) if out_layout == "stereo" else 0,
     )
