@@ -51,7 +51,7 @@ PRIORS: dict[str, tuple[float, float] | None] = {
 # has a wide spread of its own, which would hide the very change we look for. Rate (no transcripts in those
 # corpora): the sd of log2 syllables/s between Whisper segments of one calm speaker in real conversations,
 # 0.46 and 0.68 for the two sides of the real call in calls_en and 0.20 on phone_en's three agent turns,
-# 0.54 pooled (2026-12-01; espeak's synthetic voices vary far less, 0.1-0.35, so they cannot set it).
+# 0.54 pooled (2026-12-01; the synthetic voices then (espeak) varied far less, 0.1-0.35, so they cannot set it).
 # The earlier guess of 0.3 turned an ordinary fast sentence into z = 3 and flagged a calm caller.
 SPREAD: dict[str, float] = {
     "loudness_db": 1.9,

@@ -184,22 +184,18 @@ def _print_pii_text_only(text_only) -> None:
 def eval_pii(
     samples: SamplesOpt = Path("recordings_sample"),
     config: ConfigOpt = None,
-    work_dir: Annotated[Path | None, typer.Option("--work-dir", help="Where synthesized calls are written.")] = None,
     no_audio_check: Annotated[bool, typer.Option("--no-audio-check", help="Skip re-transcribing redacted audio.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """PII recall/precision on synthesized and sample calls and real recordings; digits left in redacted audio."""
-    import tempfile
-
     from qa_pipeline.eval_mono import evaluate_pii, evaluate_pii_on_reference_text
 
     cfg = load_settings(config)
     text_only = evaluate_pii_on_reference_text(samples)
     if not as_json:
         _print_pii_text_only(text_only)
-    with tempfile.TemporaryDirectory() as tmp:
-        report = evaluate_pii(_shared_dir(), samples, cfg.asr, work_dir or Path(tmp),
-                              check_redacted_audio=not no_audio_check, pad=cfg.privacy.pad_seconds)
+    report = evaluate_pii(_shared_dir(), samples, cfg.asr, check_redacted_audio=not no_audio_check,
+                          pad=cfg.privacy.pad_seconds)
     if as_json:
         sys.stdout.write(json.dumps({"end_to_end": report.as_dict(), "reference_text": text_only.as_dict()},
                                     indent=2, ensure_ascii=False) + "\n")
@@ -962,7 +958,7 @@ def eval_asr(
         table.add_row(f"mean per clip: {label}", lang, *["–" if v is None else f"{v:.1%}" for v in means])
         synthetic = [report.aggregate(p, lang, synthetic=True) for p in profiles]
         if any(v is not None for v in synthetic):
-            table.add_row(f"synthetic samples (espeak-ng): {label}", lang,
+            table.add_row(f"synthetic samples (TTS): {label}", lang,
                           *["–" if v is None else f"{v:.1%}" for v in synthetic], style="italic")
     out.print(table)
 

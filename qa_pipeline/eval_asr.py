@@ -32,7 +32,7 @@ class Reference:
     language: str  # "en" | "zh"
     channel_texts: list[str]
     layout: str | None = None  # None: let ingest decide (near-identical stereo becomes mono)
-    synthetic: bool = False  # a sample call synthesized with espeak-ng: reported apart, never in the real rows
+    synthetic: bool = False  # a synthesized sample call: reported apart, never in the real rows
 
     @property
     def text(self) -> str:
@@ -168,7 +168,7 @@ def find_references(data_dir: Path) -> list[Reference]:
 
 def sample_references(samples: Path) -> list[Reference]:
     """The synthesized sample calls, with their scripts (``labels.json`` utterances) as references, one text per
-    channel of the file. They show how well Whisper hears espeak-ng's voices, which sets what the rules and PII
+    channel of the file. They show how well Whisper hears the synthetic voices, which sets what the rules and PII
     evaluations on these calls can reach; real recordings are the accuracy that counts."""
     import csv
     import json

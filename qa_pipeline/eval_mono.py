@@ -5,7 +5,7 @@ stereo calls mixed down to mono (the truth is the channel each word was spoken
 on) or on mono sample calls whose labels give each utterance's speaker.
 
 PII: recall and precision of ``pii`` findings against scripted numbers in
-synthesized calls (espeak-ng utterances made here, and the labelled sample calls)
+synthesized calls (recordings_sample/pii_eval and the labelled sample calls)
 and against real recordings that hold no card or ID numbers (false alarms);
 then the redacted audio is transcribed again and every digit heard inside a
 redacted span is counted.
@@ -16,15 +16,11 @@ from __future__ import annotations
 import csv
 import json
 import random
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 
 from qa_pipeline.audio import Audio, load_audio
 from qa_pipeline.contracts import Call, Finding, Transcript, Word
@@ -198,7 +194,7 @@ def _spoken(digits: str, groups: list[int], lang: str, yao: bool = False) -> str
 
 
 def synth_pii_items(seed: int = 7) -> list[tuple[str, str, str | None, str]]:
-    """(language, sentence, pii type or None, value) for the espeak-ng evaluation calls."""
+    """(language, sentence, pii type or None, value) read aloud in recordings_sample/pii_eval (scripts/make_samples.py)."""
     rng = random.Random(seed)
     items: list[tuple[str, str, str | None, str]] = []
     for _ in range(3):
@@ -232,38 +228,15 @@ def synth_pii_items(seed: int = 7) -> list[tuple[str, str, str | None, str]]:
     return items
 
 
-def synthesize_pii_calls(out_dir: Path, seed: int = 7) -> list[tuple[Path, str, list[dict[str, Any]]]]:
-    """One mono espeak-ng "call" per language; returns (path, language, events with times)."""
-    if shutil.which("espeak-ng") is None:
-        raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    calls = []
-    for lang in ("en", "zh"):
-        parts: list[np.ndarray] = []
-        events: list[dict[str, Any]] = []
-        t = 0.5
-        pause = np.zeros(int(0.8 * RATE), dtype=np.float32)
-        parts.append(np.zeros(int(0.5 * RATE), dtype=np.float32))
-        for i, (item_lang, text, kind, _value) in enumerate(synth_pii_items(seed)):
-            if item_lang != lang:
-                continue
-            voice = "en-us" if lang == "en" else "cmn-latn-pinyin"
-            with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
-                subprocess.run(["espeak-ng", "-v", voice, "-s", "150" if lang == "en" else "140", "-w", tmp.name, text],
-                               check=True, capture_output=True)
-                x, rate = sf.read(tmp.name, dtype="float32")
-            import soxr
-
-            x = soxr.resample(x, rate, RATE).astype(np.float32) * 0.8
-            if kind:
-                events.append({"kind": "pii", "type": kind, "speaker": "unknown", "start": round(t, 3),
-                               "end": round(t + len(x) / RATE, 3), "item": i})
-            parts += [x, pause]
-            t += (len(x) + len(pause)) / RATE
-        path = out_dir / f"pii_synth_{lang}.wav"
-        sf.write(str(path), np.concatenate(parts), RATE, subtype="PCM_16")
-        calls.append((path, lang, events))
-    return calls
+def pii_eval_calls(samples: Path | None) -> list[tuple[str, Path, list[dict[str, Any]]]]:
+    """(name, path, pii events) of the calls that read ``synth_pii_items`` aloud: ``<samples>/pii_eval``, made by
+    scripts/make_samples.py with the sample calls' voices (recorded-speaker TTS, not espeak-ng, whose Mandarin
+    digits Whisper base could not hear)."""
+    folder = samples / "pii_eval" if samples is not None else None
+    if folder is None or not (folder / "labels.json").exists():
+        return []
+    labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))["calls"]
+    return [(call_id, folder / call["path"], call["events"]) for call_id, call in labels.items()]
 
 
 @dataclass
@@ -338,13 +311,12 @@ def digits_heard(transcript: Transcript, spans: list[tuple[float, float]]) -> in
 
 
 def evaluate_pii(
-    shared: Path, samples: Path | None, asr: TranscribeOptions, work_dir: Path,
-    check_redacted_audio: bool = True, pad: float = 0.15,
+    shared: Path, samples: Path | None, asr: TranscribeOptions, check_redacted_audio: bool = True, pad: float = 0.15,
 ) -> PIIReport:
     report = PIIReport()
-    jobs: list[tuple[str, Audio, list[dict[str, Any]]]] = []
-    for path, _lang, events in synthesize_pii_calls(work_dir):
-        jobs.append((path.name, load_audio(path), events))
+    jobs: list[tuple[str, Audio, list[dict[str, Any]]]] = [
+        (name, load_audio(path), events) for name, path, events in pii_eval_calls(samples)
+    ]
     if samples is not None and samples.exists():
         rows, labels = load_manifest(samples)
         for row in rows:
