@@ -26,7 +26,7 @@ import numpy as np
 from qa_pipeline.audio import Audio
 from qa_pipeline.contracts import Call, Finding, Segment, Transcript, Word
 
-RULE_VERSION = "pii-2"  # pii-2: digits read by sound, e-mail without "at"
+RULE_VERSION = "pii-3"  # pii-2: digits read by sound, e-mail without "at"; pii-3: mono calls read as one stream, a misheard word inside a long number
 PLACEHOLDER = {"phone": "[PHONE]", "cn_id": "[ID]", "bank_card": "[CARD]", "email": "[EMAIL]", "digits": "[NUMBER]"}
 
 
@@ -120,13 +120,17 @@ def _combine(units: list[_Unit]) -> None:
             u.value = u.value[0]
 
 
-def _speaker_streams(transcript: Transcript) -> dict[str, list[_Unit]]:
+_MIXED = "*"  # the one stream of a mono call
+
+
+def _speaker_streams(transcript: Transcript, mixed: bool = False) -> dict[str, list[_Unit]]:
+    """Each speaker's units in time order; ``mixed``: everybody's in one stream (key ``_MIXED``)."""
     streams: dict[str, list[_Unit]] = {}
     for si, seg in enumerate(transcript.segments):
         words = seg.words or [Word(seg.start, seg.end, seg.text, 1.0)]
         for wi, w in enumerate(words):
             units = _word_units(w.text, (si, wi if seg.words else -1), w.start, w.end)
-            streams.setdefault(seg.speaker, []).extend(units)
+            streams.setdefault(_MIXED if mixed else seg.speaker, []).extend(units)
     for units in streams.values():
         units.sort(key=lambda u: (u.start, u.ref))
         _combine(units)
@@ -138,7 +142,7 @@ def _runs(units: list[_Unit], opts: PIIOptions) -> list[list[_Unit]]:
     runs: list[list[_Unit]] = []
     current: list[_Unit] = []
     last_digit_end = -1e9
-    for u in units:
+    for i, u in enumerate(units):
         numeric = u.kind in ("digit", "weak", "x", "rep")
         if numeric and current and u.start - last_digit_end > opts.max_gap:
             runs.append(current)
@@ -148,6 +152,8 @@ def _runs(units: list[_Unit], opts: PIIOptions) -> list[list[_Unit]]:
             last_digit_end = u.end
         elif u.kind == "sep" and current:
             current.append(u)
+        elif u.kind == "other" and _misheard_digit(units, i, current, opts):
+            current.append(dataclasses.replace(u, kind="sep"))
         elif u.kind == "other":
             if current:
                 runs.append(current)
@@ -164,6 +170,16 @@ def _runs(units: list[_Unit], opts: PIIOptions) -> list[list[_Unit]]:
         if run:
             out.append(run)
     return out
+
+
+def _misheard_digit(units: list[_Unit], i: int, current: list[_Unit], opts: PIIOptions) -> bool:
+    """One word inside a long read-out number is taken for a misheard digit (信用卡 "四九七分六五零九": 分 was a
+    digit): the run already holds 6+ digits and digits go on right after it. A number that long is personal
+    data whatever the slip, and ending the run there would leave the digits after it unredacted."""
+    if _n_digits(current) < 6:
+        return False
+    nxt = next((u for u in units[i + 1:] if u.kind != "sep"), None)
+    return nxt is not None and nxt.kind == "digit" and nxt.start - units[i].end < 1.0 and len(units[i].text) <= 12
 
 
 def _n_digits(run: list[_Unit]) -> int:
@@ -466,12 +482,36 @@ def _merge_sound(found: list[Finding], by_sound: list[Finding]) -> list[Finding]
     return out
 
 
+def _speaker_of(transcript: Transcript, start: float, end: float) -> str:
+    """The speaker whose segments overlap [start, end] the most."""
+    overlap: dict[str, float] = {}
+    for seg in transcript.segments:
+        if seg.start < end and seg.end > start:
+            overlap[seg.speaker] = overlap.get(seg.speaker, 0.0) + min(seg.end, end) - max(seg.start, start)
+    return max(overlap, key=overlap.__getitem__) if overlap else "unknown"
+
+
+def _attribute(f: Finding, transcript: Transcript) -> Finding:
+    """A number found in a mono call's mixed stream goes to the speaker who said most of it."""
+    speaker = _speaker_of(transcript, f.start, f.end)
+    readback = f.details.get("type") == "bank_card" and speaker == "agent"
+    return dataclasses.replace(f, speaker=speaker,  # type: ignore[arg-type]
+                               rule_id="pii_readback_card" if readback else f"pii_{f.details['type']}",
+                               severity="critical" if readback else "minor")
+
+
 def detect_pii(transcript: Transcript, call: Call | None = None, opts: PIIOptions | None = None) -> list[Finding]:
-    """One ``pii`` finding per phone number, ID number, card number, e-mail address or long digit string."""
+    """One ``pii`` finding per phone number, ID number, card number, e-mail address or long digit string.
+
+    On a mono call the speakers come from diarization, which can hand a piece of a number to the other
+    speaker (a 0.4 s "four nine seven" inside the caller's card number); there numbers are read from
+    everybody's words in one stream, so such a split cannot leave digits unredacted, and each number is
+    attributed to the speaker who said most of it."""
     opts = opts or PIIOptions()
     call_id = call.call_id if call else ""
+    mixed = call is not None and call.layout == "mono"
     findings: list[Finding] = []
-    for speaker, units in _speaker_streams(transcript).items():
+    for speaker, units in _speaker_streams(transcript, mixed).items():
         written = len(findings)
         by_ref = {u.ref: i for i, u in enumerate(units)}
         for run in _runs(units, opts):
@@ -497,6 +537,9 @@ def detect_pii(transcript: Transcript, call: Call | None = None, opts: PIIOption
             ))
         if opts.sound_digits:
             findings[written:] = _merge_sound(findings[written:], sound_findings(units, speaker, call_id, opts))
+        if speaker == _MIXED:
+            findings[written:] = [_attribute(f, transcript) for f in findings[written:]]
+    for speaker in dict.fromkeys(seg.speaker for seg in transcript.segments):
         for address, spans, start, end, *how in _emails(transcript, speaker):
             no_at = bool(how)
             findings.append(Finding(

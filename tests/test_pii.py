@@ -377,3 +377,24 @@ def test_merged_sound_finding_redacts_each_word_once():
     assert types(found) == ["phone"] and found[0].details["read_by"] == "sound"
     assert [s for s in found[0].details["spans"] if s[1] == 6] == [[0, 6, 0, 7]]
     assert redact_transcript(t, found).segments[0].text.replace(" ", "") == "号码[PHONE]"
+
+
+# --- mono calls: a number split by diarization, a digit misheard as a word ----------------------------------------
+
+def test_a_number_split_between_speakers_on_a_mono_call_is_found_whole():
+    """Diarization gave 0.4 s of the caller's card number to the agent (seen on pii_synth_zh): on a mono call the
+    whole number is one finding, the caller's; on a stereo call the channels are the truth and stay apart."""
+    tr = transcript("zh", ("caller", "我的银行卡号是六二二二零二一二"), ("agent", "三四五六"), ("caller", "七八九四"))
+    mono = detect_pii(tr, Call(call_id="m", audio_path="m.wav", layout="mono"))
+    assert [(f.speaker, f.details["n_digits"], f.details["type"]) for f in mono] == [("caller", 16, "bank_card")]
+    stereo = detect_pii(tr, Call(call_id="s", audio_path="s.wav", layout="stereo"))
+    # Stereo: the agent's 4 digits are the agent's; the caller's 8 + 4 make a 12-digit string, not a card.
+    assert [(f.speaker, f.details["n_digits"], f.details["type"]) for f in stereo] == [("caller", 12, "digits")]
+
+
+def test_one_misheard_word_inside_a_long_number_does_not_end_it():
+    tr = transcript("zh", ("caller", "卡号是六二二一四七零四九七分，六五零九"))
+    [f] = detect_pii(tr, CALL)
+    assert f.details["n_digits"] == 14 and f.end == tr.segments[0].words[-1].end
+    # Short digit strings around a word stay apart: 三点 … 二百五 is a time and an amount.
+    assert detect_pii(transcript("zh", ("agent", "我们下午三点见，一共是二五零元")), CALL) == []
