@@ -193,7 +193,13 @@ def test_human_override_changes_scorecard(writable_db: Path) -> None:
     fkey, bcid, bagent, bweek, category, btotal = q(conn,
         f"SELECT f.finding_key, c.call_id, c.agent_id, c.week, f.category, s.total {CURRENT}"
         " JOIN scores s ON s.result_id = c.current_result_id WHERE f.kind='banned_phrase' AND f.speaker='agent'"
-        " ORDER BY c.call_id LIMIT 1")[0]
+        # the only evidence of a failed criterion: rejecting it must give back what it cost
+        " AND EXISTS (SELECT 1 FROM json_each(s.breakdown, '$.criteria') j WHERE json_extract(j.value, '$.status')"
+        "      = 'fail' AND json_array_length(j.value, '$.evidence') = 1"
+        "      AND json_extract(j.value, '$.evidence[0].rule_id') = f.rule_id"
+        "      AND json_extract(j.value, '$.evidence[0].start') = f.start)"
+        " AND NOT (c.agent_id = ? AND c.week = ?)"  # part 5 checks the first part's agent-week again
+        " ORDER BY c.call_id LIMIT 1", agent, week)[0]
     row0 = next(r for r in weekly_scorecard(store, bweek, config=CFG).rows if r.agent_id == bagent)
     submit_review(store, "mei", bcid, verdicts={fkey: "reject"})
     row1 = next(r for r in weekly_scorecard(store, bweek, config=CFG).rows if r.agent_id == bagent)
@@ -234,7 +240,8 @@ def test_human_override_changes_scorecard(writable_db: Path) -> None:
         f"SELECT f.finding_key, c.call_id, c.agent_id, c.week, json_extract(f.details, '$.step') {CURRENT}"
         " JOIN scores s ON s.result_id = c.current_result_id WHERE f.kind='script_step' AND f.status='fail'"
         " AND s.auto_fail = 0 AND json_extract(f.details, '$.order_violation') IS NULL"
-        " AND c.call_id NOT IN (?, ?) ORDER BY c.call_id LIMIT 1", cid, bcid)[0]
+        " AND c.call_id NOT IN (?, ?) AND NOT (c.agent_id = ? AND c.week = ?) ORDER BY c.call_id LIMIT 1",
+        cid, bcid, agent, week)[0]
     srow0 = next(r for r in weekly_scorecard(store, sweek, config=CFG).rows if r.agent_id == sagent)
     submit_review(store, "mei", scid, verdicts={skey: "reject"})
     srow1 = next(r for r in weekly_scorecard(store, sweek, config=CFG).rows if r.agent_id == sagent)

@@ -118,7 +118,9 @@ def test_label_times_lie_on_the_speech(manifest, labels, loaded):
             busy = np.zeros(len(samples), bool)
             for u in mine:
                 seg = samples[int(u["start"] * rate):int(u["end"] * rate)]
-                assert np.sqrt(np.mean(seg**2)) > 10 ** (-35 / 20), (r["call_id"], u["text"])
+                # -40 dBFS: well above the -78 dBFS line noise of the gaps; the band-pass takes a deep voice's
+                # fundamental, so a short quiet "Perfect, thanks." of the lowest caller lies near -36 dBFS.
+                assert np.sqrt(np.mean(seg**2)) > 10 ** (-40 / 20), (r["call_id"], u["text"])
             for u in call["utterances"]:  # anything anybody says, or hold music, is not a gap
                 busy[max(0, int((u["start"] - 0.05) * rate)):int((u["end"] + 0.05) * rate)] = True
             for e in call["events"]:

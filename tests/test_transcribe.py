@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from qa_pipeline.audio import AudioError, load_audio
 from qa_pipeline.cli import app
-from qa_pipeline.contracts import Transcript, transcript_from_dict
+from qa_pipeline.contracts import Segment, Transcript, transcript_from_dict
 from qa_pipeline.eval_asr import count_errors
 from qa_pipeline.models import ModelError, install_model
 from qa_pipeline.textnorm import normalize_display, to_simplified
@@ -261,15 +261,19 @@ def test_agent_channel_flag_swaps_roles() -> None:
 
 # ---------------------------------------------------------------- windows that end early, loops
 def test_speech_after_a_windows_last_word_is_decoded_again() -> None:
-    """Whisper ended the agent's second window after 12.6 of its 16.3 s, dropping the closing at 80.5 s
-    (the last speech region of the channel): the tail is decoded as a window of its own."""
-    audio = load_audio(SAMPLES / "zh_pii_update.flac")
+    """Whisper ends the agent's first packed window at 22 s of ~50: the refusals and blame-shifting (the call's
+    banned phrases, 22-45 s) and the closing at 50 s come only from decoding the rest as windows of their own."""
+    audio = load_audio(SAMPLES / "zh_banned_refusal.flac")
     opts = TranscribeOptions(language="zh")
-    with_tail = transcribe_audio(audio, opts)
+    with_tail = transcribe_audio(audio, opts)  # not the cache: this is the code under test
     without = transcribe_audio(audio, dataclasses.replace(opts, tail_retry_seconds=0))
-    closing = [s for s in with_tail.segments if s.speaker == "agent" and s.start >= 80.0]
-    assert closing and closing[0].end <= audio.duration
-    assert not [s for s in without.segments if s.speaker == "agent" and s.start >= 80.0]
+
+    def agent_after(t: Transcript, start: float) -> list[Segment]:
+        return [s for s in t.segments if s.speaker == "agent" and s.start >= start]
+
+    assert len(agent_after(with_tail, 22.0)) >= len(agent_after(without, 22.0)) + 5
+    closing = agent_after(with_tail, 49.0)
+    assert closing and closing[-1].end <= audio.duration and "再见" in closing[-1].text
 
 
 def test_tail_chunk_maps_back_to_file_time() -> None:
