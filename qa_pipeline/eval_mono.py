@@ -319,11 +319,10 @@ def evaluate_pii(
     ]
     if samples is not None and samples.exists():
         rows, labels = load_manifest(samples)
-        for row in rows:
+        for row in rows:  # every call: those without labelled personal data count the false alarms
             events = [e for e in labels.get(row["call_id"], {}).get("events", []) if e.get("kind") == "pii"]
-            if events or row["call_id"].startswith("real_"):
-                clip = load_audio(samples / row["path"], agent_channel=int(row.get("agent_channel") or 0))
-                jobs.append((row["call_id"], clip, events))
+            clip = load_audio(samples / row["path"], agent_channel=int(row.get("agent_channel") or 0))
+            jobs.append((row["call_id"], clip, events))
     if (shared / "phone_en" / "sample.wav").exists():
         jobs.append(("phone_en/sample.wav (real)", load_audio(shared / "phone_en" / "sample.wav"), []))
     agent_wav = shared / "calls_en" / "Auto_Repairs_40_UTC_agent.wav"
