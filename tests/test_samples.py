@@ -186,3 +186,25 @@ def test_the_script_reproduces_the_labels(labels):
     _, label = module.render(call)
     assert label == labels["en_banned_refusal"]
     assert re.fullmatch(r"\d{18}", module.CN_ID) and _cn_id_ok(module.CN_ID)
+
+
+def test_the_pii_read_outs_hold_the_items_they_claim():
+    """recordings_sample/pii_eval: one mono call per language; each labelled event is the item of synth_pii_items
+    it names (type and value), inside the audio, and every item with personal data has its event."""
+    import soundfile as sf
+
+    from qa_pipeline.eval_mono import pii_eval_calls, synth_pii_items
+
+    items = synth_pii_items()
+    calls = pii_eval_calls(SAMPLES)
+    assert sorted(name for name, _, _ in calls) == ["pii_synth_en", "pii_synth_zh"]
+    seen = set()
+    for name, path, events in calls:
+        info = sf.info(str(path))
+        assert info.channels == 1 and info.samplerate == 8000
+        for e in events:
+            lang, _text, kind, value = items[e["item"]]
+            assert (f"pii_synth_{lang}", kind, value) == (name, e["type"], e["value"])
+            assert 0 < e["start"] < e["end"] <= info.duration
+            seen.add(e["item"])
+    assert seen == {i for i, item in enumerate(items) if item[2]}
