@@ -44,7 +44,8 @@ RATE = 8000
 NOISE_DBFS = -78.0  # RMS of the line noise: a faint hiss, far below speech (and cheap for FLAC)
 HOLD_DBFS = -38.0  # RMS of the hold music: quiet, as on a real line
 
-# Loudness, speaking rate, pitch and vocal effort of each speaking style, relative to the voice's own.
+# Loudness, speaking rate, pitch and vocal effort of each speaking style, relative to the voice's own ("pitch" and
+# its random per-clause "jitter" are offsets in the units festival() and NeuralSpeaker.say() turn into ratios).
 # "angry": louder, faster, higher, with a pitch that jumps from clause to clause and a brighter spectrum (raised
 # effort tilts energy towards 1-3.4 kHz; neither synthesiser does that by itself when only made louder).
 STYLES: dict[str, dict[str, float]] = {
@@ -60,7 +61,7 @@ class Voice:
     (below 1: lower pitch and a longer vocal tract, a deeper voice) and synthesised that much slower or faster
     so the speaking rate stays; no phase vocoder smears the sound."""
 
-    festival: str  # festival voice name
+    festival: str  # an HTS voice of Festival (the engine rate option is HTS's)
     tract: float = 1.0
 
 
@@ -646,14 +647,11 @@ def trim(x: np.ndarray) -> np.ndarray:
 
 
 def festival(text: str, voice: Voice, speed: float, pitch_offset: int) -> np.ndarray:
-    # A speaking style's pitch offset (espeak units, +22 angry) moves the whole voice, tract and all, by half
-    # as many percent: a resampled voice sounds higher with every formant.
+    # A speaking style's pitch offset (+22 angry) moves the whole voice, tract and all, by half as many percent:
+    # a resampled voice sounds higher with every formant, and further than ~11 % it stops sounding like a person.
     shift = voice.tract * (1 + pitch_offset / 200)
-    stretch = shift / speed  # the resampling shortens by ``shift``
-    if voice.festival.endswith("_hts"):  # HTS voices ignore Duration_Stretch; their engine takes a rate
-        setup = f'(set! hts_engine_params (append hts_engine_params (list (list "-r" {1 / stretch:.4f}))))'
-    else:
-        setup = f"(Parameter.set 'Duration_Stretch {stretch:.4f})"
+    # The resampling shortens by ``shift``; the HTS engine's rate (it ignores Duration_Stretch) makes up for it.
+    setup = f'(set! hts_engine_params (append hts_engine_params (list (list "-r" {speed / shift:.4f}))))'
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "clause.wav"
         subprocess.run(["text2wave", "-eval", f"(begin (voice_{voice.festival}) {setup})", "-o", str(out)],
