@@ -174,12 +174,19 @@ def _runs(units: list[_Unit], opts: PIIOptions) -> list[list[_Unit]]:
 
 def _misheard_digit(units: list[_Unit], i: int, current: list[_Unit], opts: PIIOptions) -> bool:
     """One word inside a long read-out number is taken for a misheard digit (信用卡 "四九七分六五零九": 分 was a
-    digit): the run already holds 6+ digits and digits go on right after it. A number that long is personal
-    data whatever the slip, and ending the run there would leave the digits after it unredacted."""
-    if _n_digits(current) < 6:
+    digit): the run already holds ``min_digits`` (6) digits and digits go on right after it. A number that long
+    is personal data whatever the slip, and ending the run there would leave the digits after it unredacted."""
+    if _n_digits(current) < opts.min_digits:
         return False
     nxt = next((u for u in units[i + 1:] if u.kind != "sep"), None)
     return nxt is not None and nxt.kind == "digit" and nxt.start - units[i].end < 1.0 and len(units[i].text) <= 12
+
+
+def _number_rule(pii_type: str, speaker: str) -> tuple[str, str]:
+    """(rule id, severity) of a number: an agent reading a card number out is the critical read-back."""
+    if pii_type == "bank_card" and speaker == "agent":
+        return "pii_readback_card", "critical"
+    return f"pii_{pii_type}", "minor"
 
 
 def _n_digits(run: list[_Unit]) -> int:
@@ -448,15 +455,15 @@ def sound_findings(units: list[_Unit], speaker: str, call_id: str, opts: PIIOpti
         first, last, pii_type, check = hit
         window = run[first : last + 1]
         value = "".join(v for _, v, _ in window)
-        readback = pii_type == "bank_card" and speaker == "agent"
+        rule_id, severity = _number_rule(pii_type, speaker)
         n_sound = sum(1 for _, _, by_sound in window if by_sound)
         findings.append(Finding(
-            call_id=call_id, kind="pii", rule_id="pii_readback_card" if readback else f"pii_{pii_type}",
+            call_id=call_id, kind="pii", rule_id=rule_id,
             rule_version=RULE_VERSION, speaker=speaker,  # type: ignore[arg-type]
             start=round(window[0][0].start, 3), end=round(window[-1][0].end, 3),
             evidence=f"{pii_type}: {mask_digits(value)} (read by sound)",
             confidence=0.7 if check in ("luhn", "gb11643") else 0.5,
-            severity="critical" if readback else "minor",
+            severity=severity,
             details={"type": pii_type, "masked": mask_digits(value), "n_digits": len(value), "check": check,
                      "read_by": "sound", "sound_units": n_sound, "spans": _spans([u for u, _, _ in window])},
         ))
@@ -494,10 +501,8 @@ def _speaker_of(transcript: Transcript, start: float, end: float) -> str:
 def _attribute(f: Finding, transcript: Transcript) -> Finding:
     """A number found in a mono call's mixed stream goes to the speaker who said most of it."""
     speaker = _speaker_of(transcript, f.start, f.end)
-    readback = f.details.get("type") == "bank_card" and speaker == "agent"
-    return dataclasses.replace(f, speaker=speaker,  # type: ignore[arg-type]
-                               rule_id="pii_readback_card" if readback else f"pii_{f.details['type']}",
-                               severity="critical" if readback else "minor")
+    rule_id, severity = _number_rule(f.details["type"], speaker)
+    return dataclasses.replace(f, speaker=speaker, rule_id=rule_id, severity=severity)  # type: ignore[arg-type]
 
 
 def detect_pii(transcript: Transcript, call: Call | None = None, opts: PIIOptions | None = None) -> list[Finding]:
@@ -523,15 +528,14 @@ def detect_pii(transcript: Transcript, call: Call | None = None, opts: PIIOption
             after = units[by_ref[run[-1].ref] + 1] if by_ref[run[-1].ref] + 1 < len(units) else None
             if pii_type == "digits" and after is not None and after.text.lower() in _NOT_PII_AFTER:
                 continue  # an amount or a quantity, not an identifier
-            readback = pii_type == "bank_card" and speaker == "agent"
+            rule_id, severity = _number_rule(pii_type, speaker)
             findings.append(Finding(
-                call_id=call_id, kind="pii",
-                rule_id="pii_readback_card" if readback else f"pii_{pii_type}",
+                call_id=call_id, kind="pii", rule_id=rule_id,
                 rule_version=RULE_VERSION, speaker=speaker,  # type: ignore[arg-type]
                 start=round(run[0].start, 3), end=round(run[-1].end, 3),
                 evidence=f"{pii_type}: {mask_digits(value)}",
                 confidence=0.95 if check in ("luhn", "gb11643") else 0.85 if pii_type == "phone" else 0.6,
-                severity="critical" if readback else "minor",
+                severity=severity,
                 details={"type": pii_type, "masked": mask_digits(value), "n_digits": len(value),
                          "check": check, "spans": _spans(run)},
             ))
