@@ -796,7 +796,7 @@ def eval_rules(
 
     if not (samples / "labels.json").exists():
         raise fail(f"{samples}: no labels.json (run scripts/make_samples.py)", EXIT_BAD_INPUT)
-    report = run(samples, model, rules)
+    report = run(samples, model, rules, shared=_shared_dir())
     if as_json:
         sys.stdout.write(json.dumps(to_dict(report), ensure_ascii=False, indent=2) + "\n")
     else:
@@ -829,13 +829,11 @@ def eval_tone(
     as_json: JsonOpt = False,
 ) -> None:
     """Acoustic AUC on emotion_de, text macro-F1 on the held-out split, flags on the sample calls."""
-    import os
 
     from qa_pipeline import tone_eval
 
     cfg = load_settings(config)
-    shared_data = Path(os.environ.get("QA_SHARED_DATA", Path.cwd().parent / "shared" / "data"))
-    emotion_dir = emotion_dir or shared_data / "emotion_de"
+    emotion_dir = emotion_dir or _shared_dir() / "emotion_de"
     samples = samples or Path("recordings_sample")
     report: dict = {"text": tone_eval.eval_text(load_sentiment_or_fail(cfg.tone.sentiment_model, cfg.tone.text_threads))}
     if (emotion_dir / "labels.csv").exists():
@@ -906,9 +904,7 @@ def bench_tone(
               f"= {100 * row['tone_share_wall']:.1f} % of transcription (wall), {100 * row['tone_share_cpu']:.1f} % (CPU)",
               highlight=False)
 def shared_data_dir(data: Path | None) -> Path | None:
-    import os
-
-    path = data or Path(os.environ.get("QA_SHARED_DATA") or Path.cwd().parent / "shared" / "data")
+    path = data or _shared_dir()
     return path if path.is_dir() else None
 
 

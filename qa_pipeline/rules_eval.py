@@ -335,11 +335,8 @@ def evaluate_real_call(calls: list[EvalCall], packs: dict[str, RulePack], labels
 
 def run(samples: Path, model: str = "base", rules: list[Path] | None = None, tol: float = 2.0,
         shared: Path | None = None) -> EvalReport:
-    """``shared``: the reference data holding EXTRA_COMPLIANT (default $QA_SHARED_DATA or ../shared/data)."""
-    import os
-
-    shared = shared or Path(os.environ.get("QA_SHARED_DATA") or Path.cwd().parent / "shared" / "data")
-    calls = load_eval_calls(samples, model) + load_extra_compliant(shared, model)
+    """``shared``: the reference data holding EXTRA_COMPLIANT (None: the samples alone)."""
+    calls = load_eval_calls(samples, model) + (load_extra_compliant(shared, model) if shared else [])
     packs = {lang: load_rule_pack(rules, lang) for lang in ("zh", "en")}
     return evaluate(calls, packs, tol)
 
