@@ -593,8 +593,14 @@ STEP_LOOSE_MIN_TOKENS = 5
 STEP_SHORT_THRESHOLD = 0.85
 
 
+@lru_cache(maxsize=20000)
+def _n_tokens(phrase: str) -> int:
+    return len(normalize_tokens(phrase))
+
+
 def _step_find(phrases: list[str], stream: Stream, tier: str, threshold: float, phonetic: bool) -> list[Match]:
-    short = [p for p in phrases if len(normalize_tokens(p)) < STEP_LOOSE_MIN_TOKENS]
+    # Every step of every call asks again: the phrasings' lengths are counted once.
+    short = [p for p in phrases if _n_tokens(p) < STEP_LOOSE_MIN_TOKENS]
     long = [p for p in phrases if p not in short]
     return merge_matches(
         find_any(long, [], stream, tier, threshold, min_sound=2, phonetic=phonetic)
