@@ -20,6 +20,7 @@ import os
 import re
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,11 +299,57 @@ def tail_chunk(chunk: _Chunk, last_word_end: float, min_speech: float) -> _Chunk
     return _Chunk(chunk.channel, chunk.samples[int(last_word_end * SAMPLE_RATE):], pieces)
 
 
-def _detect_language(model, chunks: list[_Chunk], opts: TranscribeOptions) -> tuple[str, float]:
+def _window_features(model, chunk: _Chunk) -> np.ndarray:
+    """The log-mel features of one window, padded to Whisper's 30 s."""
+    from faster_whisper.audio import pad_or_trim
+
+    return pad_or_trim(model.feature_extractor(chunk.samples)[..., :-1])
+
+
+class _WindowEncoder:
+    """The WhisperModel as faster-whisper's batched pipeline sees it, with the encoder run our way.
+
+    On a CPU, CTranslate2's encoder costs more per window in a batch than alone (base, int8, 2 threads:
+    0.72-0.76 s a window in a batch of 8, 0.63-0.67 s alone; scripts/bench_encoder.py), so the windows of a batch are
+    encoded one by one and only the decoding is batched. A window that language detection encoded is
+    not encoded again when it is decoded.
+    """
+
+    def __init__(self, model) -> None:
+        self._model = model
+        self._kept: dict[bytes, np.ndarray] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    @property
+    def _one_by_one(self) -> bool:
+        return self._model.model.device == "cpu"  # a GPU encodes a batch faster than its windows in turn
+
+    def encode_and_keep(self, features: np.ndarray):
+        """Encode one window's features and keep the output for when that window is decoded."""
+        output = self._model.encode(features)
+        if self._one_by_one:
+            self._kept[hashlib.sha1(features.tobytes()).digest()] = np.asarray(output)[0]
+        return output
+
+    def encode(self, features: np.ndarray):
+        import ctranslate2
+
+        if not self._one_by_one:
+            return self._model.encode(features)
+        rows = []
+        for row in features.reshape(-1, *features.shape[-2:]):
+            kept = self._kept.pop(hashlib.sha1(row.tobytes()).digest(), None)
+            rows.append(kept if kept is not None else np.asarray(self._model.encode(row))[0])
+        return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.stack(rows)))
+
+
+def _detect_language(encoder: _WindowEncoder, chunks: list[_Chunk], opts: TranscribeOptions) -> tuple[str, float]:
     """Language probabilities, restricted to opts.languages, over the first chunk of each channel.
 
-    Each probe costs a full encoder pass, so the second channel is heard only when
-    the first leaves doubt (below ``language_confidence``).
+    Each probe costs an encoder pass, which the decoding of that window reuses; the second channel is
+    heard only when the first leaves doubt (below ``language_confidence``).
     """
     scores: dict[str, float] = {}
     seen: set[int] = set()
@@ -319,7 +366,8 @@ def _detect_language(model, chunks: list[_Chunk], opts: TranscribeOptions) -> tu
         if chunk.channel in seen:
             continue
         seen.add(chunk.channel)
-        _, _, probs = model.detect_language(features=model.feature_extractor(chunk.samples)[..., :-1])
+        encoder_output = encoder.encode_and_keep(_window_features(encoder, chunk))
+        probs = [(token[2:-2], p) for token, p in encoder.model.detect_language(encoder_output)[0]]
         weight = chunk.metadata["duration"]
         for lang, p in probs:
             scores[lang] = scores.get(lang, 0.0) + p * weight
@@ -330,9 +378,10 @@ def _detect_language(model, chunks: list[_Chunk], opts: TranscribeOptions) -> tu
     return best(pool())
 
 
-def _decode_chunks(model, spec: ModelSpec, chunks: list[_Chunk], language: str, opts: TranscribeOptions):
+def _decode_chunks(
+    model: _WindowEncoder, spec: ModelSpec, chunks: list[_Chunk], language: str, opts: TranscribeOptions
+):
     """Batched beam search over all chunks of all channels; returns per-chunk faster-whisper segments."""
-    from faster_whisper.audio import pad_or_trim
     from faster_whisper.tokenizer import Tokenizer
     from faster_whisper.transcribe import (
         BatchedInferencePipeline,
@@ -381,7 +430,7 @@ def _decode_chunks(model, spec: ModelSpec, chunks: list[_Chunk], language: str, 
     out: dict[int, list[Any]] = {}
     for b in range(0, len(order), opts.batch_size):
         idx = order[b : b + opts.batch_size]
-        feats = np.stack([pad_or_trim(model.feature_extractor(chunks[i].samples)[..., :-1]) for i in idx])
+        feats = np.stack([_window_features(model, chunks[i]) for i in idx])
         pipeline.last_speech_timestamp = 0.0
         results = pipeline.forward(feats, tokenizer, [chunks[i].metadata for i in idx], options)
         for i, result in zip(idx, results):
@@ -402,11 +451,11 @@ def transcribe_audio(audio: Audio, opts: TranscribeOptions | None = None) -> Tra
     opts = opts or TranscribeOptions()
     roles = ["agent", "caller"] if audio.layout == "stereo" else ["unknown"]
 
-    regions: list[list[dict[str, int]]] = []
+    # Silero runs on one core: the channels are searched side by side.
+    with ThreadPoolExecutor(max_workers=len(audio.channels)) as pool:
+        regions = list(pool.map(lambda samples: speech_regions(samples, opts), audio.channels))
     chunks: list[_Chunk] = []
-    for ch, samples in enumerate(audio.channels):
-        ts = speech_regions(samples, opts)
-        regions.append(ts)
+    for ch, (samples, ts) in enumerate(zip(audio.channels, regions)):
         chunks += pack_chunks(ch, samples, ts, opts.chunk_seconds, opts.region_gap)
 
     language = opts.language if opts.language not in ("", "auto", None) else None
@@ -415,20 +464,22 @@ def transcribe_audio(audio: Audio, opts: TranscribeOptions | None = None) -> Tra
     if language and language in opts.language_models:
         model_name = opts.language_models[language]
     model, spec = load_whisper(model_name, opts.device, opts.compute_type, opts.threads)
+    encoder = _WindowEncoder(model)
     if chunks and language is None:
         if spec.multilingual:
             probe_chunks = [chunks[0]] + [c for c in chunks[1:] if c.channel != chunks[0].channel][:1]
-            language, lang_prob = _detect_language(model, probe_chunks, opts)
+            language, lang_prob = _detect_language(encoder, probe_chunks, opts)
             if language in opts.language_models and opts.language_models[language] != model_name:
                 model_name = opts.language_models[language]
                 model, spec = load_whisper(model_name, opts.device, opts.compute_type, opts.threads)
+                encoder = _WindowEncoder(model)
         else:
             language = "en"
     language = language or (opts.languages[0] if opts.languages else "en")
     if not spec.multilingual and language != "en":
         raise ValueError(f"model {spec.name!r} is English-only; cannot transcribe language {language!r}")
 
-    decoded = _decode_chunks(model, spec, chunks, language, opts) if chunks else {}
+    decoded = _decode_chunks(encoder, spec, chunks, language, opts) if chunks else {}
     todo = list(decoded)
     for _ in range(opts.tail_passes if opts.tail_retry_seconds > 0 else 0):
         tails = {}
@@ -440,7 +491,7 @@ def transcribe_audio(audio: Audio, opts: TranscribeOptions | None = None) -> Tra
         if not tails:
             break
         chunks += tails.values()
-        again = _decode_chunks(model, spec, list(tails.values()), language, opts)
+        again = _decode_chunks(encoder, spec, list(tails.values()), language, opts)
         decoded.update({index: again[k] for k, index in enumerate(tails)})
         todo = list(tails)
 

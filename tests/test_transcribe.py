@@ -199,7 +199,30 @@ def test_mandarin_simplified_cached_and_language_flag() -> None:
 
 def test_language_auto_detects_mandarin() -> None:
     audio = load_audio(shared("asr_zh", "aishell-BAC009S0724W0121.wav"))
-    assert transcribe_cached(audio, TranscribeOptions(language="auto")).language == "zh"
+    detected = transcribe_cached(audio, TranscribeOptions(language="auto"))
+    assert detected.language == "zh"
+    # The window that language detection encoded is decoded from that same encoding: the same words.
+    given = transcribe_cached(audio, TranscribeOptions(language="zh"))
+    assert [s.text for s in detected.segments] == [s.text for s in given.segments]
+
+
+def test_window_encoder_encodes_one_by_one_and_reuses_a_kept_window(real_call_stereo: Path) -> None:
+    from faster_whisper.audio import pad_or_trim
+
+    from qa_pipeline.models import load_whisper
+    from qa_pipeline.transcribe import _WindowEncoder
+
+    model, _ = load_whisper("base", "cpu", "int8", 2)
+    audio = load_audio(real_call_stereo)
+    windows = np.stack([pad_or_trim(model.feature_extractor(ch[: 30 * 16000])[..., :-1]) for ch in audio.channels])
+    batched = np.asarray(model.encode(windows))
+    encoder = _WindowEncoder(model)
+    encoder.encode_and_keep(windows[1])
+    assert len(encoder._kept) == 1
+    one_by_one = np.asarray(encoder.encode(windows))
+    assert not encoder._kept  # the kept window was used, not encoded again
+    assert one_by_one.shape == batched.shape
+    np.testing.assert_allclose(one_by_one, batched, atol=1e-3)
 
 
 # ------------------------------------------------------------------ models
