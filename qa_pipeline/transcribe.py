@@ -307,12 +307,13 @@ def _window_features(model, chunk: _Chunk) -> np.ndarray:
 
 
 class _WindowEncoder:
-    """The WhisperModel as faster-whisper's batched pipeline sees it, with the encoder run our way.
+    """The WhisperModel as faster-whisper's batched pipeline sees it, with the encoder and the word alignment
+    run our way.
 
-    On a CPU, CTranslate2's encoder costs more per window in a batch than alone (base, int8, 2 threads:
-    0.72-0.76 s a window in a batch of 8, 0.63-0.67 s alone; scripts/bench_encoder.py), so the windows of a batch are
-    encoded one by one and only the decoding is batched. A window that language detection encoded is
-    not encoded again when it is decoded.
+    On a CPU, CTranslate2's encoder and its word alignment cost more per window in a batch than alone (base,
+    int8, 2 threads: encoder 0.72-0.76 s a window in a batch of 8, 0.63-0.67 s alone, scripts/bench_encoder.py;
+    aligning the real call's first batch of 8 windows 1.8 s, one by one 1.0 s), so on a CPU only the beam
+    search is batched. A window that language detection encoded is not encoded again when it is decoded.
     """
 
     def __init__(self, model) -> None:
@@ -343,6 +344,28 @@ class _WindowEncoder:
             kept = self._kept.pop(hashlib.sha1(row.tobytes()).digest(), None)
             rows.append(kept if kept is not None else np.asarray(self._model.encode(row))[0])
         return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.stack(rows)))
+
+    def find_alignment(self, tokenizer, text_tokens: list[list[int]], encoder_output, num_frames, median_filter_width: int = 7):
+        import ctranslate2
+
+        if not self._one_by_one:
+            return self._model.find_alignment(tokenizer, text_tokens, encoder_output, num_frames, median_filter_width)
+        rows = np.asarray(encoder_output)
+        alignments = []
+        for i, tokens in enumerate(text_tokens):
+            if not tokens:
+                alignments.append([])  # what faster-whisper gives a row with no text
+                continue
+            row = ctranslate2.StorageView.from_array(np.ascontiguousarray(rows[i : i + 1]))
+            frames = num_frames[i] if isinstance(num_frames, list) else num_frames
+            alignments += self._model.find_alignment(tokenizer, [tokens], row, [frames], median_filter_width)
+        return alignments
+
+    def add_word_timestamps(self, *args: Any, **kwargs: Any) -> float:
+        from faster_whisper import WhisperModel
+
+        # faster-whisper's own code, run with this object as ``self`` so that it aligns through find_alignment above
+        return WhisperModel.add_word_timestamps(self, *args, **kwargs)  # type: ignore[arg-type]
 
 
 def _detect_language(encoder: _WindowEncoder, chunks: list[_Chunk], opts: TranscribeOptions) -> tuple[str, float]:

@@ -206,7 +206,8 @@ def test_language_auto_detects_mandarin() -> None:
     assert [s.text for s in detected.segments] == [s.text for s in given.segments]
 
 
-def test_window_encoder_encodes_one_by_one_and_reuses_a_kept_window(real_call_stereo: Path) -> None:
+def test_window_encoder_matches_the_batch_one_window_at_a_time(real_call_stereo: Path) -> None:
+    import ctranslate2
     from faster_whisper.audio import pad_or_trim
 
     from qa_pipeline.models import load_whisper
@@ -223,6 +224,21 @@ def test_window_encoder_encodes_one_by_one_and_reuses_a_kept_window(real_call_st
     assert not encoder._kept  # the kept window was used, not encoded again
     assert one_by_one.shape == batched.shape
     np.testing.assert_allclose(one_by_one, batched, atol=1e-3)
+
+    # Word alignment one window at a time gives what faster-whisper's batched alignment gives, empty rows included.
+    from faster_whisper.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language="en")
+    texts = [tokenizer.encode(" Thank you for calling."), tokenizer.encode(" Hi, my name is Jack."), []]
+    three = np.asarray(model.encode(np.concatenate([windows, windows[:1]])))
+    storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(three))
+    ours = encoder.find_alignment(tokenizer, texts, storage, [3000, 3000, 3000])
+    theirs = model.find_alignment(tokenizer, texts, storage, [3000, 3000, 3000])
+    assert [[w["word"] for w in row] for row in ours] == [[w["word"] for w in row] for row in theirs]
+    assert ours[0] and ours[1] and ours[2] == []
+    for row_ours, row_theirs in zip(ours, theirs):
+        for a, b in zip(row_ours, row_theirs):
+            assert abs(a["start"] - b["start"]) <= 0.02 and abs(a["end"] - b["end"]) <= 0.02
 
 
 # ------------------------------------------------------------------ models
