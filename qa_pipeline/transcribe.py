@@ -341,7 +341,8 @@ class _WindowEncoder:
             return self._model.encode(features)
         rows = []
         for row in features.reshape(-1, *features.shape[-2:]):
-            kept = self._kept.pop(hashlib.sha1(row.tobytes()).digest(), None)
+            # Only the language probe's window is ever kept: no need to hash every window of every call.
+            kept = self._kept.pop(hashlib.sha1(row.tobytes()).digest(), None) if self._kept else None
             rows.append(kept if kept is not None else np.asarray(self._model.encode(row))[0])
         return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.stack(rows)))
 
