@@ -84,7 +84,7 @@ def load_settings(config: Path | None, model: str | None = None, language: str |
 
 
 def load_input(path: Path, cfg, agent_channel: int | None, layout: str | None):
-    from qa_pipeline.audio import AudioError, load_audio
+    from qa_pipeline.base.audio import AudioError, load_audio
 
     if agent_channel not in (None, 0, 1):
         raise fail("--agent-channel must be 0 or 1", EXIT_USAGE)
@@ -112,9 +112,9 @@ def transcribe(
     as_json: JsonOpt = False,
 ) -> None:
     """Transcribe one recording; stereo channels become agent and caller."""
+    from qa_pipeline.base.models import ModelError
     from qa_pipeline.contracts import to_dict
-    from qa_pipeline.models import ModelError
-    from qa_pipeline.transcribe import transcribe_cached
+    from qa_pipeline.stages.transcribe import transcribe_cached
 
     cfg = load_settings(config, model, language)
     clip = load_input(audio, cfg, agent_channel, layout)
@@ -152,7 +152,7 @@ def eval_diarization(
     """DER on the real phone call; word role accuracy on stereo calls mixed to mono and mono samples."""
     import dataclasses
 
-    from qa_pipeline.eval_mono import evaluate_diarization
+    from qa_pipeline.eval.mono import evaluate_diarization
 
     cfg = load_settings(config)
     report = evaluate_diarization(_shared_dir(), samples, cfg.asr, include_stereo_samples=not mono_samples_only)
@@ -188,7 +188,7 @@ def eval_pii(
     as_json: JsonOpt = False,
 ) -> None:
     """PII recall/precision on synthesized and sample calls and real recordings; digits left in redacted audio."""
-    from qa_pipeline.eval_mono import evaluate_pii, evaluate_pii_on_reference_text
+    from qa_pipeline.eval.mono import evaluate_pii, evaluate_pii_on_reference_text
 
     cfg = load_settings(config)
     text_only = evaluate_pii_on_reference_text(samples)
@@ -230,9 +230,9 @@ def redact(
     import soundfile as sf
 
     from qa_pipeline.contracts import Call, to_dict
-    from qa_pipeline.diarize import diarize
-    from qa_pipeline.pii import PIIOptions, detect_pii, redact_audio, redact_transcript
-    from qa_pipeline.transcribe import transcribe_cached
+    from qa_pipeline.stages.diarize import diarize
+    from qa_pipeline.stages.pii.detect import PIIOptions, detect_pii, redact_audio, redact_transcript
+    from qa_pipeline.stages.transcribe import transcribe_cached
 
     cfg = load_settings(config, None, language)
     mode = mode or cfg.privacy.audio_mode
@@ -283,10 +283,10 @@ def nightly(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from qa_pipeline.batch import (
+    from qa_pipeline.batch.nightly import (
         EXIT_BAD_CONFIG as B_CONFIG,
     )
-    from qa_pipeline.batch import (
+    from qa_pipeline.batch.nightly import (
         EXIT_LOCKED,
         EXIT_RUN_FAILED,
         BatchError,
@@ -372,7 +372,7 @@ def bench_nightly_cmd(
     """Wall time per stage, end-to-end RTF and peak RSS of the pipeline vs plain faster-whisper."""
     from rich.table import Table
 
-    from qa_pipeline.bench_nightly import bench_nightly
+    from qa_pipeline.eval.bench_nightly import bench_nightly
 
     cfg = load_settings(config)
     result = bench_nightly(source, cfg, workers or [1, 2], plain)
@@ -404,7 +404,7 @@ UserOpt = Annotated[str, typer.Option("--user", help="Who is acting (a user adde
 
 
 def open_store(db: Path, must_exist: bool = True):
-    from qa_pipeline.store import Store
+    from qa_pipeline.store.db import Store
 
     if must_exist and not db.exists():
         raise fail(f"{db}: no such database (run `qa nightly ... --db {db}` first)", EXIT_USAGE)
@@ -424,7 +424,7 @@ def _human_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from qa_pipeline.review import ReviewError
+        from qa_pipeline.store.review import ReviewError
 
         try:
             return fn(*args, **kwargs)
@@ -442,7 +442,7 @@ def queue_list(db: DbOpt = Path("qa.db"), team: Annotated[str | None, typer.Opti
                status: Annotated[str, typer.Option(help="open | done")] = "open",
                limit: Annotated[int, typer.Option()] = 50, as_json: JsonOpt = False) -> None:
     """Queue items by priority (risk first, then the random sample and exemplary calls)."""
-    from qa_pipeline.queue import list_queue
+    from qa_pipeline.store.queue import list_queue
 
     rows = list_queue(open_store(db), status, team, agent, kind, week, limit)
 
@@ -459,8 +459,8 @@ def queue_claim(db: DbOpt = Path("qa.db"), user: UserOpt = "", call_id: Annotate
                 ttl_minutes: Annotated[float | None, typer.Option(help="Claim expires after this long.")] = None,
                 as_json: JsonOpt = False) -> None:
     """Claim the highest-priority open item (or CALL_ID). Two coaches never get the same item."""
-    from qa_pipeline.queue import claim
-    from qa_pipeline.review import ReviewError, require_role
+    from qa_pipeline.store.queue import claim
+    from qa_pipeline.store.review import ReviewError, require_role
 
     store = open_store(db)
     try:
@@ -476,7 +476,7 @@ def queue_claim(db: DbOpt = Path("qa.db"), user: UserOpt = "", call_id: Annotate
 @queue_app.command("release")
 def queue_release(call_id: str, db: DbOpt = Path("qa.db"), user: UserOpt = "") -> None:
     """Give a claimed item back to the queue."""
-    from qa_pipeline.queue import release
+    from qa_pipeline.store.queue import release
 
     if not release(open_store(db), user, call_id):
         raise fail(f"{call_id} is not claimed by {user}", 1)
@@ -486,7 +486,7 @@ def queue_release(call_id: str, db: DbOpt = Path("qa.db"), user: UserOpt = "") -
 @queue_app.command("show")
 def queue_show(call_id: str, db: DbOpt = Path("qa.db"), as_json: JsonOpt = False) -> None:
     """A call's transcript, findings (with keys for verdicts), score and latest review."""
-    from qa_pipeline.review import latest_review
+    from qa_pipeline.store.review import latest_review
 
     store = open_store(db)
     call = store.call(call_id)
@@ -526,7 +526,7 @@ def review_submit(
     as_json: JsonOpt = False,
 ) -> None:
     """Record a review: per-finding confirm/reject, human scores, notes, coaching action."""
-    from qa_pipeline.review import submit_review
+    from qa_pipeline.store.review import submit_review
 
     verdicts = {k: "confirm" for k in confirm or []} | {k: "reject" for k in reject or []}
     scores = {}
@@ -545,7 +545,7 @@ def review_submit(
 def dispute_open(review_id: str, reason: Annotated[str, typer.Option()], db: DbOpt = Path("qa.db"),
                  user: UserOpt = "", as_json: JsonOpt = False) -> None:
     """An agent disputes a review of one of their calls."""
-    from qa_pipeline.review import open_dispute
+    from qa_pipeline.store.review import open_dispute
 
     dispute_id = open_dispute(open_store(db), user, review_id, reason)
     emit({"dispute_id": dispute_id}, as_json, lambda d: out.print(f"dispute {d['dispute_id']} opened"))
@@ -558,7 +558,7 @@ def dispute_resolve(dispute_id: str, decision: Annotated[str, typer.Option(help=
                     confirm: Annotated[list[str] | None, typer.Option("--confirm")] = None,
                     reject: Annotated[list[str] | None, typer.Option("--reject")] = None) -> None:
     """A QA lead upholds a review or changes it."""
-    from qa_pipeline.review import resolve_dispute
+    from qa_pipeline.store.review import resolve_dispute
 
     verdicts = {k: "confirm" for k in confirm or []} | {k: "reject" for k in reject or []}
     resolve_dispute(open_store(db), user, dispute_id, decision, note, verdicts)
@@ -570,7 +570,7 @@ def calibration(db: DbOpt = Path("qa.db"), min_precision: Annotated[float, typer
                 min_kappa: Annotated[float, typer.Option()] = 0.6, min_n: Annotated[int, typer.Option()] = 5,
                 as_json: JsonOpt = False) -> None:
     """Per-rule precision from coach verdicts and per-criterion Cohen's kappa (machine vs human)."""
-    from qa_pipeline.calibration import calibration_report
+    from qa_pipeline.store.calibration import calibration_report
 
     report = calibration_report(open_store(db), min_precision, min_kappa, min_n)
 
@@ -594,7 +594,7 @@ def assist(target: str, db: DbOpt = Path("qa.db"), user: UserOpt = "",
            off: Annotated[bool, typer.Option("--off", help="Take the rule/criterion out of assist mode.")] = False,
            reason: Annotated[str, typer.Option()] = "") -> None:
     """Put a rule or criterion in assist mode (shown to coaches, not scored) or take it out."""
-    from qa_pipeline.review import ReviewError, set_assist
+    from qa_pipeline.store.review import ReviewError, set_assist
 
     try:
         set_assist(open_store(db), user, target, not off, reason)
@@ -617,11 +617,11 @@ def users_add(name: str, role: Annotated[str, typer.Option(help="coach | qa_lead
               db: DbOpt = Path("qa.db"), agent_id: Annotated[str | None, typer.Option(help="For agents: their agent id.")] = None,
               password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read a password from stdin.")] = False) -> None:
     """Add or update a user."""
-    from qa_pipeline.review import add_user
+    from qa_pipeline.store.review import add_user
 
     password_hash = None
     if password_stdin:
-        from qa_pipeline.auth import hash_password
+        from qa_pipeline.store.auth import hash_password
 
         password_hash = hash_password(sys.stdin.readline().rstrip("\n"))
     add_user(open_store(db, must_exist=False), name, role, agent_id, password_hash)
@@ -631,7 +631,7 @@ RulesOpt = Annotated[list[Path] | None, typer.Option("--rules", help="A team's r
 
 
 def load_pack(rules: list[Path] | None, language: str):
-    from qa_pipeline.rules import RulePackError, load_rule_pack
+    from qa_pipeline.stages.rules.pack import RulePackError, load_rule_pack
 
     try:
         return load_rule_pack(rules, language)
@@ -652,12 +652,12 @@ def analyze(
     as_json: JsonOpt = False,
 ) -> None:
     """One call end to end: transcript, banned phrases, script steps, tone, personal data, score."""
-    from qa_pipeline.audio import AudioError
+    from qa_pipeline.base.audio import AudioError
+    from qa_pipeline.base.models import ModelError
     from qa_pipeline.contracts import Call, to_dict
-    from qa_pipeline.models import ModelError
     from qa_pipeline.pipeline import analyze_call
-    from qa_pipeline.rules import RulePackError
-    from qa_pipeline.scoring import FormError
+    from qa_pipeline.stages.rules.pack import RulePackError
+    from qa_pipeline.stages.scoring import FormError
 
     cfg = load_settings(config, model, language)
     if rules:
@@ -704,11 +704,11 @@ def tone(
     as_json: JsonOpt = False,
 ) -> None:
     """Agitation per speaker and segment, emotional flags, silences and overtalk of one recording."""
+    from qa_pipeline.base.models import ModelError
     from qa_pipeline.contracts import Call, to_dict
-    from qa_pipeline.models import ModelError
-    from qa_pipeline.sentiment import SentimentError
-    from qa_pipeline.tone import analyze_tone
-    from qa_pipeline.transcribe import transcribe_cached
+    from qa_pipeline.stages.tone.emotion import analyze_tone
+    from qa_pipeline.stages.tone.sentiment import SentimentError
+    from qa_pipeline.stages.transcribe import transcribe_cached
 
     cfg = load_settings(config, model, language)
     clip = load_input(audio, cfg, agent_channel, layout)
@@ -747,9 +747,9 @@ def rules_check(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate a rule pack (with the defaults under it) and run every example; non-zero exit on any error."""
-    from qa_pipeline.phrases import check_rule_examples
-    from qa_pipeline.rules import RulePackError, pack_files, read_pack_file
-    from qa_pipeline.script import check_step_examples
+    from qa_pipeline.stages.rules.matcher import check_rule_examples
+    from qa_pipeline.stages.rules.pack import RulePackError, pack_files, read_pack_file
+    from qa_pipeline.stages.rules.script import check_step_examples
 
     languages = [language] if language else []
     if not languages:
@@ -792,7 +792,7 @@ def eval_rules(
 ) -> None:
     """Precision/recall of banned and escalation phrases (per tier, vs exact-match baseline) and script steps."""
     from qa_pipeline.contracts import to_dict
-    from qa_pipeline.rules_eval import render, run
+    from qa_pipeline.eval.rules import render, run
 
     if not (samples / "labels.json").exists():
         raise fail(f"{samples}: no labels.json (run scripts/make_samples.py)", EXIT_BAD_INPUT)
@@ -811,7 +811,7 @@ def bench_rules(
     as_json: JsonOpt = False,
 ) -> None:
     """Time phrase matching: N rules over an H-hour two-speaker transcript (built from the defaults' examples)."""
-    from qa_pipeline.rules_bench import bench
+    from qa_pipeline.eval.bench_rules import bench
 
     result = bench(n_rules, hours, language)
     if as_json:
@@ -830,7 +830,7 @@ def eval_tone(
 ) -> None:
     """Acoustic AUC on emotion_de, text macro-F1 on the held-out split, flags on the sample calls."""
 
-    from qa_pipeline import tone_eval
+    from qa_pipeline.eval import tone as tone_eval
 
     cfg = load_settings(config)
     emotion_dir = emotion_dir or _shared_dir() / "emotion_de"
@@ -871,7 +871,7 @@ def eval_tone(
 
 
 def load_sentiment_or_fail(model_dir: str, threads: int = 1):
-    from qa_pipeline.sentiment import SentimentError, load_sentiment
+    from qa_pipeline.stages.tone.sentiment import SentimentError, load_sentiment
 
     try:
         return load_sentiment(model_dir, threads)
@@ -887,8 +887,8 @@ def bench_tone(
     as_json: JsonOpt = False,
 ) -> None:
     """Tone-stage time vs transcription time of the same call (target: tone ≤ 10 %)."""
-    from qa_pipeline import tone_eval
-    from qa_pipeline.audio import AudioError
+    from qa_pipeline.base.audio import AudioError
+    from qa_pipeline.eval import tone as tone_eval
 
     cfg = load_settings(config)
     try:
@@ -924,7 +924,7 @@ def eval_asr(
     """WER (English) and CER (Mandarin) of each model and of the default profile on ../shared/data."""
     from rich.table import Table
 
-    from qa_pipeline.eval_asr import evaluate
+    from qa_pipeline.eval.asr import evaluate
 
     cfg = load_settings(config)
     data_dir = shared_data_dir(data)
@@ -970,9 +970,9 @@ def bench_transcribe(
     """Time (a) this pipeline (no cache) and (b) plain faster-whisper on the same call mixed to mono."""
     import tempfile
 
-    from qa_pipeline.audio import AudioError
-    from qa_pipeline.bench_transcribe import bench_transcribe as run_bench
-    from qa_pipeline.bench_transcribe import default_call
+    from qa_pipeline.base.audio import AudioError
+    from qa_pipeline.eval.bench_transcribe import bench_transcribe as run_bench
+    from qa_pipeline.eval.bench_transcribe import default_call
 
     cfg = load_settings(config)
     with tempfile.TemporaryDirectory() as tmp:
@@ -1004,7 +1004,7 @@ def models_install(
     force: Annotated[bool, typer.Option("--force", help="Re-assemble and re-verify.")] = False,
 ) -> None:
     """Place the offline models under models/ and verify their sha256."""
-    from qa_pipeline.models import ModelError, install_model, known_models
+    from qa_pipeline.base.models import ModelError, install_model, known_models
 
     for name in names or known_models():
         try:
@@ -1017,7 +1017,7 @@ def models_install(
 @models_app.command("list")
 def models_list(as_json: JsonOpt = False) -> None:
     """List the manifest's models and whether they are placed."""
-    from qa_pipeline.models import load_manifest, models_dir
+    from qa_pipeline.base.models import load_manifest, models_dir
 
     rows = []
     for name, entry in load_manifest()["whisper"].items():
@@ -1038,7 +1038,7 @@ app.add_typer(report_app, name="report")
 
 def _report_config(config: Path | None):
     from qa_pipeline.config import ConfigError
-    from qa_pipeline.reports import ReportConfig
+    from qa_pipeline.reports.scorecard import ReportConfig
 
     cfg = load_settings(config)
     try:
@@ -1068,8 +1068,8 @@ def scorecard(
     config: ConfigOpt = None,
 ) -> None:
     """Weekly agent scorecard for HR: one row per agent, human decisions first, tiers, trend."""
-    from qa_pipeline.report_render import FORMATS
-    from qa_pipeline.reports import parse_week, render_scorecard, weekly_scorecard
+    from qa_pipeline.reports.render import FORMATS
+    from qa_pipeline.reports.scorecard import parse_week, render_scorecard, weekly_scorecard
 
     if fmt not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}", EXIT_USAGE)
@@ -1098,8 +1098,8 @@ def report_daily(
     """Daily team report: calls processed, flags by kind, queue backlog, recurring findings, training examples."""
     import datetime as dt
 
-    from qa_pipeline.report_render import DAILY_FORMATS
-    from qa_pipeline.reports import daily_report, render_daily
+    from qa_pipeline.reports.render import DAILY_FORMATS
+    from qa_pipeline.reports.scorecard import daily_report, render_daily
 
     if fmt not in DAILY_FORMATS:
         raise fail(f"--format must be one of {', '.join(DAILY_FORMATS)}, not {fmt!r}", EXIT_USAGE)

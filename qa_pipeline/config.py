@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from qa_pipeline.audio import DEFAULT_MAX_SECONDS
-from qa_pipeline.tone import ToneConfig
-from qa_pipeline.transcribe import TranscribeOptions
+from qa_pipeline.base.audio import DEFAULT_MAX_SECONDS
+from qa_pipeline.stages.tone.emotion import ToneConfig
+from qa_pipeline.stages.transcribe import TranscribeOptions
 
 
 class ConfigError(ValueError):

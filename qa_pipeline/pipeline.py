@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from qa_pipeline import __version__
-from qa_pipeline.audio import Audio, load_audio
+from qa_pipeline.base.audio import Audio, load_audio
 from qa_pipeline.config import QAConfig
 from qa_pipeline.contracts import Call, CallResult, Finding
 
@@ -23,8 +23,8 @@ def asr_options(config: QAConfig, call: Call):
 
 def versions(config: QAConfig, language: str | None = None) -> dict[str, str]:
     """The versions that make a result reproducible; also the key for 'already processed'."""
-    from qa_pipeline.rules import load_rule_pack
-    from qa_pipeline.scoring import load_form
+    from qa_pipeline.stages.rules.pack import load_rule_pack
+    from qa_pipeline.stages.scoring import load_form
 
     form = load_form(config.form_path())
     out = {
@@ -60,13 +60,13 @@ def warm_up(config: QAConfig, mono: bool = False) -> float:
 
     import numpy as np
 
-    from qa_pipeline.acoustic import frame_features
-    from qa_pipeline.e5 import e5_model
-    from qa_pipeline.models import load_whisper
-    from qa_pipeline.phrases import detect_phrases, example_transcript
-    from qa_pipeline.rules import load_rule_pack
-    from qa_pipeline.script import check_script
-    from qa_pipeline.sentiment import load_sentiment
+    from qa_pipeline.base.e5 import e5_model
+    from qa_pipeline.base.models import load_whisper
+    from qa_pipeline.stages.rules.matcher import detect_phrases, example_transcript
+    from qa_pipeline.stages.rules.pack import load_rule_pack
+    from qa_pipeline.stages.rules.script import check_script
+    from qa_pipeline.stages.tone.acoustic import frame_features
+    from qa_pipeline.stages.tone.sentiment import load_sentiment
 
     start = time.perf_counter()
     try:
@@ -86,7 +86,7 @@ def warm_up(config: QAConfig, mono: bool = False) -> float:
         if mono:
             import sklearn.cluster  # noqa: F401 - the clustering's import, 0.4 s
 
-            from qa_pipeline.diarize import DiarizeOptions, embed_windows
+            from qa_pipeline.stages.diarize import DiarizeOptions, embed_windows
 
             embed_windows(noise, [0.0], DiarizeOptions().window)
     except Exception:  # noqa: BLE001 - the call that needs the broken piece reports it
@@ -96,14 +96,14 @@ def warm_up(config: QAConfig, mono: bool = False) -> float:
 
 def analyze_call(call: Call, config: QAConfig, audio: Audio | None = None) -> CallResult:
     """Run every stage on one call. Raises AudioError for unusable recordings."""
-    from qa_pipeline.diarize import diarize
-    from qa_pipeline.phrases import detect_phrases
-    from qa_pipeline.pii import detect_pii
-    from qa_pipeline.rules import load_rule_pack
-    from qa_pipeline.scoring import load_form, score_call
-    from qa_pipeline.script import check_script
-    from qa_pipeline.tone import analyze_tone
-    from qa_pipeline.transcribe import transcribe_cached
+    from qa_pipeline.stages.diarize import diarize
+    from qa_pipeline.stages.pii.detect import detect_pii
+    from qa_pipeline.stages.rules.matcher import detect_phrases
+    from qa_pipeline.stages.rules.pack import load_rule_pack
+    from qa_pipeline.stages.rules.script import check_script
+    from qa_pipeline.stages.scoring import load_form, score_call
+    from qa_pipeline.stages.tone.emotion import analyze_tone
+    from qa_pipeline.stages.transcribe import transcribe_cached
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()

@@ -2,7 +2,7 @@
 
 Read speech (LibriSpeech, AISHELL-1, JFK) and conversational telephone speech (the real English call,
 phone_en), cut into 3 s windows of speech; prints mean and sd of each cue. emotion_de is never read here:
-it is the evaluation set. The numbers go into ``qa_pipeline.acoustic.PRIORS`` and ``SPREAD``.
+it is the evaluation set. The numbers go into ``qa_pipeline.stages.tone.acoustic.PRIORS`` and ``SPREAD``.
 
     QA_SHARED_DATA=/work/shared/data python scripts/acoustic_priors.py
 """

@@ -18,9 +18,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qa_pipeline.audio import load_audio  # noqa: E402
-from qa_pipeline.models import load_whisper  # noqa: E402
-from qa_pipeline.transcribe import SAMPLE_RATE  # noqa: E402
+from qa_pipeline.base.audio import load_audio  # noqa: E402
+from qa_pipeline.base.models import load_whisper  # noqa: E402
+from qa_pipeline.stages.transcribe import SAMPLE_RATE  # noqa: E402
 
 
 def main() -> None:

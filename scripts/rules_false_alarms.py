@@ -18,8 +18,8 @@ import re
 from pathlib import Path
 
 from qa_pipeline.contracts import Call, Finding, Segment, Transcript, Word
-from qa_pipeline.phrases import detect_phrases, normalize_tokens, sound_keys, step_lexical, streams_of
-from qa_pipeline.rules import load_rule_pack
+from qa_pipeline.stages.rules.matcher import detect_phrases, normalize_tokens, sound_keys, step_lexical, streams_of
+from qa_pipeline.stages.rules.pack import load_rule_pack
 
 SHARED = Path(os.environ.get("QA_SHARED_DATA") or Path.cwd().parent / "shared" / "data")
 

@@ -1,6 +1,6 @@
 """Train the default sentiment head: multilingual-e5-small embeddings → logistic regression.
 
-Trains on tests/data/sentiment_{en,zh}_train.csv only (the test split is never read here); the
+Trains on evalsets/sentiment/sentiment_{en,zh}_train.csv only (the test split is never read here); the
 regularisation strength is chosen by 5-fold cross-validation on the training split. Writes
 qa_pipeline/data/sentiment_head.npz (weights, bias, labels, meta).
 
@@ -21,9 +21,9 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qa_pipeline.sentiment import HEAD_PATH, LABELS, E5HeadSentiment  # noqa: E402
+from qa_pipeline.stages.tone.sentiment import HEAD_PATH, LABELS, E5HeadSentiment  # noqa: E402
 
-DATA = ROOT / "tests" / "data"
+DATA = ROOT / "evalsets" / "sentiment"
 
 
 def read_split(language: str, split: str) -> tuple[list[str], list[str]]:

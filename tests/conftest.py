@@ -13,7 +13,6 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("QA_SHARED_DATA", ROOT.parent / "shared" / "data"))
 SAMPLES = ROOT / "recordings_sample"
-FIXTURES = Path(__file__).resolve().parent / "data"
 
 
 def shared(*parts: str) -> Path:
@@ -49,7 +48,7 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every committed sample recording through the real pipeline into a fresh database, once per session.
 
     Tests that write to it take a copy (``copy_db``)."""
-    from qa_pipeline.batch import run_nightly
+    from qa_pipeline.batch.nightly import run_nightly
     from qa_pipeline.config import load_config
 
     db = tmp_path_factory.mktemp("sample_db") / "qa.db"

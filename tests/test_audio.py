@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from qa_pipeline.audio import TARGET_RATE, AudioError, load_audio
+from qa_pipeline.base.audio import TARGET_RATE, AudioError, load_audio
 from tests.conftest import shared
 
 

@@ -127,7 +127,7 @@ def _safe_counts(db: Path) -> dict[str, int]:
 
 
 def test_second_concurrent_run_refuses(batch_dir: Path, tmp_path: Path) -> None:
-    from qa_pipeline.batch import RunLock
+    from qa_pipeline.batch.nightly import RunLock
 
     db = tmp_path / "qa.db"
     with RunLock(db):
@@ -139,7 +139,7 @@ def test_second_concurrent_run_refuses(batch_dir: Path, tmp_path: Path) -> None:
 
 def test_ray_executor_matches_local(batch_dir: Path, tmp_path: Path) -> None:
     pytest.importorskip("ray")
-    from qa_pipeline.batch import BatchOptions, run_nightly
+    from qa_pipeline.batch.nightly import BatchOptions, run_nightly
     from qa_pipeline.config import load_config
 
     cfg = load_config(None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa_pipeline.der import diarization_error_rate, load_rttm, write_rttm
+from qa_pipeline.eval.der import diarization_error_rate, load_rttm, write_rttm
 
 
 def test_perfect_hypothesis_with_other_names_is_zero():

@@ -7,7 +7,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from qa_pipeline.cli import app
-from qa_pipeline.eval_asr import count_errors, find_references
+from qa_pipeline.eval.asr import count_errors, find_references
 from tests.conftest import shared
 
 
@@ -33,8 +33,8 @@ def test_eval_skips_cleanly_without_data(tmp_path: Path) -> None:
 
 
 def test_sample_references_follow_the_file_channels_and_stay_apart() -> None:
-    from qa_pipeline.eval_asr import EvalReport, sample_references, score_clip
-    from qa_pipeline.transcribe import TranscribeOptions
+    from qa_pipeline.eval.asr import EvalReport, sample_references, score_clip
+    from qa_pipeline.stages.transcribe import TranscribeOptions
     from tests.conftest import SAMPLES
 
     refs = {r.id: r for r in sample_references(SAMPLES)}

@@ -8,10 +8,10 @@ import shutil
 import numpy as np
 import pytest
 
-from qa_pipeline.audio import Audio
+from qa_pipeline.base.audio import Audio
 from qa_pipeline.config import ConfigError, load_config
 from qa_pipeline.contracts import Call, Segment, Transcript, Word
-from qa_pipeline.pii import (
+from qa_pipeline.stages.pii.detect import (
     PIIOptions,
     classify_digits,
     cn_id_valid,
@@ -205,9 +205,9 @@ def test_redacted_audio_has_no_intelligible_digits(tmp_path):
         pytest.skip("espeak-ng not installed")
     import subprocess
 
-    from qa_pipeline.audio import load_audio
-    from qa_pipeline.eval_mono import digits_heard
-    from qa_pipeline.transcribe import TranscribeOptions, transcribe_cached
+    from qa_pipeline.base.audio import load_audio
+    from qa_pipeline.eval.mono import digits_heard
+    from qa_pipeline.stages.transcribe import TranscribeOptions, transcribe_cached
 
     wav = tmp_path / "phone.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav),
@@ -239,7 +239,7 @@ def sounded(digits: str) -> str:
 
 
 def test_digit_sound_folds():
-    from qa_pipeline.spoken_digits import digit_key, sound_digit, sound_digits
+    from qa_pipeline.stages.pii.spoken_digits import digit_key, sound_digit, sound_digits
 
     assert digit_key("shi") == "si" and digit_key("qiu") == "jiu" and digit_key("pa") == "ba"
     assert [sound_digit(s) for s in ("yao", "qiu", "pa", "shi", "wu", "ji", "liang")] == list("1984572")
@@ -327,7 +327,7 @@ def test_sentiment_sentences_not_flagged_by_sound():
     from pathlib import Path
 
     sentences = []
-    for path in sorted(Path(__file__).parent.joinpath("data").glob("sentiment_zh_*.csv")):
+    for path in sorted(Path(__file__).parents[1].joinpath("evalsets", "sentiment").glob("sentiment_zh_*.csv")):
         with path.open(encoding="utf-8") as fh:
             sentences += [row["text"] for row in csv.DictReader(fh)]
     assert len(sentences) > 200

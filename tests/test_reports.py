@@ -17,8 +17,8 @@ import pytest
 from scipy.stats import t as student_t
 from typer.testing import CliRunner
 
-from qa_pipeline.report_render import cell, columns, sheet_title
-from qa_pipeline.reports import (
+from qa_pipeline.reports.render import cell, columns, sheet_title
+from qa_pipeline.reports.scorecard import (
     ReportConfig,
     daily_report,
     render_daily,
@@ -26,7 +26,7 @@ from qa_pipeline.reports import (
     score_total,
     weekly_scorecard,
 )
-from qa_pipeline.store import Store
+from qa_pipeline.store.db import Store
 from tests.conftest import copy_db
 
 WEEKS = ("2026-W45", "2026-W46", "2026-W47")
@@ -158,7 +158,7 @@ def _applicable(conn: sqlite3.Connection, call_id: str) -> tuple[float, float]:
 
 
 def test_human_override_changes_scorecard(writable_db: Path) -> None:
-    from qa_pipeline.review import add_user, open_dispute, resolve_dispute, submit_review
+    from qa_pipeline.store.review import add_user, open_dispute, resolve_dispute, submit_review
 
     store = Store(writable_db)
     conn = sqlite3.connect(writable_db)

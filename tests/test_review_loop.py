@@ -67,7 +67,7 @@ def test_whole_review_loop_survives_reprocessing(sample_db: Path, tmp_path: Path
     con.close()
 
     # Re-process every call with a new form version: a new machine result per call, reviews untouched.
-    form = yaml.safe_load((Path(__file__).parents[1] / "qa_pipeline/forms/default.yaml").read_text())
+    form = yaml.safe_load((Path(__file__).parents[1] / "qa_pipeline/defaults/forms/default.yaml").read_text())
     form["version"] = "2099.1"
     (tmp_path / "form.yaml").write_text(yaml.safe_dump(form, allow_unicode=True), encoding="utf-8")
     (tmp_path / "qa.yaml").write_text("form: form.yaml\n", encoding="utf-8")
@@ -82,8 +82,8 @@ def test_whole_review_loop_survives_reprocessing(sample_db: Path, tmp_path: Path
 
 
 def _claim_all(db: str, coach: str, out: mp.Queue) -> None:
-    from qa_pipeline.queue import claim
-    from qa_pipeline.store import Store
+    from qa_pipeline.store.db import Store
+    from qa_pipeline.store.queue import claim
 
     store = Store(db)
     got = []
@@ -114,7 +114,7 @@ def test_two_processes_never_claim_the_same_item(sample_db: Path, tmp_path: Path
 
 
 def test_full_text_search_finds_mandarin_and_english(sample_db: Path) -> None:
-    from qa_pipeline.store import Store
+    from qa_pipeline.store.db import Store
 
     store = Store(sample_db)
     english = store.search("Platinum Motors")
@@ -126,7 +126,7 @@ def test_full_text_search_finds_mandarin_and_english(sample_db: Path) -> None:
 
 
 def test_queue_samples_unflagged_calls_and_marks_exemplary(sample_db: Path) -> None:
-    from qa_pipeline.store import Store
+    from qa_pipeline.store.db import Store
 
     store = Store(sample_db)
     sources = {r["source"] for r in store.db.query("SELECT source FROM queue_items")}
@@ -137,7 +137,7 @@ def test_queue_samples_unflagged_calls_and_marks_exemplary(sample_db: Path) -> N
 
 def test_an_emotional_agent_is_queued_ahead_of_the_same_call_without_it() -> None:
     # DESIGN.md: intervene early with agents whose emotion runs high.
-    from qa_pipeline.queue import DEFAULTS, risk
+    from qa_pipeline.store.queue import DEFAULTS, risk
 
     row = {"auto_fail": 0, "agitation_agent": 0.3, "agitation_caller": 0.2, "asr_confidence": 0.9,
            "total": 90.0, "passed": 1}

@@ -8,14 +8,20 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qa_pipeline import phrases
 from qa_pipeline.cli import EXIT_BAD_CONFIG, app
 from qa_pipeline.contracts import Call, Segment, Transcript, Word
-from qa_pipeline.phrases import _fold_pinyin, check_rule_examples, detect_phrases, normalize_tokens, sound_keys
-from qa_pipeline.rules import RulePackError, load_rule_pack
-from qa_pipeline.script import check_script, check_step_examples
+from qa_pipeline.stages.rules import matcher as phrases
+from qa_pipeline.stages.rules.matcher import (
+    _fold_pinyin,
+    check_rule_examples,
+    detect_phrases,
+    normalize_tokens,
+    sound_keys,
+)
+from qa_pipeline.stages.rules.pack import RulePackError, load_rule_pack
+from qa_pipeline.stages.rules.script import check_script, check_step_examples
 
-FIXTURES = Path(__file__).resolve().parent / "data"
+REAL_CALL_LABELS = Path(__file__).resolve().parents[1] / "evalsets" / "real_call" / "labels.json"
 CALL = Call(call_id="t", audio_path="")
 
 
@@ -177,8 +183,8 @@ def test_semantic_tier_catches_reworded_steps(en) -> None:
 def test_semantic_tier_and_sentiment_embed_a_whole_segment_once(en, monkeypatch) -> None:
     """The semantic tier embeds a whole-segment sentence as the segment's text, so text sentiment, which
     embeds the same segment next, finds it cached instead of running e5 again."""
-    from qa_pipeline import e5
-    from qa_pipeline.sentiment import load_sentiment
+    from qa_pipeline.base import e5
+    from qa_pipeline.stages.tone.sentiment import load_sentiment
 
     text = "Would you be so kind as to tell me your surname?"
     tr = transcript("en", seg("agent", 0.0, text))
@@ -298,10 +304,10 @@ def test_rules_check_reads_both_language_subfolders(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.shared
 def test_real_call_greeting_and_closing_pass_at_the_right_times(real_call_stereo: Path, en) -> None:
-    from qa_pipeline.audio import load_audio
-    from qa_pipeline.transcribe import TranscribeOptions, transcribe_cached
+    from qa_pipeline.base.audio import load_audio
+    from qa_pipeline.stages.transcribe import TranscribeOptions, transcribe_cached
 
-    labels = {item["name"]: item for item in json.loads((FIXTURES / "real_call_labels.json").read_text())["labels"]}
+    labels = {item["name"]: item for item in json.loads(REAL_CALL_LABELS.read_text())["labels"]}
     audio = load_audio(real_call_stereo, agent_channel=0, layout="stereo")
     tr = transcribe_cached(audio, TranscribeOptions(language="en"))
     findings = {f.rule_id: f for f in check_script(tr, Call("real", str(real_call_stereo)), en)}
@@ -329,7 +335,7 @@ def test_empty_and_mono_transcripts(zh) -> None:
 
 
 def test_eval_matching_counts_hits_misses_duplicates_and_baseline(zh) -> None:
-    from qa_pipeline.rules_eval import EvalCall, evaluate
+    from qa_pipeline.eval.rules import EvalCall, evaluate
 
     tr = transcript("zh", seg("agent", 0.0, "您好，这里是客服中心，我是小王"), seg("agent", 10.0, "这个布归我们管，我不知道"),
                     seg("caller", 20.0, "我要投诉你们"), seg("agent", 30.0, "感谢您的来电，再见"))
@@ -367,7 +373,7 @@ def test_lone_digit_word_in_mandarin_is_read_as_chinese(zh) -> None:
 def _step(pack, step_id: str, tr: Transcript, threshold: float | None = None) -> str:
     import dataclasses
 
-    from qa_pipeline.script import evaluate_step
+    from qa_pipeline.stages.rules.script import evaluate_step
 
     step = pack.steps[step_id]
     if threshold is not None:
@@ -448,7 +454,7 @@ def test_three_syllable_phrases_match_only_as_homophones(zh, monkeypatch) -> Non
 
 def test_looser_step_threshold_only_for_long_phrasings(zh, monkeypatch) -> None:
     # 衣锦夜行 (a 4-character idiom) is 0.80-similar to the recap phrasing 已经为您: short phrasings keep 0.85.
-    from qa_pipeline.phrases import step_lexical, streams_of
+    from qa_pipeline.stages.rules.matcher import step_lexical, streams_of
 
     stream = streams_of(transcript("zh", seg("agent", 0.0, "衣锦夜行")))["agent"]
     assert step_lexical(zh.steps["recap"], stream) == ([], {})

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qa_pipeline.contracts import Call, Finding, Transcript
-from qa_pipeline.scoring import FormError, load_form, score_call
+from qa_pipeline.stages.scoring import FormError, load_form, score_call
 
 CALL = Call(call_id="c1", audio_path="c1.wav")
 EMPTY = Transcript(language="zh", model_id="m", settings={}, duration=60.0)

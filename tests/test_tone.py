@@ -12,12 +12,12 @@ import pytest
 import soundfile as sf
 from conftest import ROOT, shared
 
-from qa_pipeline import acoustic
-from qa_pipeline.audio import load_audio
+from qa_pipeline.base.audio import load_audio
 from qa_pipeline.contracts import Call, Segment, Transcript
-from qa_pipeline.sentiment import LABELS, E5HeadSentiment, TransformersSentiment, predict_labels
-from qa_pipeline.tone import ToneConfig, analyze_tone
-from qa_pipeline.tone_eval import eval_text
+from qa_pipeline.eval.tone import eval_text
+from qa_pipeline.stages.tone import acoustic
+from qa_pipeline.stages.tone.emotion import ToneConfig, analyze_tone
+from qa_pipeline.stages.tone.sentiment import LABELS, E5HeadSentiment, TransformersSentiment, predict_labels
 
 
 def samples_dir() -> Path:
@@ -65,7 +65,7 @@ def test_transformers_backend_loads_a_local_model(tmp_path: Path) -> None:
 
 
 def test_transformers_backend_rejects_a_non_model_directory(tmp_path: Path) -> None:
-    from qa_pipeline.sentiment import SentimentError
+    from qa_pipeline.stages.tone.sentiment import SentimentError
 
     with pytest.raises(SentimentError, match="no config.json"):
         TransformersSentiment(tmp_path)
@@ -86,7 +86,7 @@ def test_default_backend_macro_f1_on_the_test_split(default_sentiment: E5HeadSen
 
 def test_train_and_test_splits_do_not_overlap() -> None:
     for language in ("en", "zh"):
-        read = {split: {r["text"] for r in csv.DictReader(open(ROOT / "tests" / "data" /
+        read = {split: {r["text"] for r in csv.DictReader(open(ROOT / "evalsets" / "sentiment" /
                                                                f"sentiment_{language}_{split}.csv", encoding="utf-8"))}
                 for split in ("train", "test")}
         assert len(read["train"]) + len(read["test"]) >= 200
@@ -96,7 +96,7 @@ def test_train_and_test_splits_do_not_overlap() -> None:
 # --- acoustic cues ----------------------------------------------------------------------------------------
 
 def _audio_from(channels: np.ndarray, rate: int):
-    from qa_pipeline.audio import Audio
+    from qa_pipeline.base.audio import Audio
 
     return Audio(path="mem", sha256="", source_rate=rate, source_channels=len(channels), source_format="",
                  duration=channels.shape[1] / rate, channels=[c.astype(np.float32) for c in channels],

@@ -17,13 +17,13 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from qa_pipeline.audio import AudioError, load_audio
+from qa_pipeline.base.audio import AudioError, load_audio
+from qa_pipeline.base.models import ModelError, install_model
+from qa_pipeline.base.textnorm import normalize_display, to_simplified
 from qa_pipeline.cli import app
 from qa_pipeline.contracts import Segment, Transcript, transcript_from_dict
-from qa_pipeline.eval_asr import count_errors
-from qa_pipeline.models import ModelError, install_model
-from qa_pipeline.textnorm import normalize_display, to_simplified
-from qa_pipeline.transcribe import TranscribeOptions, cache_dir, cache_key, transcribe_audio, transcribe_cached
+from qa_pipeline.eval.asr import count_errors
+from qa_pipeline.stages.transcribe import TranscribeOptions, cache_dir, cache_key, transcribe_audio, transcribe_cached
 from tests.conftest import SAMPLES, shared
 
 runner = CliRunner()
@@ -210,8 +210,8 @@ def test_window_encoder_matches_the_batch_one_window_at_a_time(real_call_stereo:
     import ctranslate2
     from faster_whisper.audio import pad_or_trim
 
-    from qa_pipeline.models import load_whisper
-    from qa_pipeline.transcribe import _WindowEncoder
+    from qa_pipeline.base.models import load_whisper
+    from qa_pipeline.stages.transcribe import _WindowEncoder
 
     model, _ = load_whisper("base", "cpu", "int8", 2)
     audio = load_audio(real_call_stereo)
@@ -316,7 +316,7 @@ def test_speech_after_a_windows_last_word_is_decoded_again() -> None:
 
 
 def test_tail_chunk_maps_back_to_file_time() -> None:
-    from qa_pipeline.transcribe import SAMPLE_RATE, _Chunk, tail_chunk
+    from qa_pipeline.stages.transcribe import SAMPLE_RATE, _Chunk, tail_chunk
 
     # Two regions packed into one window: 0-4 s of the window is file 10-14 s, 4.5-7.5 s is file 30-33 s.
     chunk = _Chunk(0, np.zeros(int(7.5 * SAMPLE_RATE), dtype=np.float32), [(0.0, 10.0, 4.0), (4.5, 30.0, 3.0)])
@@ -330,7 +330,7 @@ def test_tail_chunk_maps_back_to_file_time() -> None:
 
 def test_loops_split_into_short_turns_are_dropped_but_repeated_digits_are_not() -> None:
     from qa_pipeline.contracts import Word
-    from qa_pipeline.transcribe import looping_words
+    from qa_pipeline.stages.transcribe import looping_words
 
     def words(*texts: str) -> list[Word]:
         return [Word(float(i), i + 0.5, t, 0.9) for i, t in enumerate(texts)]

@@ -212,7 +212,7 @@ def test_personal_data_is_toned_out_of_the_audio(env: dict) -> None:
     import numpy as np
     import soundfile as sf
 
-    from qa_pipeline.audio import load_audio
+    from qa_pipeline.base.audio import load_audio
     from qa_pipeline.config import PrivacyConfig
 
     db = env["db"]

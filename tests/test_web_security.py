@@ -17,8 +17,8 @@ from tests.web_helpers import PASSWORD, add_users, csrf_of, login
 @pytest.fixture(scope="module")
 def env(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A copy of the sample db with users, and one reviewed call per agent (through the review API)."""
-    from qa_pipeline.review import submit_review
-    from qa_pipeline.store import Store
+    from qa_pipeline.store.db import Store
+    from qa_pipeline.store.review import submit_review
 
     db = copy_db(sample_db, tmp_path_factory.mktemp("web_security"))
     add_users(db)
@@ -108,8 +108,8 @@ def test_logout_ends_the_session(env: dict) -> None:
 def test_passwords_are_scrypt_hashes_set_from_stdin(env: dict, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from qa_pipeline.auth import verify_password
     from qa_pipeline.cli import app
+    from qa_pipeline.store.auth import verify_password
 
     db = tmp_path / "users.db"
     result = CliRunner().invoke(app, ["users", "add", "newcoach", "--role", "coach", "--db", str(db),

@@ -19,11 +19,11 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from qa_pipeline import auth, queue, review
-from qa_pipeline.audio import AudioError
-from qa_pipeline.calibration import calibration_report
-from qa_pipeline.pii import redact_transcript
-from qa_pipeline.review import ReviewError
+from qa_pipeline.base.audio import AudioError
+from qa_pipeline.stages.pii.detect import redact_transcript
+from qa_pipeline.store import auth, queue, review
+from qa_pipeline.store.calibration import calibration_report
+from qa_pipeline.store.review import ReviewError
 from qa_pipeline.web import media, views
 from qa_pipeline.web.security import (
     LOGIN_COOKIE,
@@ -75,7 +75,7 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
         cfg["privacy"] = PrivacyConfig()
     redacted = cfg["privacy"].coach_view == "redacted"
     if cfg["tone_threshold"] is None:
-        from qa_pipeline.tone import ToneConfig
+        from qa_pipeline.stages.tone.emotion import ToneConfig
 
         cfg["tone_threshold"] = ToneConfig().flag_threshold
     stores = Stores(db_path)
@@ -415,9 +415,9 @@ def _nav_for(user: dict[str, Any] | None) -> list[tuple[str, str]]:
 
 
 def _reports() -> Any:
-    """qa_pipeline.reports, or None where it is not installed (the app still starts; the pages say so)."""
+    """qa_pipeline.reports.scorecard, or None where it is not installed (the app still starts; the pages say so)."""
     try:
-        from qa_pipeline import reports
+        from qa_pipeline.reports import scorecard as reports
     except ImportError:
         return None
     return reports if hasattr(reports, "weekly_scorecard") and hasattr(reports, "render_scorecard") else None
@@ -432,7 +432,7 @@ def _table(card: Any) -> tuple[list[str], list[dict[str, Any]]]:
     if card is None:
         return [], []
     try:
-        from qa_pipeline.report_render import table
+        from qa_pipeline.reports.render import table
     except ImportError:
         return _scalar_columns(card.rows)
     header, rows = table(card)
@@ -450,7 +450,7 @@ def _scalar_columns(rows: list[Any]) -> tuple[list[str], list[dict[str, Any]]]:
 
 
 def _scorecard_routes(app: FastAPI, stores: Stores, page: Any, cfg: dict[str, Any]) -> None:
-    """HR: weekly scorecards through qa_pipeline.reports, the same numbers as `qa scorecard`."""
+    """HR: weekly scorecards through qa_pipeline.reports.scorecard, the same numbers as `qa scorecard`."""
 
     def card_for(store: Any, week: str, team: str, agent: str) -> Any:
         reports = _reports()
@@ -480,7 +480,7 @@ def _scorecard_routes(app: FastAPI, stores: Stores, page: Any, cfg: dict[str, An
             return Response("fmt must be csv, xlsx, html or json", status_code=400)
         card = card_for(store, week, team, agent)
         if card is None:
-            return Response("scorecards are not available (qa_pipeline.reports is missing)", status_code=503)
+            return Response("scorecards are not available (qa_pipeline.reports.scorecard is missing)", status_code=503)
         body = _reports().render_scorecard(card, fmt)
         name = "scorecard_" + "_".join(x for x in (week, team, agent) if x) + f".{fmt}"
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)

@@ -1,4 +1,4 @@
-"""Call audio for the browser: decoded with qa_pipeline.audio, served as WAV with HTTP range support.
+"""Call audio for the browser: decoded with qa_pipeline.base.audio, served as WAV with HTTP range support.
 
 The file to read always comes from the database row of a call id; nothing the client sends is
 ever used as (part of) a path.
@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from qa_pipeline.audio import TARGET_RATE, load_audio
+from qa_pipeline.base.audio import TARGET_RATE, load_audio
 from qa_pipeline.contracts import Finding
-from qa_pipeline.pii import redact_audio
+from qa_pipeline.stages.pii.detect import redact_audio
 
 CHANNELS = ("both", "agent", "caller")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

@@ -1,7 +1,7 @@
 """Who is asking and may they: session cookie → user, role checks, CSRF, security headers.
 
 - The session cookie holds a random 256-bit token (HttpOnly, SameSite=Strict; Secure when the
-  app is told it sits behind HTTPS); the database holds only its SHA-256 (qa_pipeline.auth).
+  app is told it sits behind HTTPS); the database holds only its SHA-256 (qa_pipeline.store.auth).
 - Every state-changing request carries the session's CSRF token (form field ``csrf`` or header
   ``X-CSRF-Token``); the login form carries a pre-session token checked against its own cookie.
 - Every route names the roles that may use it; agents are further limited to their own calls.
@@ -17,8 +17,8 @@ from typing import Any
 
 from fastapi import Request
 
-from qa_pipeline import auth
-from qa_pipeline.store import Store
+from qa_pipeline.store import auth
+from qa_pipeline.store.db import Store
 
 SESSION_COOKIE = "qa_session"
 LOGIN_COOKIE = "qa_login"

@@ -1,0 +1,400 @@
+"""Evaluations behind `qa eval diarization` and `qa eval pii`.
+
+Diarization: DER against a reference RTTM, and word-level role accuracy on
+stereo calls mixed down to mono (the truth is the channel each word was spoken
+on) or on mono sample calls whose labels give each utterance's speaker.
+
+PII: recall and precision of ``pii`` findings against scripted numbers in
+synthesized calls (recordings_sample/pii_eval and the labelled sample calls)
+and against real recordings that hold no card or ID numbers (false alarms);
+then the redacted audio is transcribed again and every digit heard inside a
+redacted span is counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa_pipeline.base.audio import Audio, load_audio
+from qa_pipeline.contracts import Call, Finding, Transcript, Word
+from qa_pipeline.eval.der import Turn, diarization_error_rate, load_rttm
+from qa_pipeline.stages.diarize import DiarizeOptions, diarize, track_speakers
+from qa_pipeline.stages.pii.detect import detect_pii, redact_audio
+from qa_pipeline.stages.transcribe import TranscribeOptions, transcribe_cached
+
+RATE = 16000
+
+# --- diarization -------------------------------------------------------------
+
+
+def turns_from_transcript(transcript: Transcript, gap: float = 0.5) -> list[Turn]:
+    """Speaker turns from word times (pauses shorter than ``gap`` merged)."""
+    spans = sorted((w.start, w.end, seg.speaker) for seg in transcript.segments
+                   for w in (seg.words or [Word(seg.start, seg.end, "", 1.0)]))
+    turns: list[list[Any]] = []
+    for s, e, spk in spans:
+        if turns and turns[-1][2] == spk and s - turns[-1][1] <= gap:
+            turns[-1][1] = max(turns[-1][1], e)
+        else:
+            turns.append([s, e, spk])
+    return [(float(a), float(b), str(c)) for a, b, c in turns]
+
+
+def mix_to_mono(audio: Audio) -> Audio:
+    """A stereo call as a mono recorder would have stored it: the two channels summed."""
+    mixed = audio.channels[0] + audio.channels[1]
+    peak = float(np.abs(mixed).max())
+    if peak > 0.99:
+        mixed = mixed * (0.99 / peak)
+    return Audio(path=audio.path + "#mono", sha256=audio.sha256 + "-mixed-mono", source_rate=audio.source_rate,
+                 source_channels=1, source_format=audio.source_format, duration=audio.duration,
+                 channels=[mixed.astype(np.float32)], layout="mono", notes=["stereo mixed to mono for evaluation"])
+
+
+def channel_truth(agent: np.ndarray, caller: np.ndarray, start: float, end: float) -> str | None:
+    """Who spoke a word: the channel with clearly (6 dB) more energy over its span; None in overlap."""
+    a, b = int(start * RATE), max(int(end * RATE), int(start * RATE) + 1)
+    ea = float(np.sqrt(np.mean(agent[a:b].astype(np.float64) ** 2))) if b <= len(agent) else 0.0
+    ec = float(np.sqrt(np.mean(caller[a:b].astype(np.float64) ** 2))) if b <= len(caller) else 0.0
+    if max(ea, ec) < 1e-4:
+        return None
+    if ea > 2 * ec:
+        return "agent"
+    if ec > 2 * ea:
+        return "caller"
+    return None
+
+
+def role_accuracy(transcript: Transcript, truth) -> dict[str, Any]:
+    """Share of words whose role is right; ``truth(start, end)`` gives agent|caller|None (not scored)."""
+    right = scored = unscored = 0
+    for seg in transcript.segments:
+        for w in seg.words:
+            t = truth(w.start, w.end)
+            if t is None:
+                unscored += 1
+                continue
+            scored += 1
+            right += t == seg.speaker
+    return {"accuracy": round(right / scored, 4) if scored else None, "words": scored, "unscored": unscored}
+
+
+def utterance_truth(utterances: list[dict[str, Any]]):
+    def truth(start: float, end: float) -> str | None:
+        mid = (start + end) / 2
+        hits = {u["speaker"] for u in utterances if u["start"] - 0.2 <= mid <= u["end"] + 0.2}
+        return hits.pop() if len(hits) == 1 else None
+
+    return truth
+
+
+@dataclass
+class DiarizationReport:
+    der: dict[str, Any] = field(default_factory=dict)
+    der_words: dict[str, Any] = field(default_factory=dict)
+    roles: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_manifest(samples: Path) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    rows = list(csv.DictReader((samples / "manifest.csv").open(encoding="utf-8"))) if (samples / "manifest.csv").exists() else []
+    labels = json.loads((samples / "labels.json").read_text(encoding="utf-8")) if (samples / "labels.json").exists() else {}
+    return rows, labels.get("calls", {})
+
+
+def evaluate_diarization(
+    shared: Path, samples: Path | None, asr: TranscribeOptions, opts: DiarizeOptions | None = None,
+    include_stereo_samples: bool = True,
+) -> DiarizationReport:
+    opts = opts or DiarizeOptions()
+    report = DiarizationReport()
+    phone = shared / "phone_en" / "sample.wav"
+    if phone.exists():
+        clip = load_audio(phone)
+        reference = load_rttm(shared / "phone_en" / "sample.rttm")
+        track = track_speakers(clip.channels[0], opts)
+        report.der = {"file": "phone_en/sample.wav", **diarization_error_rate(reference, track.turns).as_dict()}
+        labelled = diarize(clip, transcribe_cached(clip, asr), opts)
+        report.der_words = {"file": "phone_en/sample.wav",
+                            **diarization_error_rate(reference, turns_from_transcript(labelled)).as_dict()}
+    agent_wav = shared / "calls_en" / "Auto_Repairs_40_UTC_agent.wav"
+    if agent_wav.exists():
+        agent = load_audio(agent_wav).channels[0]
+        caller = load_audio(shared / "calls_en" / "Auto_Repairs_40_UTC_caller.wav").channels[0]
+        n = min(len(agent), len(caller))
+        stereo = Audio(str(agent_wav.parent / "Auto_Repairs_40_UTC"), "calls_en-auto-repairs-40", 8000, 2, "wav",
+                       n / RATE, [agent[:n], caller[:n]], "stereo")
+        report.roles.append(_roles_on_mix(stereo, "calls_en/Auto_Repairs_40 (real, mixed to mono)", asr, opts))
+    if samples is not None and samples.exists():
+        rows, labels = load_manifest(samples)
+        for row in rows:
+            path = samples / row["path"]
+            if row.get("call_id", "").startswith("real_"):
+                continue  # the real call is scored above from its source files
+            if row.get("layout") == "mono" and row["call_id"] in labels:
+                clip = load_audio(path, layout="mono")
+                labelled = diarize(clip, transcribe_cached(clip, asr), opts)
+                acc = role_accuracy(labelled, utterance_truth(labels[row["call_id"]].get("utterances", [])))
+                report.roles.append({"call": row["call_id"] + " (mono sample)", **acc})
+            elif row.get("layout") == "stereo" and include_stereo_samples:
+                clip = load_audio(path, agent_channel=int(row.get("agent_channel") or 0))
+                if clip.layout == "stereo":
+                    report.roles.append(_roles_on_mix(clip, row["call_id"] + " (stereo sample, mixed)", asr, opts))
+    return report
+
+
+def _roles_on_mix(stereo: Audio, name: str, asr: TranscribeOptions, opts: DiarizeOptions) -> dict[str, Any]:
+    mono = mix_to_mono(stereo)
+    labelled = diarize(mono, transcribe_cached(mono, asr), opts)
+    agent, caller = stereo.channels
+
+    def truth(start: float, end: float) -> str | None:
+        return channel_truth(agent, caller, start, end)
+
+    return {"call": name, **role_accuracy(labelled, truth)}
+
+
+# --- PII ---------------------------------------------------------------------
+
+_EN_WORD = dict(zip("0123456789", ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]))
+_ZH_WORD = dict(zip("0123456789", "零一二三四五六七八九"))
+
+
+def _luhn_number(rng: random.Random, prefix: str, length: int) -> str:
+    from qa_pipeline.stages.pii.detect import luhn_valid
+
+    body = prefix + "".join(rng.choice("0123456789") for _ in range(length - len(prefix) - 1))
+    return next(body + d for d in "0123456789" if luhn_valid(body + d))
+
+
+def _cn_id(rng: random.Random) -> str:
+    from qa_pipeline.stages.pii.detect import _ID_CHECK, _ID_WEIGHTS
+
+    body = rng.choice(["110105", "310104", "440305", "510107"]) + f"{rng.randint(1960, 2004)}{rng.randint(1, 12):02d}" \
+        f"{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
+    return body + _ID_CHECK[sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS)) % 11]
+
+
+def _spoken(digits: str, groups: list[int], lang: str, yao: bool = False) -> str:
+    words, i = [], 0
+    for g in groups:
+        part = digits[i : i + g]
+        i += g
+        if lang == "en":
+            words.append(" ".join(_EN_WORD[d] for d in part))
+        else:
+            words.append("".join("幺" if (yao and d == "1") else _ZH_WORD[d] for d in part))
+    return (", " if lang == "en" else "，").join(words)
+
+
+def synth_pii_items(seed: int = 7) -> list[tuple[str, str, str | None, str]]:
+    """(language, sentence, pii type or None, value) read aloud in recordings_sample/pii_eval (scripts/make_samples.py)."""
+    rng = random.Random(seed)
+    items: list[tuple[str, str, str | None, str]] = []
+    for _ in range(3):
+        us = f"{rng.randint(2, 9)}{rng.randint(10, 99)}{rng.randint(2, 9)}{rng.randint(100000, 999999)}"
+        items.append(("en", f"My phone number is {_spoken(us, [3, 3, 4], 'en')}.", "phone", us))
+    for prefix in ("4", "51", "37"):
+        n = 15 if prefix == "37" else 16
+        card = _luhn_number(rng, prefix, n)
+        groups = [4, 6, 5] if n == 15 else [4, 4, 4, 4]
+        items.append(("en", f"The card number is {_spoken(card, groups, 'en')}.", "bank_card", card))
+    acct = "".join(rng.choice("0123456789") for _ in range(8))
+    items.append(("en", f"My account number is {_spoken(acct, [8], 'en')}.", "digits", acct))
+    items.append(("en", "You can email me at mark dot jones at example dot com.", "email", "mark.jones@example.com"))
+    items.append(("en", "Please send it to lisa at mailbox dot org.", "email", "lisa@mailbox.org"))
+    for text in ("The appointment is at ten thirty on Tuesday.", "It costs two hundred and fifty dollars.",
+                 "I bought the car in twenty eighteen, about two weeks ago.", "We have two options right now.",
+                 "Please hold for one moment while I check."):
+        items.append(("en", text, None, ""))
+    for _ in range(3):
+        mobile = "1" + rng.choice("3589") + "".join(rng.choice("0123456789") for _ in range(9))
+        items.append(("zh", f"我的手机号码是{_spoken(mobile, [3, 4, 4], 'zh', yao=True)}。", "phone", mobile))
+    for _ in range(2):
+        cid = _cn_id(rng)
+        spoken = _spoken(cid[:17], [6, 4, 4, 3], "zh") + ("叉" if cid[17] == "X" else _ZH_WORD[cid[17]])
+        items.append(("zh", f"我的身份证号码是{spoken}。", "cn_id", cid))
+    for _ in range(2):
+        card = _luhn_number(rng, "622", 16)
+        items.append(("zh", f"我的银行卡号是{_spoken(card, [4, 4, 4, 4], 'zh')}。", "bank_card", card))
+    for text in ("我们下午三点见。", "一共是两百五十元。", "我一会儿给您回个电话。", "请您稍等一下。"):
+        items.append(("zh", text, None, ""))
+    return items
+
+
+def pii_eval_calls(samples: Path | None) -> list[tuple[str, Path, list[dict[str, Any]]]]:
+    """(name, path, pii events) of the calls that read ``synth_pii_items`` aloud: ``<samples>/pii_eval``, made by
+    scripts/make_samples.py with the sample calls' voices (recorded-speaker TTS, not espeak-ng, whose Mandarin
+    digits Whisper base could not hear)."""
+    folder = samples / "pii_eval" if samples is not None else None
+    if folder is None or not (folder / "labels.json").exists():
+        return []
+    labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))["calls"]
+    return [(call_id, folder / call["path"], call["events"]) for call_id, call in labels.items()]
+
+
+@dataclass
+class PIIReport:
+    files: list[dict[str, Any]] = field(default_factory=list)
+    true_positives: int = 0
+    false_negatives: int = 0
+    false_positives: int = 0
+    digits_heard_in_redacted_spans: int = 0
+    redacted_spans_checked: int = 0
+    type_right: int = 0  # detected events whose type (phone, card…) was also right
+    misses: list[dict[str, Any]] = field(default_factory=list)
+    false_alarms: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def recall(self) -> float:
+        total = self.true_positives + self.false_negatives
+        return self.true_positives / total if total else 1.0
+
+    @property
+    def precision(self) -> float:
+        total = self.true_positives + self.false_positives
+        return self.true_positives / total if total else 1.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"recall": round(self.recall, 4), "precision": round(self.precision, 4), **self.__dict__}
+
+
+def _overlaps(f: Finding, e: dict[str, Any], slack: float = 0.5) -> bool:
+    return f.start < e["end"] + slack and f.end > e["start"] - slack
+
+
+def score_findings(findings: list[Finding], events: list[dict[str, Any]], report: PIIReport, name: str) -> None:
+    """Match findings to labelled events by time and speaker (when both are known).
+
+    An event counts as detected when a ``pii`` finding covers it, whatever type the
+    finding gives: what matters for privacy is that it is redacted (an ASR slip in one
+    digit turns a card into a "digits" finding, still masked). Type agreement is counted
+    separately in ``type_right``.
+    """
+    used: set[int] = set()
+    for e in events:
+        candidates = [i for i, f in enumerate(findings) if i not in used and _overlaps(f, e)
+                      and (e.get("speaker") in (None, "unknown") or f.speaker == e["speaker"])]
+        match = next((i for i in candidates if findings[i].details.get("type") == e["type"]),
+                     candidates[0] if candidates else None)
+        if match is None:
+            report.false_negatives += 1
+            report.misses.append({"file": name, "type": e["type"], "start": e["start"], "end": e["end"]})
+        else:
+            used.add(match)
+            report.true_positives += 1
+            report.type_right += findings[match].details.get("type") == e["type"]
+    for i, f in enumerate(findings):
+        if i not in used:
+            report.false_positives += 1
+            report.false_alarms.append({"file": name, "type": f.details.get("type"), "evidence": f.evidence,
+                                        "start": f.start, "end": f.end, "speaker": f.speaker})
+
+
+def digits_heard(transcript: Transcript, spans: list[tuple[float, float]]) -> int:
+    """Digits (written or spoken, any language) that a transcript has inside ``spans``."""
+    from qa_pipeline.stages.pii.detect import _word_units
+
+    count = 0
+    for seg in transcript.segments:
+        for w in seg.words or [Word(seg.start, seg.end, seg.text, 1.0)]:
+            mid = (w.start + w.end) / 2
+            if any(a <= mid <= b for a, b in spans):
+                count += sum(len(u.value) for u in _word_units(w.text, (0, 0), w.start, w.end) if u.kind == "digit")
+    return count
+
+
+def evaluate_pii(
+    shared: Path, samples: Path | None, asr: TranscribeOptions, check_redacted_audio: bool = True, pad: float = 0.15,
+) -> PIIReport:
+    report = PIIReport()
+    jobs: list[tuple[str, Audio, list[dict[str, Any]]]] = [
+        (name, load_audio(path), events) for name, path, events in pii_eval_calls(samples)
+    ]
+    if samples is not None and samples.exists():
+        rows, labels = load_manifest(samples)
+        for row in rows:  # every call: those without labelled personal data count the false alarms
+            events = [e for e in labels.get(row["call_id"], {}).get("events", []) if e.get("kind") == "pii"]
+            clip = load_audio(samples / row["path"], agent_channel=int(row.get("agent_channel") or 0))
+            jobs.append((row["call_id"], clip, events))
+    if (shared / "phone_en" / "sample.wav").exists():
+        jobs.append(("phone_en/sample.wav (real)", load_audio(shared / "phone_en" / "sample.wav"), []))
+    agent_wav = shared / "calls_en" / "Auto_Repairs_40_UTC_agent.wav"
+    if agent_wav.exists() and not any(name.startswith("real_") for name, _, _ in jobs):
+        agent = load_audio(agent_wav).channels[0]
+        caller = load_audio(shared / "calls_en" / "Auto_Repairs_40_UTC_caller.wav").channels[0]
+        n = min(len(agent), len(caller))
+        jobs.append(("calls_en/Auto_Repairs_40 (real)", Audio(str(agent_wav), "calls_en-auto-repairs-40", 8000, 2,
+                                                              "wav", n / RATE, [agent[:n], caller[:n]], "stereo"), []))
+    for name, clip, events in jobs:
+        transcript = diarize(clip, transcribe_cached(clip, asr))
+        findings = detect_pii(transcript, Call(call_id=name, audio_path=clip.path, layout=clip.layout))  # type: ignore[arg-type]
+        before = (report.true_positives, report.false_negatives, report.false_positives)
+        score_findings(findings, events, report, name)
+        entry: dict[str, Any] = {"file": name, "events": len(events), "findings": len(findings),
+                                 "tp": report.true_positives - before[0], "fn": report.false_negatives - before[1],
+                                 "fp": report.false_positives - before[2]}
+        if check_redacted_audio and findings:
+            redacted = redact_audio(clip, findings, "tone", pad)
+            red_clip = Audio(clip.path + "#redacted", clip.sha256 + "-redacted-" + _findings_key(findings), clip.source_rate,
+                             clip.source_channels, clip.source_format, clip.duration, redacted, clip.layout)
+            heard = digits_heard(transcribe_cached(red_clip, asr), [(f.start - pad, f.end + pad) for f in findings])
+            entry["digits_heard_after_redaction"] = heard
+            report.digits_heard_in_redacted_spans += heard
+            report.redacted_spans_checked += len(findings)
+        report.files.append(entry)
+    return report
+
+
+def reference_transcript(utterances: list[dict[str, Any]], language: str) -> Transcript:
+    """A transcript from scripted utterances (word times spread evenly over each utterance)."""
+    import re
+
+    from qa_pipeline.contracts import Segment
+
+    segments = []
+    for u in utterances:
+        tokens = re.findall(r"[\u3400-\u9fff]|[^\s\u3400-\u9fff]+", u["text"])
+        step = (u["end"] - u["start"]) / max(1, len(tokens))
+        words = [Word(round(u["start"] + i * step, 3), round(u["start"] + (i + 1) * step, 3), tok, 1.0)
+                 for i, tok in enumerate(tokens)]
+        segments.append(Segment(u["speaker"], u["start"], u["end"], u["text"], u["text"], words=words))
+    return Transcript(language, "reference", {}, max((u["end"] for u in utterances), default=0.0), segments)
+
+
+def evaluate_pii_on_reference_text(samples: Path | None) -> PIIReport:
+    """The detector alone, on the scripted text (no ASR): synthesized items and labelled sample calls."""
+    report = PIIReport()
+    items = synth_pii_items()
+    for lang in ("en", "zh"):
+        utterances, events, t = [], [], 0.0
+        for _, (item_lang, text, kind, _value) in enumerate(items):
+            if item_lang != lang:
+                continue
+            utterances.append({"speaker": "caller", "start": t, "end": t + 5.0, "text": text})
+            if kind:
+                events.append({"type": kind, "speaker": "caller", "start": t, "end": t + 5.0})
+            t += 10.0
+        score_findings(detect_pii(reference_transcript(utterances, lang)), events, report, f"synth_{lang} (text)")
+    if samples is not None and samples.exists():
+        rows, labels = load_manifest(samples)
+        for row in rows:
+            label = labels.get(row["call_id"], {})
+            if not label.get("utterances"):
+                continue
+            events = [e for e in label.get("events", []) if e.get("kind") == "pii"]
+            ref = reference_transcript(label["utterances"], label.get("language", row.get("language", "en")))
+            score_findings(detect_pii(ref), events, report, row["call_id"] + " (text)")
+    return report
+
+
+def _findings_key(findings: list[Finding]) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps([(f.start, f.end, f.speaker) for f in findings]).encode()).hexdigest()[:16]

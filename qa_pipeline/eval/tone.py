@@ -1,0 +1,185 @@
+"""Measurements of the tone stage behind ``qa eval tone`` and ``qa bench tone``.
+
+- acoustic agitation on emotion_de (EmoDB): AUC anger vs neutral and high vs low arousal, every clip measured
+  against its speaker's baseline over all of that speaker's clips (as a call's segments are),
+- text sentiment: macro-F1 on the held-out call-centre utterances (evalsets/sentiment/sentiment_*_test.csv),
+- flags on the sample calls: expected tone events found on the right speaker and time; compliant calls clean,
+- speed: tone-stage time against transcription time of the same call.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa_pipeline.stages.tone import acoustic
+
+ROOT = Path(__file__).resolve().parents[2]
+SENTIMENT_DATA = ROOT / "evalsets" / "sentiment"
+HIGH_AROUSAL = ("anger", "fear", "happiness")
+LOW_AROUSAL = ("neutral", "boredom", "sadness")
+
+
+def read_sentiment_split(language: str, split: str, data_dir: Path = SENTIMENT_DATA) -> tuple[list[str], list[str]]:
+    with open(data_dir / f"sentiment_{language}_{split}.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return [r["text"] for r in rows], [r["label"] for r in rows]
+
+
+def macro_f1(gold: list[str], pred: list[str]) -> float:
+    scores = []
+    for label in sorted(set(gold)):
+        tp = sum(g == p == label for g, p in zip(gold, pred))
+        fp = sum(p == label and g != label for g, p in zip(gold, pred))
+        fn = sum(g == label and p != label for g, p in zip(gold, pred))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return float(np.mean(scores))
+
+
+def auc(positives: list[float], negatives: list[float]) -> float:
+    """Probability that a positive scores above a negative (ties count half)."""
+    pairs = [(p > n) + 0.5 * (p == n) for p in positives for n in negatives]
+    return float(np.mean(pairs)) if pairs else float("nan")
+
+
+def eval_emotion(data_dir: Path, prior_seconds: float = 5.0) -> dict[str, Any]:
+    import soundfile as sf
+
+    with open(data_dir / "labels.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    by_speaker: dict[str, list[tuple[dict[str, str], acoustic.RegionFeatures]]] = defaultdict(list)
+    for row in rows:
+        x, rate = sf.read(data_dir / "wav" / row["file"], dtype="float32", always_2d=True)
+        frames = acoustic.frame_features(x.mean(axis=1), rate)
+        by_speaker[row["speaker"]].append((row, acoustic.region_features(frames, 0.0, len(x) / rate)))
+    cue_sets = {"all cues (agitation)": acoustic.FEATURES, **{name: (name,) for name in acoustic.FEATURES
+                                                              if name != "rate"}}
+    table = {}
+    clips = []
+    for label, cues in cue_sets.items():
+        scored: list[tuple[str, float]] = []
+        for items in by_speaker.values():
+            base = acoustic.speaker_baseline([r for _, r in items], prior_seconds)
+            for row, region in items:
+                z = {k: v for k, v in acoustic.zscores(region, base).items() if k in cues}
+                score = acoustic.arousal(z)
+                scored.append((row["emotion"], score))
+                if label == "all cues (agitation)":
+                    clips.append({"file": row["file"], "speaker": row["speaker"], "emotion": row["emotion"],
+                                  "arousal": round(score, 3)})
+
+        def pick(emotions: tuple[str, ...], scored: list[tuple[str, float]] = scored) -> list[float]:
+            return [s for e, s in scored if e in emotions]
+
+        table[label] = {"anger_vs_neutral": auc(pick(("anger",)), pick(("neutral",))),
+                        "high_vs_low_arousal": auc(pick(HIGH_AROUSAL), pick(LOW_AROUSAL))}
+    counts = {e: sum(r["emotion"] == e for r in rows) for e in sorted({r["emotion"] for r in rows})}
+    return {"clips": len(rows), "speakers": len(by_speaker), "per_emotion": counts, "auc": table, "scores": clips}
+
+
+def eval_text(model: Any = None, languages: tuple[str, ...] = ("en", "zh")) -> dict[str, Any]:
+    from qa_pipeline.stages.tone.sentiment import load_sentiment, predict_labels
+
+    model = model or load_sentiment("")
+    out = {"model": model.name}
+    for language in languages:
+        texts, gold = read_sentiment_split(language, "test")
+        out[language] = {"macro_f1": macro_f1(gold, predict_labels(model, texts)), "n": len(texts)}
+    return out
+
+
+def _load_call(samples_dir: Path, row: dict[str, str]):
+    from qa_pipeline.base.audio import load_audio
+    from qa_pipeline.contracts import Call
+
+    audio = load_audio(samples_dir / row["path"], agent_channel=int(row.get("agent_channel") or 0),
+                       layout=row.get("layout") or None)
+    call = Call(call_id=row["call_id"], audio_path=str(samples_dir / row["path"]), sha256=audio.sha256,
+                agent_id=row.get("agent_id", ""), language=row.get("language", "auto"),
+                layout=audio.layout, call_type=row.get("call_type", "default"))  # type: ignore[arg-type]
+    return audio, call
+
+
+def eval_samples(samples_dir: Path, tone_config: Any = None, asr: Any = None) -> dict[str, Any]:
+    """Run transcription (cached) and tone on every sample call with tone labels or a compliant flag."""
+    from qa_pipeline.stages.tone.emotion import analyze_tone
+    from qa_pipeline.stages.transcribe import TranscribeOptions, transcribe_cached
+
+    labels = json.loads((samples_dir / "labels.json").read_text(encoding="utf-8"))["calls"]
+    with open(samples_dir / "manifest.csv", encoding="utf-8", newline="") as fh:
+        manifest = {r["call_id"]: r for r in csv.DictReader(fh)}
+    rows = []
+    for call_id, label in labels.items():
+        expected = [e for e in label.get("events", []) if e.get("kind") == "tone"]
+        if call_id not in manifest or not (expected or label.get("compliant")):
+            continue
+        audio, call = _load_call(samples_dir, manifest[call_id])
+        opts = asr or TranscribeOptions()
+        if label.get("language") in ("zh", "en"):
+            opts = dataclasses.replace(opts, language=label["language"])
+        transcript = transcribe_cached(audio, opts)
+        result = analyze_tone(audio, transcript, call, tone_config)
+        flags = [f for f in result.findings if f.kind == "tone"]
+        hits = []
+        for event in expected:
+            hit = any(f.rule_id == event["rule"] and f.speaker == event["speaker"]
+                      and f.start < event["end"] and f.end > event["start"] for f in flags)
+            hits.append({**event, "found": hit})
+        false_flags = [f for f in flags if not any(
+            f.rule_id == e["rule"] and f.speaker == e["speaker"] and f.start < e["end"] and f.end > e["start"]
+            for e in expected)]
+        rows.append({"call_id": call_id, "compliant": bool(label.get("compliant")), "expected": hits,
+                     "flags": [{"rule": f.rule_id, "speaker": f.speaker, "start": f.start, "end": f.end,
+                                "peak": f.confidence} for f in flags],
+                     "false_flags": len(false_flags),
+                     "agitation": {sp: s["agitation"] for sp, s in result.summary["speakers"].items()},
+                     "trend": {sp: (s["trend"] or {}).get("direction") for sp, s in result.summary["speakers"].items()}})
+    # A compliant call may still hold an angry caller (labelled as an expected event); what must not
+    # happen there is a flag that matches no labelled event.
+    compliant = [r for r in rows if r["compliant"]]
+    events = [e for r in rows for e in r["expected"]]
+    return {"calls": rows,
+            "compliant_flag_rate": (sum(r["false_flags"] > 0 for r in compliant) / len(compliant)) if compliant else None,
+            "false_flags": sum(r["false_flags"] for r in rows),
+            "events_found": f"{sum(e['found'] for e in events)}/{len(events)}"}
+
+
+def bench(audio_path: Path, asr: Any = None, tone_config: Any = None, repeats: int = 3) -> dict[str, Any]:
+    """Tone-stage CPU and wall time against transcription of the same call (transcription not cached)."""
+    from qa_pipeline.base.audio import load_audio
+    from qa_pipeline.base.e5 import e5_model
+    from qa_pipeline.contracts import Call
+    from qa_pipeline.stages.tone.emotion import ToneConfig, analyze_tone
+    from qa_pipeline.stages.tone.sentiment import load_sentiment
+    from qa_pipeline.stages.transcribe import TranscribeOptions, transcribe_audio
+
+    audio = load_audio(audio_path)
+    call = Call(call_id=audio_path.stem, audio_path=str(audio_path), layout=audio.layout)  # type: ignore[arg-type]
+    cfg = tone_config or ToneConfig()
+    asr = asr or TranscribeOptions()
+    # As in a nightly worker (pipeline.warm_up): the shared embedder gets the cores the transcription has.
+    e5_model(asr.threads or os.cpu_count() or 1)
+    t0, c0 = time.perf_counter(), time.process_time()
+    transcript = transcribe_audio(audio, asr)
+    asr_wall, asr_cpu = time.perf_counter() - t0, time.process_time() - c0
+    load_sentiment(cfg.sentiment_model, cfg.text_threads)
+    analyze_tone(audio, transcript, call, cfg)  # warm-up: library imports, JIT, embedder load
+    walls, cpus = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        analyze_tone(audio, transcript, call, cfg)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    tone_wall, tone_cpu = float(np.median(walls)), float(np.median(cpus))
+    return {"audio": str(audio_path), "duration": round(audio.duration, 1), "segments": len(transcript.segments),
+            "transcribe_wall_s": round(asr_wall, 2), "transcribe_cpu_s": round(asr_cpu, 2),
+            "tone_wall_s": round(tone_wall, 3), "tone_cpu_s": round(tone_cpu, 3),
+            "tone_share_wall": round(tone_wall / asr_wall, 4), "tone_share_cpu": round(tone_cpu / max(asr_cpu, 1e-9), 4)}

@@ -1,0 +1,375 @@
+"""Mono calls: who spoke when, and which of the two is the agent.
+
+A stereo call needs none of this (one channel per speaker). For a mixed mono
+call: Silero VAD finds speech; Resemblyzer's speaker encoder (weights ship in its
+wheel, no download) embeds overlapping windows of speech; the windows are
+clustered into two voices; every 10 ms of speech gets a score (how much closer
+the windows around it are to one voice than to the other); every Whisper word
+takes the side its time span leans to, and a Whisper segment is split where the
+speaker changes between words. Finally the voice whose words sound like a
+call-centre agent (greeting, "thank you for calling", 您好 这里是…, polite
+words) — or that matches a configured agent voice sample — becomes ``agent``.
+
+The output is the same ``Transcript`` as for a stereo call, so every later stage
+works unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from qa_pipeline.base.audio import Audio
+from qa_pipeline.base.textnorm import has_cjk, normalize_for_match
+from qa_pipeline.contracts import Segment, Transcript, Word
+from qa_pipeline.eval.der import Turn
+
+RATE = 16000
+FRAME = 0.01  # seconds per score frame (Resemblyzer's mel step)
+
+
+@dataclass
+class DiarizeOptions:
+    window: float = 1.5  # seconds of speech per embedding
+    hop: float = 0.25  # step between windows; finer than the window gives sharper turn boundaries
+    vad_threshold: float = 0.5
+    vad_min_silence_ms: int = 300
+    vad_speech_pad_ms: int = 100
+    vad_min_speech_ms: int = 200
+    # Two voice centroids (uncentred) more similar than this are one speaker: a
+    # single talker split in two measured 0.935-0.95 on minutes of real speech,
+    # two talkers 0.76-0.88. Short one-speaker clips (< ~20 s) can fall below.
+    same_speaker_similarity: float = 0.92
+    min_speaker_share: float = 0.05  # a "voice" with less of the speech than this is noise: one speaker
+    min_turn: float = 0.3  # shorter runs of one speaker inside another's speech are smoothed away
+    agent_voice: str = ""  # optional wav of the agent's voice; decides roles by voice instead of words
+
+
+@dataclass
+class SpeakerTrack:
+    """Result of the acoustic part: frame scores and the turns they give."""
+
+    duration: float
+    speech: np.ndarray  # bool per 10 ms frame
+    score: np.ndarray  # per frame: >0 leans to voice 0, <0 to voice 1 (0 where unknown)
+    centroids: np.ndarray  # (n_voices, 256)
+    turns: list[Turn]  # (start, end, "S0"|"S1")
+
+    @property
+    def n_speakers(self) -> int:
+        return len(self.centroids)
+
+    def voice_at(self, start: float, end: float) -> int:
+        """Voice (0/1) that a span leans to; the nearest scored frame when the span holds no speech."""
+        if self.n_speakers < 2:
+            return 0
+        a, b = int(start / FRAME), max(int(start / FRAME) + 1, int(np.ceil(end / FRAME)))
+        a, b = max(0, min(a, len(self.score) - 1)), max(1, min(b, len(self.score)))
+        span = self.score[a:b]
+        known = span[span != 0]
+        if known.size:
+            return 0 if known.mean() > 0 else 1
+        nz = np.flatnonzero(self.score)
+        if not nz.size:
+            return 0
+        nearest = nz[np.argmin(np.abs(nz - (a + b) // 2))]
+        return 0 if self.score[nearest] > 0 else 1
+
+
+@lru_cache(maxsize=1)
+def voice_encoder():
+    with warnings.catch_warnings():
+        # resemblyzer imports scipy.ndimage.morphology, deprecated but present.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from resemblyzer import VoiceEncoder
+
+    return VoiceEncoder(device="cpu", verbose=False).eval()
+
+
+def _normalise_volume(x: np.ndarray, target_dbfs: float = -30.0) -> np.ndarray:
+    # Resemblyzer was trained on utterances at -30 dBFS; its mel features are not log-scaled.
+    rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+    return x if rms < 1e-6 else (x * (10 ** (target_dbfs / 20) / rms)).astype(np.float32)
+
+
+def embed_windows(samples: np.ndarray, starts: list[float], window: float) -> np.ndarray:
+    """L2-normed Resemblyzer embeddings of ``window``-second slices starting at ``starts``."""
+    import torch
+
+    if not starts:
+        return np.zeros((0, 256), dtype=np.float32)
+    encoder = voice_encoder()  # first: it imports resemblyzer with its deprecation warning silenced
+    from resemblyzer.audio import wav_to_mel_spectrogram
+
+    mel = wav_to_mel_spectrogram(_normalise_volume(samples))
+    n = int(round(window / FRAME))
+    if len(mel) < n:
+        mel = np.pad(mel, ((0, n - len(mel)), (0, 0)))
+    idx = [min(int(round(s / FRAME)), len(mel) - n) for s in starts]
+    batch = np.stack([mel[i : i + n] for i in idx])
+    out = []
+    with torch.inference_mode():
+        for b in range(0, len(batch), 256):
+            out.append(encoder(torch.from_numpy(batch[b : b + 256])).numpy())
+    return np.concatenate(out)
+
+
+def embed_voice_sample(path: str | Path) -> np.ndarray:
+    """One embedding for a recording of the agent's voice (speech windows averaged)."""
+    from qa_pipeline.base.audio import load_audio
+
+    clip = load_audio(path)
+    samples = clip.mono()
+    regions = _speech_regions(samples, DiarizeOptions())
+    starts = _window_starts(regions, len(samples) / RATE, DiarizeOptions())
+    emb = embed_windows(samples, starts, DiarizeOptions().window)
+    if not len(emb):
+        raise ValueError(f"{path}: no speech found in the agent voice sample")
+    c = emb.mean(axis=0)
+    return c / np.linalg.norm(c)
+
+
+def _speech_regions(samples: np.ndarray, opts: DiarizeOptions) -> list[tuple[float, float]]:
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    ts = get_speech_timestamps(samples, VadOptions(
+        threshold=opts.vad_threshold, min_silence_duration_ms=opts.vad_min_silence_ms,
+        speech_pad_ms=opts.vad_speech_pad_ms, min_speech_duration_ms=opts.vad_min_speech_ms,
+    ))
+    return [(t["start"] / RATE, t["end"] / RATE) for t in ts]
+
+
+def _window_starts(regions: list[tuple[float, float]], duration: float, opts: DiarizeOptions) -> list[float]:
+    starts: list[float] = []
+    for s, e in regions:
+        if e - s <= opts.window:
+            starts.append(min(max(0.0, (s + e - opts.window) / 2), max(0.0, duration - opts.window)))
+            continue
+        t = s
+        while t + opts.window < e:
+            starts.append(t)
+            t += opts.hop
+        starts.append(e - opts.window)
+    return starts
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
+
+
+def cluster_two(emb: np.ndarray, opts: DiarizeOptions) -> np.ndarray | None:
+    """Voice label (0/1) per window, or None when the windows hold a single voice.
+
+    Resemblyzer embeddings share a large common component (channel, language,
+    recording); subtracting their mean before clustering makes the speaker
+    difference dominate (on the real phone call: 58 % -> 95 % of windows right).
+    """
+    from sklearn.cluster import AgglomerativeClustering
+
+    if len(emb) < 4:
+        return None
+    centred = _unit(emb - emb.mean(axis=0))
+    labels = AgglomerativeClustering(n_clusters=2, metric="cosine", linkage="average").fit_predict(centred)
+    # Spherical k-means from the agglomerative start: average linkage alone
+    # can leave a few odd windows as a cluster of their own.
+    for _ in range(20):
+        if len(set(labels.tolist())) < 2:
+            return None
+        cents = _unit(np.stack([centred[labels == k].mean(axis=0) for k in (0, 1)]))
+        new = np.argmax(centred @ cents.T, axis=1)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    share = min(np.mean(labels == 0), np.mean(labels == 1))
+    raw = _unit(np.stack([emb[labels == k].mean(axis=0) for k in (0, 1)]))
+    if float(raw[0] @ raw[1]) > opts.same_speaker_similarity or share < opts.min_speaker_share:
+        return None
+    return labels
+
+
+def _runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
+    """(start, end, value) runs of an int array."""
+    if not len(labels):
+        return []
+    change = np.flatnonzero(np.diff(labels)) + 1
+    bounds = np.concatenate([[0], change, [len(labels)]])
+    return [(int(a), int(b), int(labels[a])) for a, b in zip(bounds, bounds[1:])]
+
+
+def track_speakers(samples: np.ndarray, opts: DiarizeOptions | None = None) -> SpeakerTrack:
+    """The acoustic half of diarization: two voices, a score per 10 ms, speaker turns."""
+    opts = opts or DiarizeOptions()
+    duration = len(samples) / RATE
+    n_frames = int(np.ceil(duration / FRAME))
+    regions = _speech_regions(samples, opts)
+    speech = np.zeros(n_frames, dtype=bool)
+    for s, e in regions:
+        speech[int(s / FRAME) : int(np.ceil(e / FRAME))] = True
+    starts = _window_starts(regions, duration, opts)
+    emb = embed_windows(samples, starts, opts.window)
+    if not len(emb):
+        return SpeakerTrack(duration, speech, np.zeros(n_frames), np.zeros((0, 256)), [])
+    labels = cluster_two(emb, opts)
+    score = np.zeros(n_frames)
+    if labels is None:
+        cents = _unit(emb.mean(axis=0, keepdims=True))
+    else:
+        cents = _unit(np.stack([emb[labels == k].mean(axis=0) for k in (0, 1)]))
+        centred = _unit(emb - emb.mean(axis=0))
+        sims = centred @ _unit(np.stack([centred[labels == k].mean(axis=0) for k in (0, 1)])).T
+        diff = sims[:, 0] - sims[:, 1]
+        total = np.zeros(n_frames)
+        count = np.zeros(n_frames)
+        n = int(round(opts.window / FRAME))
+        for st, d in zip(starts, diff):
+            a = int(round(st / FRAME))
+            total[a : a + n] += d
+            count[a : a + n] += 1
+        score = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+        score[~speech] = 0.0
+    frame_voice = _smooth(np.where(score >= 0, 0, 1), speech, int(round(opts.min_turn / FRAME)))
+    turns: list[Turn] = []
+    for a, b, v in _runs(np.where(speech, frame_voice, -1)):
+        if v >= 0:
+            turns.append((round(a * FRAME, 3), round(min(b * FRAME, duration), 3), f"S{v}"))
+    # Frame scores follow the smoothed labels' sign so words and turns agree.
+    score = np.where(speech, np.where(frame_voice == 0, np.abs(score) + 1e-9, -np.abs(score) - 1e-9), 0.0)
+    return SpeakerTrack(duration, speech, score, cents, turns)
+
+
+def _smooth(labels: np.ndarray, speech: np.ndarray, min_frames: int) -> np.ndarray:
+    """Give runs shorter than ``min_frames`` inside continuous speech to their neighbours."""
+    labels = labels.copy()
+    for a, b, _ in _runs(np.where(speech, 1, 0)):
+        if not speech[a]:
+            continue
+        region = labels[a:b]
+        changed = True
+        while changed:
+            changed = False
+            runs = _runs(region)
+            if len(runs) < 2:
+                break
+            shortest = min(range(len(runs)), key=lambda i: runs[i][1] - runs[i][0])
+            s, e, v = runs[shortest]
+            if e - s < min_frames:
+                region[s:e] = 1 - v
+                changed = True
+        labels[a:b] = region
+    return labels
+
+
+# --- roles -----------------------------------------------------------------
+
+# General cues of a call-centre agent's speech; no call-specific wording.
+_AGENT_OPENING = re.compile(
+    r"(thank(s| you) for calling|thanks for calling|how (can|may|could) i (help|assist)|"
+    r"this is \w+ (from|at|with)|my name is \w+.{0,20}(help|assist)|"
+    r"您好.{0,6}(这里是|这边是|欢迎)|这里是.{0,12}(客服|热线|中心)|我是.{0,10}(客服|专员|工号)|"
+    r"工号|请问(有什么|有甚么)可以(帮|为)您|很高兴为您服务)",
+    re.IGNORECASE,
+)
+_AGENT_SERVICE = re.compile(
+    r"(is there anything else|anything else i can|have a (great|nice|good) (day|one)|"
+    r"let me (check|look|pull)|i can help|i('ll| will) (check|look)|sorry for the inconvenience|"
+    r"appointment|schedule|in (our|the) system|look you up|"
+    r"请问|请您|稍等|为您|帮您|给您|感谢您的(来电|耐心)|还有(什么|其他).{0,4}(帮|问题)|祝您|"
+    r"不好意思|抱歉|给您带来)",
+    re.IGNORECASE,
+)
+_POLITE = re.compile(r"(please|thank you|thanks|sorry|certainly|of course|您|请|谢谢|对不起|再见)", re.IGNORECASE)
+
+
+def agent_likeness(texts: list[tuple[float, str]], call_start: float) -> float:
+    """How much a voice's words sound like the agent's: opening cues early, service phrases, politeness."""
+    score = 0.0
+    n_words = 0
+    for start, text in texts:
+        n_words += len(text) if has_cjk(text) else len(text.split())
+        if _AGENT_OPENING.search(text):
+            score += 3.0 if start - call_start < 30 else 1.0
+        score += 1.0 * len(_AGENT_SERVICE.findall(text))
+        score += 0.25 * len(_POLITE.findall(text))
+    return score / max(1.0, np.sqrt(n_words))
+
+
+def _join(words: list[Word], language: str) -> str:
+    if language == "zh" or any(has_cjk(w.text) for w in words):
+        text = ""
+        for w in words:
+            sep = " " if text and not has_cjk(text[-1]) and not has_cjk(w.text[:1]) else ""
+            text += sep + w.text
+        return text.strip()
+    return " ".join(w.text.strip() for w in words if w.text.strip())
+
+
+def assign_words(transcript: Transcript, track: SpeakerTrack) -> list[tuple[int, Segment]]:
+    """Split every segment where the voice changes between words; (voice, segment) pairs."""
+    out: list[tuple[int, Segment]] = []
+    for seg in transcript.segments:
+        if not seg.words:
+            out.append((track.voice_at(seg.start, seg.end), seg))
+            continue
+        voices = [track.voice_at(w.start, w.end) for w in seg.words]
+        groups: list[tuple[int, list[Word]]] = []
+        for v, w in zip(voices, seg.words):
+            if groups and groups[-1][0] == v:
+                groups[-1][1].append(w)
+            else:
+                groups.append((v, [w]))
+        if len(groups) == 1:
+            out.append((groups[0][0], seg))
+            continue
+        for v, ws in groups:
+            text = _join(ws, transcript.language)
+            out.append((v, dataclasses.replace(seg, start=ws[0].start, end=ws[-1].end, text=text,
+                                               raw_text=text, words=ws)))
+    return out
+
+
+def diarize(
+    audio: Audio,
+    transcript: Transcript,
+    opts: DiarizeOptions | None = None,
+    agent_embedding: np.ndarray | None = None,
+) -> Transcript:
+    """Give a mono call's transcript ``agent``/``caller`` roles; a stereo transcript is returned as is."""
+    if audio.layout == "stereo" or len(audio.channels) != 1:
+        return transcript
+    opts = opts or DiarizeOptions()
+    if agent_embedding is None and opts.agent_voice:
+        agent_embedding = embed_voice_sample(opts.agent_voice)
+    track = track_speakers(audio.channels[0], opts)
+    pairs = assign_words(transcript, track)
+    agent_voice = pick_agent(track, pairs, agent_embedding)
+    segments = [
+        dataclasses.replace(seg, speaker="agent" if v == agent_voice else "caller")
+        for v, seg in pairs
+    ]
+    segments.sort(key=lambda s: (s.start, s.end))
+    settings = dict(transcript.settings)
+    settings["diarization"] = {**dataclasses.asdict(opts), "voices": track.n_speakers, "agent_voice_index": agent_voice}
+    return dataclasses.replace(transcript, segments=segments, settings=settings)
+
+
+def pick_agent(track: SpeakerTrack, pairs: list[tuple[int, Segment]], agent_embedding: np.ndarray | None) -> int:
+    """Which voice is the agent: by a voice sample when given, else by what each voice says."""
+    if track.n_speakers < 2:
+        # One voice: on a call centre's line, a lone voice is the agent
+        # (voicemail greetings and one-sided recordings are the agent's side).
+        return 0
+    if agent_embedding is not None:
+        return int(np.argmax(track.centroids @ agent_embedding))
+    first = min((seg.start for _, seg in pairs), default=0.0)
+    scores = [agent_likeness([(seg.start, normalize_for_match(seg.text) if has_cjk(seg.text) else seg.text)
+                              for v, seg in pairs if v == k], first) for k in (0, 1)]
+    if scores[0] == scores[1]:
+        # No cue either way: on an inbound line the agent usually speaks first.
+        return pairs[0][0] if pairs else 0
+    return 0 if scores[0] > scores[1] else 1

@@ -1,0 +1,618 @@
+"""Banned phrases and escalation phrases: find a pack's phrasings in a transcript, tolerant of ASR errors.
+
+Each speaker's segments are joined into one token stream (a Mandarin character or an English word per
+token, with times from Whisper's word timestamps), so a phrase that Whisper cut across two segments still
+matches. Every token has two codes, one character each: its surface (normalised text) and its sound key
+(tone-less pinyin with the usual z/zh, n/l, -n/-ng merges for Mandarin; the lower-case word for English).
+A phrase is then a short code string, and the tiers are:
+
+- exact: the phrase's surface codes occur in the stream (``str.find``); regexes run on the normalised text;
+- fuzzy: its sound codes occur (homophones written with the wrong characters match), or occur with a few
+  token edits (near-homophones, ASR word slips), verified by a weighted edit distance whose substitution
+  cost is the spelling distance of the two sounds. Candidates come from exact hits of pieces of the phrase
+  (with k edits one of k+1 pieces is intact), so a long transcript is scanned with ``str.find`` only.
+
+The transcript's tokens and pinyin are computed once per call and shared by every rule.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_right
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from rapidfuzz import fuzz
+
+from qa_pipeline.base.textnorm import (
+    digits_to_zh,
+    half_width,
+    has_cjk,
+    normalize_for_match,
+    strip_punctuation,
+    to_simplified,
+)
+from qa_pipeline.contracts import Call, Finding, Segment, Transcript, Word
+from qa_pipeline.stages.rules.pack import TIER_RANK, Cue, Rule, RulePack, Step
+
+MAX_JOIN_GAP = 3.0  # seconds: a speaker's segments closer than this form one stream (phrases may span them)
+SENTENCE_END = (".", "?", "!", "。", "？", "！", "…")
+_TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+")
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+BOUNDARY = "\x00"  # code of the token put between distant segments: never part of a phrase
+# Negations never match fuzzily: "这是我们的责任" is not "不是我们的责任", "I do know" is not "I don't know".
+NEGATIONS = frozenset({"bu", "mei", "bie", "not", "no", "dont", "didnt", "doesnt", "never", "cant",
+                       "cannot", "wont", "isnt", "arent", "wasnt", "havent", "nothing", "nobody"})
+
+
+# ---------------------------------------------------------------- codes
+_codes: dict[str, str] = {}
+
+
+def _code(s: str) -> str:
+    """One private-use character per distinct surface/key, so token sequences are plain strings."""
+    c = _codes.get(s)
+    if c is None:
+        c = _codes[s] = chr(0xF0000 + len(_codes))
+    return c
+
+
+def unretroflex(syllable: str) -> str:
+    """zh/ch/sh -> z/c/s: the merger most Mandarin speakers (and Whisper's spellings of them) make."""
+    return re.sub(r"^([zcs])h", r"\1", syllable)
+
+
+# Aspiration of stops: Whisper base on 8 kHz phone audio hears an unaspirated stop as its aspirated twin
+# and back (带来 dai lai as 太来 tai lai, 把你们 ba ni men as 怕你们 pa ni men in the sample calls): the burst
+# that tells them apart is faint at that bandwidth. Folding p/b, t/d, k/g is OFF: on the sample calls it
+# recovers nothing the other folds miss, and over 120k characters of random dictionary words
+# (pypinyin's phrase list, scripts/rules_false_alarms.py) it adds banned/escalation hits (2 more, 真见鬼 ~
+# 阵减亏 as a homophone; 7 more before 3-syllable near matches were dropped). The affricates (c/z, q/j) are worse still: on top of the retroflex fold, 次 (ci) and
+# 找 (zhao) end one letter apart and "上次你们经理说…" reads as a supervisor request.
+ASPIRATION_FOLD = False
+_ASPIRATED = {"p": "b", "t": "d", "k": "g"}
+
+
+def _fold_pinyin(syllable: str, aspiration: bool | None = None) -> str:
+    """Merge the sounds that Mandarin speakers and Whisper confuse most: retroflex (z/zh, c/ch, s/sh),
+    n/l and front/back nasals (-n/-ng); with ``aspiration`` also p/b, t/d, k/g. Tones are dropped before."""
+    s = unretroflex(syllable)
+    if s.startswith("l"):
+        s = "n" + s[1:]
+    if (ASPIRATION_FOLD if aspiration is None else aspiration) and s[:1] in _ASPIRATED:
+        s = _ASPIRATED[s[0]] + s[1:]
+    return re.sub(r"(?<=[aei])ng$", "n", s)
+
+
+# English sound key: Metaphone (jellyfish), used by the fuzzy tier's near matches of phrases of at least
+# PHONETIC_MIN_WORDS words, scored as the better of spelling and sound. One- and two-word phrases never
+# match by sound: "calm down" / "come down", "no idea" / "know a…" are ordinary English.
+PHONETIC_MIN_WORDS = 3
+# Which kinds of rule use the sound key by default (measured with `qa eval rules`, see README).
+PHONETIC_KINDS: dict[str, bool] = {"banned_phrase": False, "escalation": False, "cue": False, "script_step": False}
+
+
+@lru_cache(maxsize=200000)
+def metaphone(word: str) -> str:
+    import jellyfish
+
+    return jellyfish.metaphone(word) or word
+
+
+def _sound_letters(keys: list[str]) -> str:
+    return "".join(metaphone(k) + " " for k in keys)
+
+
+@lru_cache(maxsize=200000)
+def pinyin_syllables(chars: str) -> tuple[str, ...]:
+    """Toneless pinyin, one syllable per character of ``chars`` (Chinese characters), unfolded."""
+    from pypinyin import Style, lazy_pinyin
+
+    syllables = lazy_pinyin(chars, style=Style.NORMAL)  # in context: polyphones (行 hang/xing) resolved
+    if len(syllables) != len(chars):
+        syllables = [lazy_pinyin(c, style=Style.NORMAL)[0] for c in chars]
+    return tuple(syllables)
+
+
+@lru_cache(maxsize=200000)
+def _pinyin(chars: str) -> tuple[str, ...]:
+    return tuple(_fold_pinyin(s) for s in pinyin_syllables(chars))
+
+
+def normalize_tokens(text: str, simplified: bool = False, mandarin: bool = False) -> list[str]:
+    """Normalised tokens of a text: Mandarin characters and English words (apostrophes dropped).
+    ``simplified``: the text is already Simplified Chinese (skips OpenCC, the slow part).
+    ``mandarin``: the text is part of Mandarin speech, so digits are read as Chinese even when this
+    piece holds no character (Whisper writes 您好 as "0号" in two words: "0" alone is still 零)."""
+    text = text.replace("'", "").replace("’", "")
+    if simplified:
+        text = strip_punctuation(half_width(text).lower())
+    else:
+        text = normalize_for_match(text)
+    if mandarin or has_cjk(text):
+        text = digits_to_zh(text)
+    return _TOKEN.findall(text)
+
+
+def token_keys(tokens: list[str]) -> list[str]:
+    """Sound keys: pinyin of Chinese characters (computed on runs, in context), words otherwise."""
+    keys = list(tokens)
+    run: list[int] = []
+    for i in range(len(tokens) + 1):
+        if i < len(tokens) and _CJK_CHAR.fullmatch(tokens[i]):
+            run.append(i)
+            continue
+        if run:
+            for j, key in zip(run, _pinyin("".join(tokens[k] for k in run))):
+                keys[j] = key
+            run = []
+    return keys
+
+
+@contextmanager
+def sound_keys(on: bool = True) -> Iterator[None]:
+    """Within: the sound keys that are off by default are on (aspiration fold for Mandarin, Metaphone for
+    every kind of English rule), for measuring them (`qa eval rules`, variant ``sound``). Not thread-safe."""
+    saved = (ASPIRATION_FOLD, dict(PHONETIC_KINDS))
+
+    def apply(aspiration: bool, kinds: dict[str, bool]) -> None:
+        global ASPIRATION_FOLD
+        ASPIRATION_FOLD = aspiration
+        PHONETIC_KINDS.update(kinds)
+        _pinyin.cache_clear()
+        compile_phrase.cache_clear()
+        _stream_cache.clear()
+
+    apply(on, {k: on for k in PHONETIC_KINDS})
+    try:
+        yield
+    finally:
+        apply(*saved)
+
+
+# ---------------------------------------------------------------- streams
+@dataclass
+class Token:
+    surface: str
+    key: str
+    start: float
+    end: float
+    sentence_end: bool = False
+
+
+@dataclass
+class Stream:
+    """One speaker's tokens over the call, as surface codes, sound codes and normalised text."""
+
+    speaker: str
+    tokens: list[Token]
+    surf: str = ""
+    keys: str = ""
+    text: str = ""
+    offsets: list[int] = field(default_factory=list)
+    letters: str = ""  # sound keys spelled out, one space after each token (the fuzzy tier aligns these)
+    letter_offsets: list[int] = field(default_factory=list)
+    pieces: list[str] = field(default_factory=list)  # display text of each token with its separator
+
+    def __post_init__(self) -> None:
+        pos = 0
+        for t in self.tokens:
+            self.letter_offsets.append(pos)
+            pos += len(t.key) + 1
+        self.letter_offsets.append(pos)
+        self.letters = "".join(t.key + " " for t in self.tokens)
+        self.surf = "".join(BOUNDARY if t.surface == BOUNDARY else _code(t.surface) for t in self.tokens)
+        self.keys = "".join(BOUNDARY if t.surface == BOUNDARY else _code(t.key) for t in self.tokens)
+        parts, pos, prev = [], 0, ""
+        for t in self.tokens:
+            sep = "" if not parts or (_CJK_CHAR.fullmatch(t.surface) and _CJK_CHAR.fullmatch(prev)) else " "
+            if t.surface == BOUNDARY or prev == BOUNDARY:
+                sep = "\n" if t.surface == BOUNDARY else ""
+            piece = "" if t.surface == BOUNDARY else t.surface
+            pos += len(sep)
+            self.offsets.append(pos)
+            parts.append(sep + piece)
+            self.pieces.append(" … " if t.surface == BOUNDARY else sep + piece)
+            pos += len(piece)
+            prev = t.surface
+        self.text = "".join(parts)
+
+    def display(self, i: int, j: int) -> str:
+        return "".join(self.pieces[max(0, i) : j]).strip(" …")
+
+    def token_at(self, char_offset: int) -> int:
+        return max(0, bisect_right(self.offsets, char_offset) - 1)
+
+
+def _segment_tokens(seg: Segment) -> list[Token]:
+    words = seg.words or [Word(seg.start, seg.end, seg.text, 1.0)]
+    surfaces: list[str] = []
+    times: list[tuple[float, float]] = []
+    ends: list[bool] = []
+    texts = [w.text.replace("\x1f", " ") for w in words]
+    simplified = to_simplified("\x1f".join(texts)).split("\x1f")  # one OpenCC call per segment
+    if len(simplified) != len(texts):
+        simplified = [to_simplified(t) for t in texts]
+    word_spans: list[tuple[int, int]] = []
+    mandarin = has_cjk(seg.text)
+    for w, text in zip(words, simplified):
+        toks = normalize_tokens(text, simplified=True, mandarin=mandarin)
+        if toks:
+            word_spans.append((len(surfaces), len(surfaces) + len(toks)))
+        if not toks:
+            if surfaces and w.text.strip().endswith(SENTENCE_END):
+                ends[-1] = True
+            continue
+        step = (w.end - w.start) / len(toks)
+        for k, tok in enumerate(toks):
+            surfaces.append(tok)
+            times.append((w.start + k * step, w.start + (k + 1) * step))
+            ends.append(False)
+        ends[-1] = w.text.strip().endswith(SENTENCE_END)
+    keys = [key for w0, w1 in word_spans for key in token_keys(surfaces[w0:w1])]  # pinyin per word: cached
+    return [Token(s, k, round(a, 3), round(b, 3), e) for s, k, (a, b), e in zip(surfaces, keys, times, ends)]
+
+
+def build_streams(transcript: Transcript) -> dict[str, Stream]:
+    """One stream per speaker; distant segments are separated by a boundary token."""
+    by_speaker: dict[str, list[Token]] = {}
+    last_end: dict[str, float] = {}
+    for seg in sorted(transcript.segments, key=lambda s: (s.start, s.end)):
+        toks = _segment_tokens(seg)
+        if not toks:
+            continue
+        stream = by_speaker.setdefault(seg.speaker, [])
+        if stream and seg.start - last_end[seg.speaker] > MAX_JOIN_GAP:
+            stream.append(Token(BOUNDARY, BOUNDARY, seg.start, seg.start, True))
+        elif stream:
+            stream[-1].sentence_end = True  # a segment end is a sentence end for the semantic tier
+        stream.extend(toks)
+        last_end[seg.speaker] = seg.end
+    return {spk: Stream(spk, toks) for spk, toks in by_speaker.items()}
+
+
+_stream_cache: dict[int, tuple[Transcript, dict[str, Stream]]] = {}
+
+
+def streams_of(transcript: Transcript) -> dict[str, Stream]:
+    """Streams are built once per transcript and shared by phrases and script checks."""
+    hit = _stream_cache.get(id(transcript))
+    if hit is not None and hit[0] is transcript:
+        return hit[1]
+    streams = build_streams(transcript)
+    if len(_stream_cache) > 8:
+        _stream_cache.clear()
+    _stream_cache[id(transcript)] = (transcript, streams)
+    return streams
+
+
+# ---------------------------------------------------------------- phrases
+@dataclass
+class Phrase:
+    text: str
+    surf: str
+    keys: str
+    pieces: list[tuple[int, str]]  # (offset, sound codes) for candidate search
+    key_list: list[str]
+    letters: str
+    negations: tuple[str, ...]
+    fine_pieces: list[tuple[int, str]]  # single-token pieces (English), used when no piece occurs
+    sound: str = ""  # Metaphone keys spelled out (English phrases of PHONETIC_MIN_WORDS words or more)
+    min_near: int = 3  # MIN_NEAR_TOKENS of the phrase's language
+
+
+@lru_cache(maxsize=20000)
+def compile_phrase(text: str, threshold: float = 0.8) -> Phrase | None:
+    tokens = normalize_tokens(text)
+    if not tokens:
+        return None
+    keys = token_keys(tokens)
+    m = len(tokens)
+    surf = "".join(_code(t) for t in tokens)
+    key_codes = "".join(_code(k) for k in keys)
+    # Candidates come from exact hits of pieces: with k token edits one of k+1 pieces is intact.
+    # Pieces of two tokens are rare in a transcript (few candidates to verify); single tokens survive
+    # more edits and are the fallback when no two-token piece occurs at all. A lone pinyin syllable
+    # is too common to be a piece except in 3-syllable phrases.
+    def split(n: int) -> list[tuple[int, str]]:
+        bounds = [round(i * m / n) for i in range(n + 1)]
+        return [(a, key_codes[a:b]) for a, b in zip(bounds, bounds[1:])]
+
+    pieces = split(m // 2) if m >= 4 else split(m) if m == 3 else split(1)
+    fine = split(m) if m >= 4 and not has_cjk(text) else []
+    letters = "".join(k + " " for k in keys)
+    sound = _sound_letters(keys) if m >= PHONETIC_MIN_WORDS and not has_cjk(text) else ""
+    return Phrase(text, surf, key_codes, pieces, keys, letters, tuple(sorted(k for k in keys if k in NEGATIONS)),
+                  fine, sound, MIN_NEAR_TOKENS["zh" if has_cjk(text) else "en"])
+
+
+def _find_all(haystack: str, needle: str) -> list[int]:
+    out, pos = [], haystack.find(needle)
+    while pos >= 0:
+        out.append(pos)
+        pos = haystack.find(needle, pos + 1)
+    return out
+
+
+@dataclass
+class Match:
+    start: int  # token index
+    end: int  # token index, exclusive
+    confidence: float
+    tier: str
+    phrase: str
+
+
+# Near matches (sounds with edits) of rules need phrases of this many tokens; shorter ones match only as
+# homophones (the same sound keys). A Mandarin token is a syllable, and a three-syllable phrase one syllable
+# off is too often an everyday word (不足道 ~ 不知道, 差什么 ~ 吵什么): over 120k characters of random
+# dictionary words the fuzzy hits drop from 34 to 7 with 4 (scripts/rules_false_alarms.py), and no labelled
+# event of the sample calls was found that way. An English token is a word and its edits are scored on
+# letters, so a near match of three words is an inflection or a spelling slip ("not my problems"); with the
+# Metaphone key it would not be ("i dont hear" ~ "i dont care" on phone_en), which is one reason that key is off.
+MIN_NEAR_TOKENS = {"zh": 4, "en": 3}
+
+
+def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min_sound: int = 3,
+                phonetic: bool = False, min_near: int | None = None) -> list[Match]:
+    """Every occurrence of one phrase in a stream, by the given tier (and the tiers below it).
+
+    Phrases shorter than ``min_sound`` tokens match by their written form only: one or two syllables
+    have too many homophones (该死 ~ 盖是) to accuse an agent on their sound; script steps, which give
+    credit rather than blame, use 2 (您好 heard as 零号). ``phonetic``: English near matches also score
+    the Metaphone keys (phrases of PHONETIC_MIN_WORDS words or more) and keep the better score."""
+    m = len(phrase.surf)
+    out: dict[int, Match] = {}
+    for i in _find_all(stream.surf, phrase.surf):
+        out[i] = Match(i, i + m, 1.0, "exact", phrase.text)
+    if TIER_RANK[tier] < TIER_RANK["fuzzy"] or m < max(2, min_sound):
+        return list(out.values())
+    for i in _find_all(stream.keys, phrase.keys):
+        if i not in out:
+            out[i] = Match(i, i + m, 0.95, "fuzzy", phrase.text)  # homophone
+    if len(phrase.pieces) < 2 or threshold >= 1.0 or m < (phrase.min_near if min_near is None else min_near):
+        return list(out.values())
+    # Near matches: around each exact hit of a piece, align the phrase's spelled-out sounds with the
+    # stream's (rapidfuzz partial_ratio: Indel similarity of the best-matching substring).
+    covered = set()
+    for mt in out.values():
+        covered.update(range(mt.start, mt.end))
+    slack = max(1, m // 3)
+    tried: set[int] = set()
+    n_tokens = len(stream.tokens)
+    cutoff = threshold * 100
+    # With k token edits at least n-k pieces are intact, so any k+1 pieces hold an intact one:
+    # search only the k+1 rarest in this stream (common words such as "you" produce no candidates).
+    k = max(1, math.ceil(m * (1.0 - threshold) - 1e-9))
+    # A piece found nowhere is broken in every candidate and uses up one of the k edits.
+    counted = sorted((stream.keys.count(p[1]), p) for p in phrase.pieces)
+    if not any(n for n, _ in counted) and phrase.fine_pieces:
+        counted = sorted((stream.keys.count(p[1]), p) for p in phrase.fine_pieces)
+    absent = sum(1 for n, _ in counted if not n)
+    # A piece as common as "i" or "的" (over 1 % of the stream) is no anchor: if only such pieces are
+    # left, the near match would rest on stop words alone and is not looked for.
+    common = max(20, len(stream.tokens) // 100)
+    pieces = [p for n, p in counted if 0 < n <= common][: max(1, k + 1 - absent)]
+    sound = phonetic and bool(phrase.sound)
+
+    def similarity(x: int, y: int) -> float:
+        spelled = fuzz.ratio(phrase.letters, stream.letters[stream.letter_offsets[x] : stream.letter_offsets[y]])
+        if not sound:
+            return spelled
+        return max(spelled, fuzz.ratio(phrase.sound, _sound_letters([t.key for t in stream.tokens[x:y]])))
+
+    for offset, piece in pieces:
+        for pos in _find_all(stream.keys, piece):
+            guess = pos - offset
+            if guess in tried or guess in covered:
+                continue
+            tried.add(guess)
+            lo, hi = max(0, guess - slack), min(n_tokens, guess + m + slack)
+            lo = max(lo, stream.keys.rfind(BOUNDARY, lo, pos) + 1)  # stay between long pauses
+            cut = stream.keys.find(BOUNDARY, pos, hi)
+            hi = hi if cut < 0 else cut
+            base = stream.letter_offsets[lo]
+            window = stream.letters[base : stream.letter_offsets[hi]]
+            al = fuzz.partial_ratio_alignment(phrase.letters, window, score_cutoff=0 if sound else cutoff)
+            if al is None:
+                continue
+            first, last = al.dest_start, max(al.dest_start, al.dest_end - 1)
+            while first < last and window[first] == " ":
+                first += 1
+            while last > first and window[last] == " ":
+                last -= 1
+            a = bisect_right(stream.letter_offsets, base + first) - 1
+            b = min(max(bisect_right(stream.letter_offsets, base + last), a + 1), hi)
+            # partial_ratio aligns a window as long as the phrase (and the shorter string inside the
+            # longer): score whole-token spans around it and keep the best.
+            spans = [(x, y) for x in (a, a + 1) for y in (b - 1, b)
+                     if y > x and BOUNDARY not in stream.keys[x:y]]  # never across a long pause
+            if not spans:
+                continue
+            score, a, b = max((similarity(x, y), x, y) for x, y in spans)
+            if score < cutoff or b - a < m - m // 4 or any(k in covered for k in range(a, b)):
+                continue  # (a whole word or syllable may go missing only from phrases of 4 and more)
+            span_keys = [stream.tokens[k].key for k in range(a, b)]
+            if tuple(sorted(k for k in span_keys if k in NEGATIONS)) != phrase.negations:
+                continue  # a negation must be heard as in the phrase
+            covered.update(range(a, b))
+            out[a] = Match(a, b, round(score / 100 * 0.95, 3), "fuzzy", phrase.text)
+    return list(out.values())
+
+
+def find_any(phrases: list[str], patterns: list[str], stream: Stream, tier: str, threshold: float,
+             min_sound: int = 3, phonetic: bool = False, min_near: int | None = None) -> list[Match]:
+    matches: list[Match] = []
+    for text in phrases:
+        phrase = compile_phrase(text, threshold)
+        if phrase is not None:
+            matches += find_phrase(phrase, stream, tier, threshold, min_sound, phonetic, min_near)
+    if TIER_RANK[tier] >= TIER_RANK["regex"]:
+        for pattern in patterns:
+            for mo in _regex(pattern).finditer(stream.text):
+                if mo.end() > mo.start():
+                    a, b = stream.token_at(mo.start()), stream.token_at(mo.end() - 1) + 1
+                    matches.append(Match(a, b, 1.0, "regex", pattern))
+    return matches
+
+
+@lru_cache(maxsize=5000)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def merge_matches(matches: list[Match]) -> list[Match]:
+    """Overlapping matches of one rule become one, keeping the most confident."""
+    out: list[Match] = []
+    for mt in sorted(matches, key=lambda x: (x.start, -x.confidence)):
+        if out and mt.start < out[-1].end:
+            last = out[-1]
+            best = last if last.confidence >= mt.confidence else mt
+            out[-1] = Match(last.start, max(last.end, mt.end), best.confidence, best.tier, best.phrase)
+        else:
+            out.append(mt)
+    return out
+
+
+def _excepted(mt: Match, exceptions: list[Match], window: int) -> bool:
+    return any(ex.start < mt.end + window and mt.start - window < ex.end for ex in exceptions)
+
+
+def streams_for(streams: dict[str, Stream], speaker: str) -> list[tuple[Stream, bool]]:
+    """Streams a rule of this speaker scope reads; (stream, speaker_assumed) — mono calls have 'unknown'."""
+    if speaker == "any":
+        return [(s, False) for s in streams.values()]
+    out = [(streams[speaker], False)] if speaker in streams else []
+    if "unknown" in streams:
+        out.append((streams["unknown"], True))
+    return out
+
+
+def rule_matches(rule: Rule | Cue, stream: Stream, max_tier: str = "semantic") -> list[Match]:
+    tier = rule.tier if TIER_RANK[rule.tier] <= TIER_RANK[max_tier] else max_tier
+    patterns = getattr(rule, "patterns", [])
+    phonetic = PHONETIC_KINDS.get(getattr(rule, "kind", "cue"), False)
+    matches = merge_matches(find_any(rule.phrases, patterns, stream, tier, rule.threshold, phonetic=phonetic))
+    exceptions = getattr(rule, "exceptions", [])
+    if matches and exceptions:
+        # Exceptions often extend the banned phrase by a word (不知道您): they must be heard nearly whole.
+        ex = find_any(exceptions, [], stream, tier, max(rule.threshold, 0.95))
+        matches = [mt for mt in matches if not _excepted(mt, ex, getattr(rule, "exception_window", 8))]
+    return matches
+
+
+def to_finding(call_id: str, kind: str, rule_id: str, version: str, stream: Stream, mt: Match,
+               severity: str, assumed: bool, details: dict) -> Finding:
+    a, b = stream.tokens[mt.start], stream.tokens[mt.end - 1]
+    context = 6 if has_cjk(a.surface) else 4
+    return Finding(
+        call_id=call_id,
+        kind=kind,
+        rule_id=rule_id,
+        rule_version=version,
+        speaker=stream.speaker,  # type: ignore[arg-type]
+        start=a.start,
+        end=b.end,
+        evidence=stream.display(mt.start - context, mt.end + context),
+        confidence=round(mt.confidence * (0.6 if assumed else 1.0), 3),
+        severity=severity,
+        details={"matched": stream.display(mt.start, mt.end), "phrase": mt.phrase, "tier": mt.tier,
+                 **({"speaker_assumed": True} if assumed else {}), **details},
+    )
+
+
+def detect_phrases(transcript: Transcript, call: Call, pack: RulePack, max_tier: str = "semantic",
+                   kinds: tuple[str, ...] = ("banned_phrase", "escalation")) -> list[Finding]:
+    """Findings (kinds ``banned_phrase`` and ``escalation``) for every rule of the pack.
+
+    ``max_tier`` caps the tiers used (the evaluation compares exact-only with fuzzy).
+    """
+    streams = streams_of(transcript)
+    findings: list[Finding] = []
+    for rule in pack.rules.values():
+        if rule.kind not in kinds:
+            continue
+        for stream, assumed in streams_for(streams, rule.speaker):
+            for mt in rule_matches(rule, stream, max_tier):
+                findings.append(to_finding(
+                    call.call_id, rule.kind, rule.id, pack.version, stream, mt, rule.severity, assumed,
+                    {"category": rule.category, "auto_fail": rule.auto_fail},
+                ))
+    findings.sort(key=lambda f: (f.start, f.rule_id))
+    return findings
+
+
+# ---------------------------------------------------------------- examples
+def example_transcript(text: str, speaker: str, language: str) -> Transcript:
+    """A one-segment transcript of an example sentence, 0.3 s per token, for checking packs."""
+    speaker = "agent" if speaker == "any" else speaker
+    toks = normalize_tokens(text)
+    words = [Word(round(i * 0.3, 3), round(i * 0.3 + 0.3, 3), t, 1.0) for i, t in enumerate(toks)]
+    end = words[-1].end if words else 0.0
+    seg = Segment(speaker, 0.0, end, text, text, words=words)  # type: ignore[arg-type]
+    return Transcript(language=language, model_id="example", settings={}, duration=end, segments=[seg])
+
+
+@dataclass
+class ExampleFailure:
+    source: str
+    item: str  # rule or step id
+    kind: str  # positive | negative
+    text: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.item}: {self.kind} example {self.text!r}: {self.message}"
+
+
+def check_rule_examples(pack: RulePack) -> list[ExampleFailure]:
+    """Each rule's positive examples must produce its finding; negative ones must produce none of the pack's."""
+    failures: list[ExampleFailure] = []
+    call = Call(call_id="example", audio_path="")
+    for rule in pack.rules.values():
+        for kind, texts in (("positive", rule.examples.positive), ("negative", rule.examples.negative)):
+            for text in texts:
+                tr = example_transcript(text, rule.speaker, pack.language)
+                found = [f for f in detect_phrases(tr, call, pack) if f.rule_id == rule.id]
+                if kind == "positive" and not found:
+                    failures.append(ExampleFailure(rule.source, rule.id, kind, text, "no finding"))
+                if kind == "negative" and found:
+                    failures.append(ExampleFailure(rule.source, rule.id, kind, text,
+                                                   f"matched {found[0].details['matched']!r}"))
+    return failures
+
+
+# A step's fuzzy threshold (0.80 by default, looser than the rules' 0.85) applies to phrasings of this many
+# tokens; shorter ones never go below STEP_SHORT_THRESHOLD. One wholly misheard syllable of m costs about 1/m
+# of the similarity, so 0.80 lets one through from 5 syllables on; on shorter phrasings it lets junk through
+# (over 120k characters of random dictionary words: 天道好 ~ 订单号, 队布丁 ~ 对不起, 衣锦夜行 ~ 已经为您).
+STEP_LOOSE_MIN_TOKENS = 5
+STEP_SHORT_THRESHOLD = 0.85
+
+
+@lru_cache(maxsize=20000)
+def _n_tokens(phrase: str) -> int:
+    return len(normalize_tokens(phrase))
+
+
+def _step_find(phrases: list[str], stream: Stream, tier: str, threshold: float, phonetic: bool) -> list[Match]:
+    # Every step of every call asks again: the phrasings' lengths are counted once.
+    short = [p for p in phrases if _n_tokens(p) < STEP_LOOSE_MIN_TOKENS]
+    long = [p for p in phrases if p not in short]
+    return merge_matches(
+        find_any(long, [], stream, tier, threshold, min_sound=2, phonetic=phonetic)
+        + find_any(short, [], stream, tier, max(threshold, STEP_SHORT_THRESHOLD), min_sound=2, phonetic=phonetic))
+
+
+def step_lexical(step: Step, stream: Stream, max_tier: str = "semantic") -> tuple[list[Match], dict[str, list[Match]]]:
+    """Lexical matches of a step: whole phrasings, and per part (min_sound 2: steps give credit, not blame)."""
+    tier = step.tier if step.tier != "semantic" else "fuzzy"
+    if TIER_RANK[tier] > TIER_RANK[max_tier]:
+        tier = max_tier
+    phonetic = PHONETIC_KINDS["script_step"]
+    whole = _step_find(step.phrases, stream, tier, step.threshold, phonetic)
+    parts = {name: _step_find(ph, stream, tier, step.threshold, phonetic) for name, ph in step.parts.items()}
+    return whole, parts

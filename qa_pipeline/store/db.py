@@ -1,0 +1,348 @@
+"""The SQLite store (sqlite-utils, WAL): calls, machine results, human decisions, runs.
+
+Machine results and human decisions live in separate tables. A call processed
+again with another model, rule pack or form gets a *new* row in ``results`` that
+becomes current; nothing a coach wrote (reviews, verdicts, disputes) is touched.
+Ingesting a result already stored (same audio sha256 and versions) is a no-op, so
+a re-run after a crash stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from qa_pipeline.contracts import CallResult, Finding, to_dict
+
+SCHEMA_VERSION = 1
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def versions_key(sha256: str, versions: dict[str, Any]) -> str:
+    blob = json.dumps({"sha256": sha256, "versions": {k: v for k, v in versions.items() if k != "model_id"}},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def finding_key(call_id: str, f: Finding) -> str:
+    """Stable across re-processing when the same thing is found again, so verdicts carry over."""
+    blob = f"{call_id}|{f.kind}|{f.rule_id}|{f.speaker}|{round(f.start)}"
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS calls (
+    call_id TEXT PRIMARY KEY, agent_id TEXT, team TEXT, started_at TEXT, week TEXT, language TEXT,
+    layout TEXT, call_type TEXT, direction TEXT, audio_path TEXT, sha256 TEXT, duration REAL,
+    current_result_id TEXT, updated_at TEXT);
+CREATE INDEX IF NOT EXISTS idx_calls_agent_week ON calls(agent_id, week);
+CREATE INDEX IF NOT EXISTS idx_calls_team_week ON calls(team, week);
+CREATE INDEX IF NOT EXISTS idx_calls_started ON calls(started_at);
+CREATE TABLE IF NOT EXISTS agents (agent_id TEXT PRIMARY KEY, name TEXT, team TEXT);
+CREATE TABLE IF NOT EXISTS teams (team TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS results (
+    result_id TEXT PRIMARY KEY, call_id TEXT NOT NULL, versions_key TEXT NOT NULL UNIQUE, versions TEXT,
+    language TEXT, model_id TEXT, run_id TEXT, created_at TEXT, result_json TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_results_call ON results(call_id);
+CREATE TABLE IF NOT EXISTS segments (
+    result_id TEXT, call_id TEXT, idx INTEGER, speaker TEXT, start REAL, "end" REAL, text TEXT,
+    avg_logprob REAL, PRIMARY KEY (result_id, idx));
+CREATE INDEX IF NOT EXISTS idx_segments_call ON segments(call_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS segments_fts USING fts5(text, call_id UNINDEXED, result_id UNINDEXED,
+    start UNINDEXED, speaker UNINDEXED, tokenize='trigram');
+CREATE TABLE IF NOT EXISTS findings (
+    finding_id TEXT PRIMARY KEY, result_id TEXT, call_id TEXT, finding_key TEXT, kind TEXT, rule_id TEXT,
+    rule_version TEXT, speaker TEXT, start REAL, "end" REAL, evidence TEXT, confidence REAL, severity TEXT,
+    category TEXT, status TEXT, details TEXT);
+CREATE INDEX IF NOT EXISTS idx_findings_result ON findings(result_id);
+CREATE INDEX IF NOT EXISTS idx_findings_call_key ON findings(call_id, finding_key);
+CREATE INDEX IF NOT EXISTS idx_findings_rule ON findings(rule_id);
+CREATE TABLE IF NOT EXISTS scores (
+    result_id TEXT PRIMARY KEY, call_id TEXT, total REAL, passed INTEGER, auto_fail INTEGER, form_id TEXT,
+    form_version TEXT, agitation_agent REAL, agitation_caller REAL, asr_confidence REAL, breakdown TEXT);
+CREATE INDEX IF NOT EXISTS idx_scores_call ON scores(call_id);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, started_at TEXT, finished_at TEXT, status TEXT, pid INTEGER, meta TEXT, summary TEXT);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, call_id TEXT, path TEXT, reason TEXT, detail TEXT,
+    created_at TEXT);
+CREATE TABLE IF NOT EXISTS queue_items (
+    call_id TEXT PRIMARY KEY, result_id TEXT, priority REAL, reason TEXT, source TEXT, week TEXT,
+    agent_id TEXT, team TEXT, status TEXT DEFAULT 'open', claimed_by TEXT, claimed_at TEXT,
+    claim_expires REAL, created_at TEXT, exemplary INTEGER DEFAULT 0);
+CREATE INDEX IF NOT EXISTS idx_queue_status_priority ON queue_items(status, priority DESC);
+CREATE TABLE IF NOT EXISTS reviews (
+    review_id TEXT PRIMARY KEY, call_id TEXT, result_id TEXT, reviewer TEXT, status TEXT, human_scores TEXT,
+    notes TEXT, coaching_action TEXT, created_at TEXT, updated_at TEXT);
+CREATE INDEX IF NOT EXISTS idx_reviews_call ON reviews(call_id);
+CREATE TABLE IF NOT EXISTS finding_verdicts (
+    review_id TEXT, call_id TEXT, finding_key TEXT, rule_id TEXT, verdict TEXT, note TEXT, created_at TEXT,
+    PRIMARY KEY (review_id, finding_key));
+CREATE TABLE IF NOT EXISTS disputes (
+    dispute_id TEXT PRIMARY KEY, review_id TEXT, call_id TEXT, opened_by TEXT, reason TEXT, status TEXT,
+    resolved_by TEXT, resolution TEXT, created_at TEXT, resolved_at TEXT);
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, role TEXT NOT NULL, agent_id TEXT, password_hash TEXT, created_at TEXT);
+CREATE TABLE IF NOT EXISTS assist_mode (target TEXT PRIMARY KEY, reason TEXT, set_by TEXT, created_at TEXT);
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT, actor TEXT, action TEXT, entity TEXT, before TEXT, after TEXT);
+"""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+
+
+def iso_week(started_at: str) -> str:
+    import datetime as dt
+
+    try:
+        d = dt.datetime.fromisoformat(started_at[:19])
+    except ValueError:
+        return ""
+    year, week, _ = d.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+class Store:
+    """One SQLite database. Safe for one writer and many readers at a time (WAL)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA busy_timeout=60000")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self.migrate()
+
+    # -------------------------------------------------------------- schema
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        current = self.schema_version()
+        for version in sorted(v for v in MIGRATIONS if v > current):
+            with self.transaction():
+                self._apply(MIGRATIONS[version])
+                self.conn.execute(f"PRAGMA user_version={version}")
+
+    def _apply(self, script: str) -> None:
+        for statement in script.split(";\n"):
+            if statement.strip():
+                self.conn.execute(statement)
+
+    def transaction(self) -> _Tx:
+        return _Tx(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def audit(self, actor: str, action: str, entity: str, before: Any = None, after: Any = None) -> None:
+        self.conn.execute(
+            "INSERT INTO audit_log (at, actor, action, entity, before, after) VALUES (?,?,?,?,?,?)",
+            (now(), actor, action, entity, _js(before), _js(after)),
+        )
+
+    # -------------------------------------------------------------- runs
+    def start_run(self, meta: dict[str, Any]) -> str:
+        run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        with self.transaction():
+            self.conn.execute("INSERT INTO runs (run_id, started_at, status, pid, meta) VALUES (?,?,?,?,?)",
+                              (run_id, now(), "running", os.getpid(), _js(meta)))
+        return run_id
+
+    def finish_run(self, run_id: str, summary: dict[str, Any], status: str) -> None:
+        with self.transaction():
+            self.conn.execute("UPDATE runs SET finished_at=?, status=?, summary=? WHERE run_id=?",
+                              (now(), status, _js(summary), run_id))
+
+    def close_stale_runs(self) -> int:
+        """Runs left 'running' by a process that died (the caller holds the run lock)."""
+        with self.transaction():
+            cur = self.conn.execute("UPDATE runs SET status='killed', finished_at=? WHERE status='running'", (now(),))
+        return cur.rowcount
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        return [_row(r, ("meta", "summary")) for r in self.db.query(
+            "SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", [limit])]
+
+    def quarantine(self, path: str, reason: str, detail: str, run_id: str | None, call_id: str = "") -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO quarantine (run_id, call_id, path, reason, detail, created_at) VALUES (?,?,?,?,?,?)",
+                (run_id, call_id, path, reason, detail, now()))
+
+    def quarantined(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM quarantine" + (" WHERE run_id=?" if run_id else "") + " ORDER BY id DESC"
+        return list(self.db.query(sql, [run_id] if run_id else []))
+
+    # -------------------------------------------------------------- ingest
+    def is_processed(self, sha256: str, versions: dict[str, Any], call_id: str | None = None) -> bool:
+        key = versions_key(sha256, versions)
+        sql = "SELECT 1 FROM results WHERE versions_key=?"
+        row = self.conn.execute(sql, (key,)).fetchone()
+        if row or call_id is None:
+            return bool(row)
+        return False
+
+    def ingest_result(self, result: CallResult, run_id: str | None = None) -> str:
+        """Store a machine result as the call's current one; a no-op if already stored."""
+        call = result.call
+        key = versions_key(call.sha256, result.versions)
+        existing = self.conn.execute("SELECT result_id FROM results WHERE versions_key=?", (key,)).fetchone()
+        if existing:
+            return existing[0]
+        result_id = uuid.uuid4().hex
+        data = to_dict(result)
+        tone = result.tone or {}
+        speakers = tone.get("speakers", tone)
+
+        def agitation(role: str) -> float | None:
+            value = speakers.get(role, {}) if isinstance(speakers, dict) else {}
+            value = value.get("agitation") if isinstance(value, dict) else None
+            return float(value) if isinstance(value, (int, float)) else None
+
+        probs = [w.prob for s in result.transcript.segments for w in s.words]
+        asr_conf = round(sum(probs) / len(probs), 4) if probs else None
+        week = iso_week(call.started_at)
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO results (result_id, call_id, versions_key, versions, language, model_id, run_id, created_at, result_json)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                (result_id, call.call_id, key, _js(result.versions), result.transcript.language,
+                 result.transcript.model_id, run_id, now(), json.dumps(data, ensure_ascii=False)))
+            self.conn.execute(
+                "INSERT INTO calls (call_id, agent_id, team, started_at, week, language, layout, call_type, direction,"
+                " audio_path, sha256, duration, current_result_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(call_id) DO UPDATE SET agent_id=excluded.agent_id, team=excluded.team,"
+                " started_at=excluded.started_at, week=excluded.week, language=excluded.language,"
+                " layout=excluded.layout, call_type=excluded.call_type, direction=excluded.direction,"
+                " audio_path=excluded.audio_path, sha256=excluded.sha256, duration=excluded.duration,"
+                " current_result_id=excluded.current_result_id, updated_at=excluded.updated_at",
+                (call.call_id, call.agent_id, call.team, call.started_at, week, result.transcript.language,
+                 call.layout, call.call_type, call.direction, call.audio_path, call.sha256,
+                 result.transcript.duration, result_id, now()))
+            if call.agent_id:
+                self.conn.execute("INSERT OR IGNORE INTO agents (agent_id, name, team) VALUES (?,?,?)",
+                                  (call.agent_id, call.agent_id, call.team))
+            if call.team:
+                self.conn.execute("INSERT OR IGNORE INTO teams (team) VALUES (?)", (call.team,))
+            # Only the current result's segments are searchable.
+            self.conn.execute("DELETE FROM segments WHERE call_id=?", (call.call_id,))
+            self.conn.execute("DELETE FROM segments_fts WHERE call_id=?", (call.call_id,))
+            seg_rows = [(result_id, call.call_id, i, s.speaker, s.start, s.end, s.text, s.avg_logprob)
+                        for i, s in enumerate(result.transcript.segments)]
+            self.conn.executemany("INSERT INTO segments VALUES (?,?,?,?,?,?,?,?)", seg_rows)
+            self.conn.executemany(
+                "INSERT INTO segments_fts (text, call_id, result_id, start, speaker) VALUES (?,?,?,?,?)",
+                [(r[6], r[1], r[0], r[4], r[3]) for r in seg_rows])
+            self.conn.executemany(
+                "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(uuid.uuid4().hex, result_id, call.call_id, finding_key(call.call_id, f), f.kind, f.rule_id,
+                  f.rule_version, f.speaker, f.start, f.end, f.evidence, f.confidence, f.severity,
+                  f.details.get("category"), f.details.get("status"), _js(f.details))
+                 for f in result.findings])
+            score = result.score or {}
+            self.conn.execute(
+                "INSERT INTO scores VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (result_id, call.call_id, score.get("total"), int(bool(score.get("passed"))),
+                 int(bool(score.get("auto_fail"))), score.get("form_id"), score.get("form_version"),
+                 agitation("agent"), agitation("caller"), asr_conf, _js(score)))
+        return result_id
+
+    # -------------------------------------------------------------- reading
+    def call(self, call_id: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM calls WHERE call_id=?", [call_id]))
+        return rows[0] if rows else None
+
+    def current_result(self, call_id: str) -> CallResult | None:
+        from qa_pipeline.contracts import call_result_from_dict
+
+        row = self.conn.execute(
+            "SELECT r.result_json FROM calls c JOIN results r ON r.result_id=c.current_result_id WHERE c.call_id=?",
+            (call_id,)).fetchone()
+        return call_result_from_dict(json.loads(row[0])) if row else None
+
+    def results_for(self, call_id: str) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "SELECT result_id, versions, model_id, run_id, created_at FROM results WHERE call_id=? ORDER BY created_at",
+            [call_id]))
+
+    def findings(self, call_id: str, current_only: bool = True) -> list[dict[str, Any]]:
+        sql = "SELECT f.* FROM findings f"
+        if current_only:
+            sql += " JOIN calls c ON c.current_result_id=f.result_id WHERE c.call_id=?"
+        else:
+            sql += " WHERE f.call_id=?"
+        return [_row(r, ("details",)) for r in self.db.query(sql + " ORDER BY f.start", [call_id])]
+
+    def search(self, text: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Full-text search over current transcripts (trigram: Mandarin and English alike)."""
+        text = text.strip()
+        if len(text) < 3:
+            # the trigram tokenizer needs 3 characters; shorter queries scan
+            return list(self.db.query(
+                "SELECT call_id, result_id, idx, speaker, start, text FROM segments WHERE text LIKE ? LIMIT ?",
+                [f"%{text}%", limit]))
+        query = '"' + text.replace('"', '""') + '"'
+        return list(self.db.query(
+            "SELECT call_id, result_id, start, speaker, text FROM segments_fts WHERE segments_fts MATCH ?"
+            " ORDER BY rank LIMIT ?", [query, limit]))
+
+    def weeks(self) -> list[str]:
+        """ISO weeks that have calls, newest first."""
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT week FROM calls WHERE week != '' ORDER BY week DESC")]
+
+    # -------------------------------------------------------------- queue
+    def rebuild_queue(self, config: dict[str, Any] | None = None) -> int:
+        from qa_pipeline.store.queue import rebuild_queue
+
+        return rebuild_queue(self, config or {})
+
+    def assist_targets(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT target FROM assist_mode")}
+
+
+class _Tx:
+    """BEGIN IMMEDIATE … COMMIT: the write lock is taken up front, so writers queue instead of deadlocking."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.outer = not self.conn.in_transaction
+        if self.outer:
+            self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        if not self.outer:
+            return
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _js(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _row(row: dict[str, Any], json_cols: Iterable[str]) -> dict[str, Any]:
+    out = dict(row)
+    for col in json_cols:
+        if out.get(col):
+            out[col] = json.loads(out[col])
+    return out
