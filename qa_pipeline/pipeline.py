@@ -5,26 +5,70 @@ process or as a Ray task."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import os
 import time
+from pathlib import Path
 from typing import Any
 
-from qa_pipeline import __version__
+import numpy as np
+
 from qa_pipeline.base.audio import Audio, load_audio
-from qa_pipeline.config import QAConfig
+from qa_pipeline.base.e5 import e5_model
+from qa_pipeline.base.models import load_whisper, resolve_model
+from qa_pipeline.config import QAConfig, TranscribeOptions
 from qa_pipeline.contracts import Call, CallResult, Finding
+from qa_pipeline.errors import ConfigError, ModelError
+from qa_pipeline.stages.diarize import diarize, embed_windows
+from qa_pipeline.stages.pii.detect import detect_pii
+from qa_pipeline.stages.rules.examples import example_transcript
+from qa_pipeline.stages.rules.matcher import build_streams
+from qa_pipeline.stages.rules.pack import load_rule_pack
+from qa_pipeline.stages.rules.phrases import detect_phrases
+from qa_pipeline.stages.rules.script import check_script
+from qa_pipeline.stages.scoring import load_form, score_call
+from qa_pipeline.stages.tone.acoustic import frame_features
+from qa_pipeline.stages.tone.emotion import analyze_tone
+from qa_pipeline.stages.tone.sentiment import load_sentiment
+from qa_pipeline.stages.transcribe import transcribe_cached
+from qa_pipeline.version import __version__
 
 
-def asr_options(config: QAConfig, call: Call):
+def asr_options(config: QAConfig, call: Call) -> TranscribeOptions:
     opts = config.asr
     if call.language and call.language != "auto" and opts.language in ("", "auto"):
         opts = dataclasses.replace(opts, language=call.language)
     return opts
 
 
+def check_config(config: QAConfig, languages: tuple[str, ...] | None = None) -> None:
+    """Stop a run before its first call when the configuration cannot serve it: the form, the rule packs of
+    each language, every ASR model (known, placed and able to transcribe the languages asked of it), the
+    sentiment model and the agent's voice sample. Raises ConfigError, RulePackError, FormError or ModelError.
+
+    ``languages``: the languages the calls declare (a manifest's column); default: the configured ones."""
+    load_form(config.form_path())
+    asr = config.asr
+    wanted = tuple(dict.fromkeys(languages or ((asr.language,) if asr.language not in ("", "auto") else asr.languages)))
+    for lang in wanted:
+        load_rule_pack(config.rule_paths(), lang)
+        model = asr.language_models.get(lang, asr.model)
+        spec = resolve_model(model)
+        if not spec.multilingual and lang != "en":
+            where = f"asr.language_models.{lang}" if lang in asr.language_models else "asr.model"
+            raise ModelError(f"{config.source}: {where}: model {model!r} is English-only and cannot transcribe "
+                             f"{lang!r}; set a multilingual model for it (asr.language_models: {{{lang}: base}})")
+    if not wanted:
+        resolve_model(asr.model)
+    if config.tone.sentiment_model:
+        load_sentiment(config.tone.sentiment_model, config.tone.text_threads)
+    if config.diarization.agent_voice and not Path(config.diarization.agent_voice).is_file():
+        raise ConfigError(config.source, "diarization.agent_voice", f"no such file: {config.diarization.agent_voice}")
+
+
 def versions(config: QAConfig, language: str | None = None) -> dict[str, str]:
     """The versions that make a result reproducible; also the key for 'already processed'."""
-    from qa_pipeline.stages.rules.pack import load_rule_pack
-    from qa_pipeline.stages.scoring import load_form
 
     form = load_form(config.form_path())
     out = {
@@ -32,8 +76,8 @@ def versions(config: QAConfig, language: str | None = None) -> dict[str, str]:
         "asr": _asr_key(config),
         "form": f"{form.id}@{form.version}",
     }
-    if config.extra.get("assist"):
-        out["assist"] = ",".join(sorted(config.extra["assist"]))
+    if config.assist:
+        out["assist"] = ",".join(sorted(config.assist))
     for lang in ("zh", "en") if language is None else (language,):
         pack = load_rule_pack(config.rule_paths(), lang)
         out[f"rules_{lang}"] = pack.version
@@ -41,8 +85,6 @@ def versions(config: QAConfig, language: str | None = None) -> dict[str, str]:
 
 
 def _asr_key(config: QAConfig) -> str:
-    import hashlib
-    import json
 
     blob = json.dumps(config.asr.key(), sort_keys=True)
     return f"{config.asr.model}:{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
@@ -56,17 +98,8 @@ def warm_up(config: QAConfig, mono: bool = False) -> float:
     ``mono``: the batch has mono calls, so load the diarizer's voice encoder too (torch and Resemblyzer, ~3 s
     and ~0.3 GB); a stereo-only batch never pays for them, and an undeclared mono call loads them when it
     comes. Failures are left for the first call to report with its path."""
-    import os
 
-    import numpy as np
 
-    from qa_pipeline.base.e5 import e5_model
-    from qa_pipeline.base.models import load_whisper
-    from qa_pipeline.stages.rules.matcher import detect_phrases, example_transcript
-    from qa_pipeline.stages.rules.pack import load_rule_pack
-    from qa_pipeline.stages.rules.script import check_script
-    from qa_pipeline.stages.tone.acoustic import frame_features
-    from qa_pipeline.stages.tone.sentiment import load_sentiment
 
     start = time.perf_counter()
     try:
@@ -86,9 +119,8 @@ def warm_up(config: QAConfig, mono: bool = False) -> float:
         if mono:
             import sklearn.cluster  # noqa: F401 - the clustering's import, 0.4 s
 
-            from qa_pipeline.stages.diarize import DiarizeOptions, embed_windows
 
-            embed_windows(noise, [0.0], DiarizeOptions().window)
+            embed_windows(noise, [0.0], config.diarization.window)
     except Exception:  # noqa: BLE001 - the call that needs the broken piece reports it
         pass
     return round(time.perf_counter() - start, 3)
@@ -96,14 +128,6 @@ def warm_up(config: QAConfig, mono: bool = False) -> float:
 
 def analyze_call(call: Call, config: QAConfig, audio: Audio | None = None) -> CallResult:
     """Run every stage on one call. Raises AudioError for unusable recordings."""
-    from qa_pipeline.stages.diarize import diarize
-    from qa_pipeline.stages.pii.detect import detect_pii
-    from qa_pipeline.stages.rules.matcher import detect_phrases
-    from qa_pipeline.stages.rules.pack import load_rule_pack
-    from qa_pipeline.stages.rules.script import check_script
-    from qa_pipeline.stages.scoring import load_form, score_call
-    from qa_pipeline.stages.tone.emotion import analyze_tone
-    from qa_pipeline.stages.transcribe import transcribe_cached
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -122,19 +146,20 @@ def analyze_call(call: Call, config: QAConfig, audio: Audio | None = None) -> Ca
     transcript = transcribe_cached(audio, asr_options(config, call))
     lap("transcribe")
     if audio.layout == "mono":
-        transcript = diarize(audio, transcript)
+        transcript = diarize(audio, transcript, config.diarization)
         lap("diarize")
     pack = load_rule_pack(config.rule_paths(), transcript.language)
-    findings: list[Finding] = detect_phrases(transcript, call, pack)
-    findings += check_script(transcript, call, pack)
+    streams = build_streams(transcript)  # each speaker's tokens, read by phrases and script steps alike
+    findings: list[Finding] = detect_phrases(transcript, call, pack, streams=streams)
+    findings += check_script(transcript, call, pack, streams=streams)
     lap("rules")
     tone = analyze_tone(audio, transcript, call, config.tone)
     findings += tone.findings
     lap("tone")
-    findings += detect_pii(transcript, call)
+    findings += detect_pii(transcript, call, config.privacy)
     lap("pii")
     form = load_form(config.form_path())
-    score = score_call(call, transcript, findings, form, frozenset(config.extra.get("assist", ())))
+    score = score_call(call, transcript, findings, form, frozenset(config.assist))
     lap("score")
     result_versions = versions(config, transcript.language)
     result_versions["model_id"] = transcript.model_id

@@ -1,6 +1,6 @@
 """Seconds per 30 s window of the Whisper encoder, by batch size, on the real sample call.
 
-Why ``transcribe._WindowEncoder`` encodes a batch's windows one by one on a CPU: CTranslate2's
+Why ``transcribe.WindowEncoder`` encodes a batch's windows one by one on a CPU: CTranslate2's
 encoder costs more per window in a batch than alone there. Run on an idle machine:
 
     .venv/bin/python scripts/bench_encoder.py [--model base] [--threads 2] [--repeats 2]

@@ -17,7 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_store import add_store_arguments, open_or_generate, timed  # noqa: E402
 
-from qa_pipeline.reports.scorecard import ReportConfig, daily_report, render_scorecard, weekly_scorecard  # noqa: E402
+from qa_pipeline.config import ReportConfig
+from qa_pipeline.reports.render import render_scorecard  # noqa: E402
+from qa_pipeline.reports.scorecard import daily_report, weekly_scorecard  # noqa: E402
 
 
 def main() -> None:

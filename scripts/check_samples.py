@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from qa_pipeline.base.audio import load_audio  # noqa: E402
 from qa_pipeline.base.textnorm import normalize_for_match  # noqa: E402
-from qa_pipeline.stages.transcribe import ZH_PROMPT, TranscribeOptions, cache_dir, transcribe_cached  # noqa: E402
+from qa_pipeline.config import ZH_PROMPT, TranscribeOptions  # noqa: E402
+from qa_pipeline.stages.transcribe import cache_dir, transcribe_cached  # noqa: E402
 
 SAMPLES = ROOT / "recordings_sample"
 HEARD_SCORE = 80.0

@@ -859,10 +859,10 @@ PII_EVAL = OUT / "pii_eval"
 
 
 def write_pii_eval_calls() -> None:
-    """recordings_sample/pii_eval/: the sentences of ``qa_pipeline.eval.mono.synth_pii_items`` (numbers that pass
+    """recordings_sample/pii_eval/: the sentences of ``qa_pipeline.eval.pii.synth_pii_items`` (numbers that pass
     their checks, e-mails, and number-like sentences that are not personal data) read as one mono call per
     language, caller and agent voices taking turns; ``qa eval pii`` scores them with ``labels.json``."""
-    from qa_pipeline.eval.mono import synth_pii_items
+    from qa_pipeline.eval.pii import synth_pii_items
 
     PII_EVAL.mkdir(exist_ok=True)
     labels: dict[str, Any] = {"schema": 1, "calls": {}}
@@ -955,7 +955,7 @@ Demo data and ground truth for every stage of qa_pipeline. **Generated** by `scr
   no agent banned phrase, agent PII read-back or agent temper.
 
 `pii_eval/` (`pii_synth_en.flac`, `pii_synth_zh.flac`, `labels.json`): the sentences of
-`qa_pipeline.eval.mono.synth_pii_items()` - phone, card and ID numbers that pass their checks, e-mails, and
+`qa_pipeline.eval.pii.synth_pii_items()` - phone, card and ID numbers that pass their checks, e-mails, and
 number-like sentences that are not personal data - read aloud as one mono call per language, for `qa eval pii`.
 
 How the synthetic calls are made: voices of recorded speakers, not formant synthesis (Whisper base heard

@@ -21,8 +21,11 @@ import json
 import re
 from pathlib import Path
 
+from qa_pipeline.config import PrivacyConfig
 from qa_pipeline.contracts import Call, Segment, Transcript, Word
-from qa_pipeline.stages.pii.detect import PIIOptions, _sound_runs, _sound_values, _speaker_streams, detect_pii
+from qa_pipeline.stages.pii.detect import detect_pii
+from qa_pipeline.stages.pii.sound import sound_runs, sound_values
+from qa_pipeline.stages.pii.units import speaker_streams
 
 _NUMERAL = re.compile(r"[0-9０-９零〇一二三四五六七八九十百千万亿两幺]")
 
@@ -36,8 +39,8 @@ def _text_transcript(text: str) -> Transcript:
 def _candidates(transcript: Transcript) -> int:
     """Runs of >= 7 digits (written or by sound) with at least one read by sound: what validation has to reject."""
     n = 0
-    for units in _speaker_streams(transcript).values():
-        for run in _sound_runs(units, _sound_values(units), PIIOptions()):
+    for units in speaker_streams(transcript).values():
+        for run in sound_runs(units, sound_values(units), PrivacyConfig()):
             if sum(1 for _, v, _ in run if v) >= 7 and any(s for _, _, s in run):
                 n += 1
     return n
@@ -110,8 +113,8 @@ def main() -> None:
         return
 
     from qa_pipeline.base.audio import load_audio
-    from qa_pipeline.cli import load_settings
-    from qa_pipeline.eval.mono import load_manifest
+    from qa_pipeline.cli.common import load_settings
+    from qa_pipeline.eval.samples import load_manifest
     from qa_pipeline.stages.diarize import diarize
     from qa_pipeline.stages.transcribe import transcribe_cached
 

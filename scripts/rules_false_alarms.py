@@ -18,7 +18,9 @@ import re
 from pathlib import Path
 
 from qa_pipeline.contracts import Call, Finding, Segment, Transcript, Word
-from qa_pipeline.stages.rules.matcher import detect_phrases, normalize_tokens, sound_keys, step_lexical, streams_of
+from qa_pipeline.stages.rules.phrases import detect_phrases
+from qa_pipeline.stages.rules.matcher import normalize_tokens, sound_keys, build_streams
+from qa_pipeline.stages.rules.script import step_lexical
 from qa_pipeline.stages.rules.pack import load_rule_pack
 
 SHARED = Path(os.environ.get("QA_SHARED_DATA") or Path.cwd().parent / "shared" / "data")
@@ -63,7 +65,7 @@ def step_matches(tr: Transcript, language: str, threshold: float) -> dict[str, i
     import dataclasses
 
     pack = load_rule_pack(language=language)
-    (stream,) = streams_of(tr).values()
+    (stream,) = build_streams(tr).values()
     out = {}
     for step in pack.steps.values():
         whole, parts = step_lexical(dataclasses.replace(step, threshold=threshold), stream, "fuzzy")

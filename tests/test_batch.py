@@ -127,7 +127,7 @@ def _safe_counts(db: Path) -> dict[str, int]:
 
 
 def test_second_concurrent_run_refuses(batch_dir: Path, tmp_path: Path) -> None:
-    from qa_pipeline.batch.nightly import RunLock
+    from qa_pipeline.batch.lock import RunLock
 
     db = tmp_path / "qa.db"
     with RunLock(db):

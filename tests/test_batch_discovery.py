@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from qa_pipeline.batch.nightly import BatchError, LockedError, RunLock, discover, read_manifest, scan_directory
+from qa_pipeline.batch.discover import discover, read_manifest, scan_directory
+from qa_pipeline.batch.lock import RunLock
+from qa_pipeline.errors import BatchError, LockedError
 
 
 def test_manifest_paths_are_relative_to_the_manifest(tmp_path: Path) -> None:

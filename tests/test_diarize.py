@@ -10,7 +10,7 @@ from conftest import shared
 from qa_pipeline.base.audio import Audio, load_audio
 from qa_pipeline.contracts import Segment, Transcript, Word
 from qa_pipeline.eval.der import diarization_error_rate, load_rttm
-from qa_pipeline.eval.mono import channel_truth, mix_to_mono, role_accuracy
+from qa_pipeline.eval.diarization import channel_truth, mix_to_mono, role_accuracy
 from qa_pipeline.stages.diarize import agent_likeness, diarize, track_speakers
 
 
@@ -47,7 +47,8 @@ def test_agent_cues_in_both_languages():
 @pytest.mark.slow
 @pytest.mark.shared
 def test_roles_on_the_real_call_mixed_to_mono(real_call_stereo):
-    from qa_pipeline.stages.transcribe import TranscribeOptions, transcribe_cached
+    from qa_pipeline.config import TranscribeOptions
+    from qa_pipeline.stages.transcribe import transcribe_cached
 
     stereo = load_audio(real_call_stereo)
     seconds = 120  # the first two minutes keep the test short; `qa eval diarization` scores all of it

@@ -33,8 +33,8 @@ def test_eval_skips_cleanly_without_data(tmp_path: Path) -> None:
 
 
 def test_sample_references_follow_the_file_channels_and_stay_apart() -> None:
+    from qa_pipeline.config import TranscribeOptions
     from qa_pipeline.eval.asr import EvalReport, sample_references, score_clip
-    from qa_pipeline.stages.transcribe import TranscribeOptions
     from tests.conftest import SAMPLES
 
     refs = {r.id: r for r in sample_references(SAMPLES)}

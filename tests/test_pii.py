@@ -9,18 +9,11 @@ import numpy as np
 import pytest
 
 from qa_pipeline.base.audio import Audio
-from qa_pipeline.config import ConfigError, load_config
+from qa_pipeline.config import ConfigError, PrivacyConfig, load_config
 from qa_pipeline.contracts import Call, Segment, Transcript, Word
-from qa_pipeline.stages.pii.detect import (
-    PIIOptions,
-    classify_digits,
-    cn_id_valid,
-    detect_pii,
-    luhn_valid,
-    phone_kind,
-    redact_audio,
-    redact_transcript,
-)
+from qa_pipeline.stages.pii.checks import classify_digits, cn_id_valid, luhn_valid, phone_kind
+from qa_pipeline.stages.pii.detect import detect_pii
+from qa_pipeline.stages.pii.redact import redact_audio, redact_transcript
 
 
 def transcript(language: str, *turns: tuple[str, str]) -> Transcript:
@@ -206,8 +199,9 @@ def test_redacted_audio_has_no_intelligible_digits(tmp_path):
     import subprocess
 
     from qa_pipeline.base.audio import load_audio
-    from qa_pipeline.eval.mono import digits_heard
-    from qa_pipeline.stages.transcribe import TranscribeOptions, transcribe_cached
+    from qa_pipeline.config import TranscribeOptions
+    from qa_pipeline.eval.pii import digits_heard
+    from qa_pipeline.stages.transcribe import transcribe_cached
 
     wav = tmp_path / "phone.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav),
@@ -296,7 +290,7 @@ def test_sound_reader_runs_break_on_other_characters():
 
 def test_sound_reader_can_be_switched_off():
 
-    assert detect_pii(transcript("zh", ("caller", ASR_PHONE_1)), CALL, PIIOptions(sound_digits=False)) == []
+    assert detect_pii(transcript("zh", ("caller", ASR_PHONE_1)), CALL, PrivacyConfig(sound_digits=False)) == []
 
 
 def test_written_digits_are_not_retyped_by_a_stray_sound():
@@ -359,7 +353,7 @@ def test_email_without_at_needs_cue_and_name(text):
 def test_sound_reading_completes_a_partly_written_number():
     # the first five digits heard as look-alikes, the last six written: one phone number, covering both parts
     t = transcript("zh", ("caller", "号码要爬爬起屋757518。"))
-    assert types(detect_pii(t, CALL, PIIOptions(sound_digits=False))) == ["digits"]
+    assert types(detect_pii(t, CALL, PrivacyConfig(sound_digits=False))) == ["digits"]
     found = detect_pii(t, CALL)
     assert types(found) == ["phone"] and found[0].details["read_by"] == "sound"
     assert found[0].start == pytest.approx(2 * 0.35) and found[0].details["masked"].endswith("7518")

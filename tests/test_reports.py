@@ -17,12 +17,10 @@ import pytest
 from scipy.stats import t as student_t
 from typer.testing import CliRunner
 
-from qa_pipeline.reports.render import cell, columns, sheet_title
+from qa_pipeline.config import ReportConfig
+from qa_pipeline.reports.render import cell, columns, render_daily, render_scorecard, sheet_title
 from qa_pipeline.reports.scorecard import (
-    ReportConfig,
     daily_report,
-    render_daily,
-    render_scorecard,
     score_total,
     weekly_scorecard,
 )
@@ -410,7 +408,7 @@ def test_report_config_from_qa_yaml(tmp_path: Path) -> None:
     good = tmp_path / "qa.yaml"
     good.write_text("reports:\n  min_calls: 3\n  tiers: {gold: 92, silver: 80, iron: 0}\n  trend_weeks: 4\n",
                     encoding="utf-8")
-    cfg = ReportConfig.from_qa(load_config(good))
+    cfg = load_config(good).reports
     assert (cfg.min_calls, cfg.trend_weeks, cfg.tier_of(91.9), cfg.tier_of(92), cfg.tier_of(79.99)) == (
         3, 4, "silver", "gold", "iron")
     assert ReportConfig().tier_of(80) == "silver" and ReportConfig().tier_of(79.9) == "bronze"
@@ -420,7 +418,7 @@ def test_report_config_from_qa_yaml(tmp_path: Path) -> None:
         bad = tmp_path / "bad.yaml"
         bad.write_text(body, encoding="utf-8")
         with pytest.raises(ConfigError) as exc:
-            ReportConfig.from_qa(load_config(bad))
+            load_config(bad)
         assert exc.value.field == field_name and str(bad) in str(exc.value)
 
 

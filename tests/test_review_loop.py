@@ -137,14 +137,16 @@ def test_queue_samples_unflagged_calls_and_marks_exemplary(sample_db: Path) -> N
 
 def test_an_emotional_agent_is_queued_ahead_of_the_same_call_without_it() -> None:
     # DESIGN.md: intervene early with agents whose emotion runs high.
-    from qa_pipeline.store.queue import DEFAULTS, risk
+    from qa_pipeline.config import QueueConfig
+    from qa_pipeline.store.queue import risk
 
     row = {"auto_fail": 0, "agitation_agent": 0.3, "agitation_caller": 0.2, "asr_confidence": 0.9,
            "total": 90.0, "passed": 1}
     step = {"kind": "script_step", "rule_id": "recap", "status": "fail", "severity": "major"}
     temper = {"kind": "tone", "rule_id": "emotional_agent", "status": "", "severity": "major"}
     caller = {"kind": "tone", "rule_id": "emotional_caller", "status": "", "severity": "major"}
-    with_agent, reasons = risk(row, [step, temper], DEFAULTS)
-    with_caller, _ = risk(row, [step, caller], DEFAULTS)
-    assert with_agent == with_caller + DEFAULTS["emotional_agent_points"]
+    defaults = QueueConfig()
+    with_agent, reasons = risk(row, [step, temper], defaults)
+    with_caller, _ = risk(row, [step, caller], defaults)
+    assert with_agent == with_caller + defaults.emotional_agent_points
     assert "emotional agent: coach early" in reasons

@@ -8,18 +8,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qa_pipeline.cli import EXIT_BAD_CONFIG, app
+from qa_pipeline.base.phonetics import fold_pinyin
+from qa_pipeline.cli import app
 from qa_pipeline.contracts import Call, Segment, Transcript, Word
-from qa_pipeline.stages.rules import matcher as phrases
-from qa_pipeline.stages.rules.matcher import (
-    _fold_pinyin,
-    check_rule_examples,
-    detect_phrases,
-    normalize_tokens,
-    sound_keys,
-)
+from qa_pipeline.errors import EXIT_CONFIG as EXIT_BAD_CONFIG
+from qa_pipeline.stages.rules import matcher
+from qa_pipeline.stages.rules.examples import check_rule_examples, check_step_examples
+from qa_pipeline.stages.rules.matcher import normalize_tokens, sound_keys
 from qa_pipeline.stages.rules.pack import RulePackError, load_rule_pack
-from qa_pipeline.stages.rules.script import check_script, check_step_examples
+from qa_pipeline.stages.rules.phrases import detect_phrases
+from qa_pipeline.stages.rules.script import check_script
 
 REAL_CALL_LABELS = Path(__file__).resolve().parents[1] / "evalsets" / "real_call" / "labels.json"
 CALL = Call(call_id="t", audio_path="")
@@ -305,7 +303,8 @@ def test_rules_check_reads_both_language_subfolders(tmp_path: Path) -> None:
 @pytest.mark.shared
 def test_real_call_greeting_and_closing_pass_at_the_right_times(real_call_stereo: Path, en) -> None:
     from qa_pipeline.base.audio import load_audio
-    from qa_pipeline.stages.transcribe import TranscribeOptions, transcribe_cached
+    from qa_pipeline.config import TranscribeOptions
+    from qa_pipeline.stages.transcribe import transcribe_cached
 
     labels = {item["name"]: item for item in json.loads(REAL_CALL_LABELS.read_text())["labels"]}
     audio = load_audio(real_call_stereo, agent_channel=0, layout="stereo")
@@ -408,11 +407,11 @@ def test_supervisor_request_heard_with_wrong_characters(zh) -> None:
 
 
 def test_aspiration_fold_is_off_by_default_and_folds_only_stops() -> None:
-    assert _fold_pinyin("tai") == "tai" and _fold_pinyin("zhang") == "zan" and _fold_pinyin("ling") == "nin"
-    assert [_fold_pinyin(s, aspiration=True) for s in ("tai", "pa", "kan", "ci", "qian")] == ["dai", "ba", "gan", "ci", "qian"]
+    assert fold_pinyin("tai") == "tai" and fold_pinyin("zhang") == "zan" and fold_pinyin("ling") == "nin"
+    assert [fold_pinyin(s, aspiration=True) for s in ("tai", "pa", "kan", "ci", "qian")] == ["dai", "ba", "gan", "ci", "qian"]
     with sound_keys():
-        assert _fold_pinyin("tai") == "dai"
-    assert _fold_pinyin("tai") == "tai"
+        assert fold_pinyin("tai") == "dai"
+    assert fold_pinyin("tai") == "tai"
 
 
 def test_english_sound_key_needs_three_words_and_stays_off_for_banned_phrases(en) -> None:
@@ -445,18 +444,20 @@ def test_three_syllable_phrases_match_only_as_homophones(zh, monkeypatch) -> Non
     trifle = transcript("zh", seg("agent", 0.0, "这点小事微不足道"))
     assert detect_phrases(trifle, CALL, zh) == []
     assert rule_ids(detect_phrases(transcript("zh", seg("agent", 0.0, "这个我布知道")), CALL, zh)) == ["zh.dont_know"]
-    monkeypatch.setitem(phrases.MIN_NEAR_TOKENS, "zh", 3)
-    phrases.compile_phrase.cache_clear()
+    monkeypatch.setitem(matcher.MIN_NEAR_TOKENS, "zh", 3)
+    matcher.compile_phrase.cache_clear()
     assert rule_ids(detect_phrases(trifle, CALL, zh)) == ["zh.dont_know"]
     monkeypatch.undo()
-    phrases.compile_phrase.cache_clear()
+    matcher.compile_phrase.cache_clear()
 
 
 def test_looser_step_threshold_only_for_long_phrasings(zh, monkeypatch) -> None:
     # 衣锦夜行 (a 4-character idiom) is 0.80-similar to the recap phrasing 已经为您: short phrasings keep 0.85.
-    from qa_pipeline.stages.rules.matcher import step_lexical, streams_of
+    from qa_pipeline.stages.rules import script
+    from qa_pipeline.stages.rules.matcher import build_streams
+    from qa_pipeline.stages.rules.script import step_lexical
 
-    stream = streams_of(transcript("zh", seg("agent", 0.0, "衣锦夜行")))["agent"]
+    stream = build_streams(transcript("zh", seg("agent", 0.0, "衣锦夜行")))["agent"]
     assert step_lexical(zh.steps["recap"], stream) == ([], {})
-    monkeypatch.setattr(phrases, "STEP_SHORT_THRESHOLD", 0.8)
+    monkeypatch.setattr(script, "STEP_SHORT_THRESHOLD", 0.8)
     assert [m.phrase for m in step_lexical(zh.steps["recap"], stream)[0]] == ["已经为您"]

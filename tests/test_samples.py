@@ -193,7 +193,7 @@ def test_the_pii_read_outs_hold_the_items_they_claim():
     it names (type and value), inside the audio, and every item with personal data has its event."""
     import soundfile as sf
 
-    from qa_pipeline.eval.mono import pii_eval_calls, synth_pii_items
+    from qa_pipeline.eval.pii import pii_eval_calls, synth_pii_items
 
     items = synth_pii_items()
     calls = pii_eval_calls(SAMPLES)

@@ -73,9 +73,9 @@ def test_pii_readback_is_an_auto_fail() -> None:
          "        forbid: {kind: silence}\n      - id: b\n        weight: 30\n        forbid: {kind: overtalk}\n",
          "sections", None),
         ("id: f\nversion: '1'\nsections:\n  - id: s\n    criteria:\n      - id: a\n        weight: -5\n"
-         "        forbid: {kind: silence}\n", "sections[0].criteria[0].weight", 6),
+         "        forbid: {kind: silence}\n", "sections[0].criteria[0].weight", 7),
         ("id: f\nversion: '1'\nsections:\n  - id: s\n    criteria:\n      - id: a\n        weight: 100\n"
-         "        forbid: {kind: silence, colour: red}\n", "sections[0].criteria[0].forbid", 8),
+         "        forbid: {kind: silence, colour: red}\n", "sections[0].criteria[0].forbid.colour", 8),
         ("id: f\nversion: '1'\nsections: [\n", "<yaml>", None),
     ],
 )

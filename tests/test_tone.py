@@ -13,10 +13,11 @@ import soundfile as sf
 from conftest import ROOT, shared
 
 from qa_pipeline.base.audio import load_audio
+from qa_pipeline.config import ToneConfig
 from qa_pipeline.contracts import Call, Segment, Transcript
 from qa_pipeline.eval.tone import eval_text
 from qa_pipeline.stages.tone import acoustic
-from qa_pipeline.stages.tone.emotion import ToneConfig, analyze_tone
+from qa_pipeline.stages.tone.emotion import analyze_tone
 from qa_pipeline.stages.tone.sentiment import LABELS, E5HeadSentiment, TransformersSentiment, predict_labels
 
 
@@ -65,9 +66,9 @@ def test_transformers_backend_loads_a_local_model(tmp_path: Path) -> None:
 
 
 def test_transformers_backend_rejects_a_non_model_directory(tmp_path: Path) -> None:
-    from qa_pipeline.stages.tone.sentiment import SentimentError
+    from qa_pipeline.errors import ModelError
 
-    with pytest.raises(SentimentError, match="no config.json"):
+    with pytest.raises(ModelError, match="no config.json"):
         TransformersSentiment(tmp_path)
 
 
@@ -79,7 +80,7 @@ def test_default_backend_on_held_out_sentences(default_sentiment: E5HeadSentimen
 
 
 def test_default_backend_macro_f1_on_the_test_split(default_sentiment: E5HeadSentiment) -> None:
-    result = eval_text(default_sentiment)
+    result = eval_text(model=default_sentiment)
     assert result["en"]["macro_f1"] >= 0.80
     assert result["zh"]["macro_f1"] >= 0.80
 

@@ -21,9 +21,10 @@ from qa_pipeline.base.audio import AudioError, load_audio
 from qa_pipeline.base.models import ModelError, install_model
 from qa_pipeline.base.textnorm import normalize_display, to_simplified
 from qa_pipeline.cli import app
+from qa_pipeline.config import TranscribeOptions
 from qa_pipeline.contracts import Segment, Transcript, transcript_from_dict
 from qa_pipeline.eval.asr import count_errors
-from qa_pipeline.stages.transcribe import TranscribeOptions, cache_dir, cache_key, transcribe_audio, transcribe_cached
+from qa_pipeline.stages.transcribe import cache_dir, cache_key, transcribe_audio, transcribe_cached
 from tests.conftest import SAMPLES, shared
 
 runner = CliRunner()
@@ -211,13 +212,13 @@ def test_window_encoder_matches_the_batch_one_window_at_a_time(real_call_stereo:
     from faster_whisper.audio import pad_or_trim
 
     from qa_pipeline.base.models import load_whisper
-    from qa_pipeline.stages.transcribe import _WindowEncoder
+    from qa_pipeline.stages.transcribe import WindowEncoder
 
     model, _ = load_whisper("base", "cpu", "int8", 2)
     audio = load_audio(real_call_stereo)
     windows = np.stack([pad_or_trim(model.feature_extractor(ch[: 30 * 16000])[..., :-1]) for ch in audio.channels])
     batched = np.asarray(model.encode(windows))
-    encoder = _WindowEncoder(model)
+    encoder = WindowEncoder(model)
     encoder.encode_and_keep(windows[1])
     assert len(encoder._kept) == 1
     one_by_one = np.asarray(encoder.encode(windows))
@@ -316,10 +317,10 @@ def test_speech_after_a_windows_last_word_is_decoded_again() -> None:
 
 
 def test_tail_chunk_maps_back_to_file_time() -> None:
-    from qa_pipeline.stages.transcribe import SAMPLE_RATE, _Chunk, tail_chunk
+    from qa_pipeline.stages.transcribe import SAMPLE_RATE, Window, tail_chunk
 
     # Two regions packed into one window: 0-4 s of the window is file 10-14 s, 4.5-7.5 s is file 30-33 s.
-    chunk = _Chunk(0, np.zeros(int(7.5 * SAMPLE_RATE), dtype=np.float32), [(0.0, 10.0, 4.0), (4.5, 30.0, 3.0)])
+    chunk = Window(0, np.zeros(int(7.5 * SAMPLE_RATE), dtype=np.float32), [(0.0, 10.0, 4.0), (4.5, 30.0, 3.0)])
     tail = tail_chunk(chunk, 3.0, 1.0)
     assert tail is not None and len(tail.samples) == int(4.5 * SAMPLE_RATE)
     assert tail.pieces == [(0.0, 13.0, 1.0), (1.5, 30.0, 3.0)]

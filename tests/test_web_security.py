@@ -304,7 +304,7 @@ def test_serve_binds_to_localhost_by_default(env: dict, tmp_path: Path) -> None:
 
     import httpx
 
-    from qa_pipeline.cli import serve
+    from qa_pipeline.cli.serve import serve
     from tests.web_helpers import free_port
 
     assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"

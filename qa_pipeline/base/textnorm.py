@@ -60,3 +60,15 @@ def normalize_for_match(text: str) -> str:
         text = digits_to_zh(text)
         text = re.sub(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])", "", text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def join_texts(texts: list[str], language: str) -> str:
+    """Words back into text: Mandarin characters run together (a space only between two non-CJK words),
+    other languages take a space between words."""
+    if language == "zh" or any(has_cjk(x) for x in texts):
+        text = ""
+        for piece in texts:
+            sep = " " if text and not has_cjk(text[-1]) and not has_cjk(piece[:1]) else ""
+            text += sep + piece
+        return text.strip()
+    return " ".join(x.strip() for x in texts if x.strip())

@@ -1,0 +1,1 @@
+"""Every evaluation and benchmark (`qa eval …`, `qa bench …`). The product never imports this package."""

@@ -11,16 +11,20 @@ characters, not a mean of per-clip rates.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from qa_pipeline.base.audio import load_audio
+from qa_pipeline.base.models import resolve_model
 from qa_pipeline.base.textnorm import normalize_for_match
+from qa_pipeline.config import TranscribeOptions
 from qa_pipeline.contracts import Transcript
-from qa_pipeline.stages.transcribe import TranscribeOptions, transcribe_cached
+from qa_pipeline.stages.transcribe import transcribe_cached
 
 
 @dataclass
@@ -170,8 +174,6 @@ def sample_references(samples: Path) -> list[Reference]:
     """The synthesized sample calls, with their scripts (``labels.json`` utterances) as references, one text per
     channel of the file. They show how well Whisper hears the synthetic voices, which sets what the rules and PII
     evaluations on these calls can reach; real recordings are the accuracy that counts."""
-    import csv
-    import json
 
     labels = json.loads((samples / "labels.json").read_text(encoding="utf-8"))["calls"]
     refs: list[Reference] = []
@@ -265,7 +267,6 @@ def evaluate(
     (``language_models`` cleared); English-only models are scored on English only.
     ``samples``: also score the synthesized sample calls there, with the default profile only.
     """
-    from qa_pipeline.base.models import resolve_model
 
     report = EvalReport()
     refs = [r for r in find_references(data_dir) if not only or only in r.id]

@@ -19,7 +19,10 @@ from typing import Any
 
 import psutil
 
-from qa_pipeline.batch.nightly import BatchOptions, discover, run_nightly
+from qa_pipeline.base.audio import AudioError, load_audio
+from qa_pipeline.base.models import load_whisper
+from qa_pipeline.batch.discover import discover
+from qa_pipeline.batch.nightly import BatchOptions, run_nightly
 from qa_pipeline.config import QAConfig
 
 
@@ -104,8 +107,6 @@ def bench_pipeline(source: Path, config: QAConfig, workers: int, threads: int) -
 
 
 def bench_plain_whisper(source: Path, config: QAConfig, threads: int) -> dict[str, Any]:
-    from qa_pipeline.base.audio import AudioError, load_audio
-    from qa_pipeline.base.models import load_whisper
 
     model, spec = load_whisper(config.asr.model, config.asr.device, config.asr.compute_type, threads)
     total_audio = total_wall = 0.0

@@ -16,8 +16,9 @@ import random
 import time
 
 from qa_pipeline.contracts import Call, Segment, Transcript, Word
-from qa_pipeline.stages.rules.matcher import detect_phrases, normalize_tokens, streams_of
+from qa_pipeline.stages.rules.matcher import build_streams, normalize_tokens
 from qa_pipeline.stages.rules.pack import Rule, load_rule_pack
+from qa_pipeline.stages.rules.phrases import detect_phrases
 
 
 def _sentences(pack) -> list[str]:
@@ -77,13 +78,13 @@ def bench(n_rules: int = 500, hours: float = 1.0, language: str = "zh", seed: in
     detect_phrases(synthetic_transcript(sentences, 0.01, language, seed + 1), call, pack)
     setup = time.perf_counter() - t_setup
     c0, t0 = time.process_time(), time.perf_counter()
-    streams_of(transcript)
+    build_streams(transcript)
     t1 = time.perf_counter()
     findings = detect_phrases(transcript, call, pack)
     c2, t2 = time.process_time(), time.perf_counter()
     detect_phrases(transcript, call, pack)
     t3 = time.perf_counter()
-    n_tokens = sum(len(s.tokens) for s in streams_of(transcript).values())
+    n_tokens = sum(len(s.tokens) for s in build_streams(transcript).values())
     assert all(isinstance(r, Rule) for r in pack.rules.values())
     return {
         "language": language,

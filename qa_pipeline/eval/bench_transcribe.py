@@ -22,7 +22,8 @@ import numpy as np
 
 from qa_pipeline.base.audio import load_audio
 from qa_pipeline.base.models import load_whisper
-from qa_pipeline.stages.transcribe import TranscribeOptions, transcribe_audio
+from qa_pipeline.config import TranscribeOptions
+from qa_pipeline.stages.transcribe import transcribe_audio
 
 SAMPLE_CALL = "real_auto_repairs_40.flac"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-Turn = tuple[float, float, str]  # (start, end, speaker)
+from qa_pipeline.stages.diarize import Turn
 
 
 @dataclass

@@ -20,11 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qa_pipeline.base.audio import load_audio
 from qa_pipeline.base.textnorm import normalize_for_match
+from qa_pipeline.config import DEFAULT_MAX_SECONDS, TranscribeOptions
 from qa_pipeline.contracts import Call, Finding, Transcript
-from qa_pipeline.stages.rules.matcher import detect_phrases, sound_keys
+from qa_pipeline.stages.rules.matcher import sound_keys
 from qa_pipeline.stages.rules.pack import RulePack, load_rule_pack
+from qa_pipeline.stages.rules.phrases import detect_phrases
 from qa_pipeline.stages.rules.script import check_script
+from qa_pipeline.stages.transcribe import transcribe_cached
 
 PHRASE_KINDS = ("banned_phrase", "escalation")
 PHRASE_TIERS = ("baseline", "exact", "regex", "fuzzy", "sound")
@@ -45,8 +49,6 @@ class EvalCall:
 
 def load_eval_calls(samples: Path, model: str = "base") -> list[EvalCall]:
     """Manifest rows with labels, transcribed (cached) with the manifest's language and agent channel."""
-    from qa_pipeline.base.audio import DEFAULT_MAX_SECONDS, load_audio
-    from qa_pipeline.stages.transcribe import TranscribeOptions, transcribe_cached
 
     labels = json.loads((samples / "labels.json").read_text(encoding="utf-8"))["calls"]
     out = []
@@ -67,8 +69,6 @@ def load_eval_calls(samples: Path, model: str = "base") -> list[EvalCall]:
 def load_extra_compliant(shared: Path, model: str = "base") -> list[EvalCall]:
     """EXTRA_COMPLIANT recordings (those present), transcribed (cached) like the samples: labelled compliant
     with no events, so they count only towards false alarms per agent-hour."""
-    from qa_pipeline.base.audio import DEFAULT_MAX_SECONDS, load_audio
-    from qa_pipeline.stages.transcribe import TranscribeOptions, transcribe_cached
 
     out = []
     for rel, language in EXTRA_COMPLIANT:

@@ -20,7 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from qa_pipeline.base.audio import load_audio
+from qa_pipeline.base.e5 import e5_model
+from qa_pipeline.config import ToneConfig, TranscribeOptions
+from qa_pipeline.contracts import Call
 from qa_pipeline.stages.tone import acoustic
+from qa_pipeline.stages.tone.emotion import analyze_tone
+from qa_pipeline.stages.tone.sentiment import load_sentiment, predict_labels
+from qa_pipeline.stages.transcribe import transcribe_audio, transcribe_cached
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTIMENT_DATA = ROOT / "evalsets" / "sentiment"
@@ -85,10 +92,10 @@ def eval_emotion(data_dir: Path, prior_seconds: float = 5.0) -> dict[str, Any]:
     return {"clips": len(rows), "speakers": len(by_speaker), "per_emotion": counts, "auc": table, "scores": clips}
 
 
-def eval_text(model: Any = None, languages: tuple[str, ...] = ("en", "zh")) -> dict[str, Any]:
-    from qa_pipeline.stages.tone.sentiment import load_sentiment, predict_labels
-
-    model = model or load_sentiment("")
+def eval_text(config: ToneConfig | None = None, languages: tuple[str, ...] = ("en", "zh"), model: Any = None) -> dict[str, Any]:
+    """Macro-F1 of the configured text-sentiment model (or ``model``) on the held-out split."""
+    cfg = config or ToneConfig()
+    model = model or load_sentiment(cfg.sentiment_model, cfg.text_threads)
     out = {"model": model.name}
     for language in languages:
         texts, gold = read_sentiment_split(language, "test")
@@ -97,8 +104,6 @@ def eval_text(model: Any = None, languages: tuple[str, ...] = ("en", "zh")) -> d
 
 
 def _load_call(samples_dir: Path, row: dict[str, str]):
-    from qa_pipeline.base.audio import load_audio
-    from qa_pipeline.contracts import Call
 
     audio = load_audio(samples_dir / row["path"], agent_channel=int(row.get("agent_channel") or 0),
                        layout=row.get("layout") or None)
@@ -110,8 +115,6 @@ def _load_call(samples_dir: Path, row: dict[str, str]):
 
 def eval_samples(samples_dir: Path, tone_config: Any = None, asr: Any = None) -> dict[str, Any]:
     """Run transcription (cached) and tone on every sample call with tone labels or a compliant flag."""
-    from qa_pipeline.stages.tone.emotion import analyze_tone
-    from qa_pipeline.stages.transcribe import TranscribeOptions, transcribe_cached
 
     labels = json.loads((samples_dir / "labels.json").read_text(encoding="utf-8"))["calls"]
     with open(samples_dir / "manifest.csv", encoding="utf-8", newline="") as fh:
@@ -154,12 +157,6 @@ def eval_samples(samples_dir: Path, tone_config: Any = None, asr: Any = None) ->
 
 def bench(audio_path: Path, asr: Any = None, tone_config: Any = None, repeats: int = 3) -> dict[str, Any]:
     """Tone-stage CPU and wall time against transcription of the same call (transcription not cached)."""
-    from qa_pipeline.base.audio import load_audio
-    from qa_pipeline.base.e5 import e5_model
-    from qa_pipeline.contracts import Call
-    from qa_pipeline.stages.tone.emotion import ToneConfig, analyze_tone
-    from qa_pipeline.stages.tone.sentiment import load_sentiment
-    from qa_pipeline.stages.transcribe import TranscribeOptions, transcribe_audio
 
     audio = load_audio(audio_path)
     call = Call(call_id=audio_path.stem, audio_path=str(audio_path), layout=audio.layout)  # type: ignore[arg-type]
@@ -183,3 +180,27 @@ def bench(audio_path: Path, asr: Any = None, tone_config: Any = None, repeats: i
             "transcribe_wall_s": round(asr_wall, 2), "transcribe_cpu_s": round(asr_cpu, 2),
             "tone_wall_s": round(tone_wall, 3), "tone_cpu_s": round(tone_cpu, 3),
             "tone_share_wall": round(tone_wall / asr_wall, 4), "tone_share_cpu": round(tone_cpu / max(asr_cpu, 1e-9), 4)}
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report of `qa eval tone` as text."""
+    lines = []
+    text = report["text"]
+    lines.append(f"text sentiment ({text['model']}), held-out macro-F1: "
+                 + ", ".join(f"{k} {v['macro_f1']:.3f} (n={v['n']})" for k, v in text.items() if k != "model"))
+    if "emotion_de" in report:
+        emo = report["emotion_de"]
+        lines.append(f"emotion_de: {emo['clips']} clips, {emo['speakers']} speakers, per-speaker baselines")
+        lines.append("| cues | AUC anger vs neutral | AUC high vs low arousal |\n|---|---|---|")
+        for cues, row in emo["auc"].items():
+            lines.append(f"| {cues} | {row['anger_vs_neutral']:.3f} | {row['high_vs_low_arousal']:.3f} |")
+    if "samples" in report:
+        smp = report["samples"]
+        rate = smp["compliant_flag_rate"]
+        lines.append(f"sample calls: tone events found {smp['events_found']}; unlabelled flags {smp['false_flags']}; "
+                     f"compliant calls with an unlabelled flag: {'n/a' if rate is None else f'{100 * rate:.0f} %'}")
+        for row in smp["calls"]:
+            lines.append(f"  {row['call_id']:26s} compliant={row['compliant']!s:5s} expected="
+                         f"{[(e['rule'], e['start'], e['end'], e['found']) for e in row['expected']]} "
+                         f"flags={[(f['rule'], f['start'], f['end']) for f in row['flags']]} agitation={row['agitation']}")
+    return "\n".join(lines)

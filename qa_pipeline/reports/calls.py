@@ -16,6 +16,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from qa_pipeline.contracts import Finding
+from qa_pipeline.stages.scoring import load_form, score_call
 from qa_pipeline.store.db import Store, finding_key
 
 
@@ -108,7 +110,6 @@ def apply_human_scores(score: dict[str, Any], human: dict[str, float]) -> tuple[
 def _rescore_rejections(store: Store, call_id: str, verdicts: dict[str, str], form: Any,
                         stored: dict[str, Any]) -> dict[str, Any] | None:
     """Score the call again without the findings a coach rejected (rejected step results flip)."""
-    from qa_pipeline.stages.scoring import score_call
 
     result = store.current_result(call_id)
     if result is None:
@@ -134,7 +135,6 @@ def evaluate_calls(store: Store, where: str, params: list[Any], form_path: str |
 
     ``form_path``: the form rejected findings are re-scored with (None: the packaged form).
     ``detail=False`` (trend weeks): scores only; findings are not read and counts stay empty."""
-    from qa_pipeline.stages.scoring import load_form
 
     form = load_form(form_path)
     reviewed = "EXISTS (SELECT 1 FROM reviews rv WHERE rv.call_id = c.call_id)"
@@ -201,7 +201,6 @@ def _auto_fail_confirmed(call_id: str, score: dict[str, Any], verdicts: dict[str
 
 
 def _evidence_key(call_id: str, ev: dict[str, Any]) -> str:
-    from qa_pipeline.contracts import Finding
 
     return finding_key(call_id, Finding(call_id, ev["kind"], ev["rule_id"], "", ev["speaker"], ev["start"], ev["end"],
                                         "", 0.0))

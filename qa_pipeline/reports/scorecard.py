@@ -22,9 +22,9 @@ import re
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from qa_pipeline.config import ReportConfig
 from qa_pipeline.reports.calls import (
     CallLine,
     apply_human_scores,
@@ -37,84 +37,13 @@ from qa_pipeline.reports.calls import (
 from qa_pipeline.store.db import Store, now
 
 __all__ = ["AgentWeek", "CallLine", "DailyReport", "ReportConfig", "Scorecard", "apply_human_scores", "call_url",
-           "daily_report", "evaluate_calls", "render_daily", "render_scorecard", "score_total", "weekly_scorecard"]
+           "daily_report", "evaluate_calls", "score_total", "weekly_scorecard"]
 
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 FLAG_KINDS_SKIP_STATUS = ("pass", "na")  # script-step results that are not flags
 
 
 # ----------------------------------------------------------------------------- configuration
-@dataclass
-class ReportConfig:
-    """The ``reports:`` section of qa.yaml. Defaults follow DESIGN.md (tiers, 80 points as the line)."""
-
-    min_calls: int = 5  # fewer calls in the week: "insufficient data", no tier, no rank
-    # tier name -> lowest mean score of the tier; the lowest threshold must be 0 so every score has a tier
-    tiers: dict[str, float] = field(default_factory=lambda: {"gold": 90.0, "silver": 80.0, "bronze": 70.0, "iron": 0.0})
-    confidence: float = 0.95  # level of the t-interval on the mean score
-    trend_weeks: int = 8  # weeks shown on each agent's trend line (this one included)
-    exemplary_min_score: float = 95.0  # daily report: clean calls at or above this are training examples
-    top_findings: int = 10  # daily report: how many recurring findings
-    recurring_days: int = 7  # daily report: window (days, ending on the date) for recurring findings
-    form: str | None = None  # the scorecard form used to re-score rejections (qa.yaml's ``form:``), None = packaged
-
-    def tier_of(self, score: float | None) -> str | None:
-        if score is None:
-            return None
-        for name, low in sorted(self.tiers.items(), key=lambda kv: -kv[1]):
-            if score >= low:
-                return name
-        return None
-
-    @classmethod
-    def from_mapping(cls, data: Any, source: str | Path = "<defaults>") -> ReportConfig:
-        from qa_pipeline.config import ConfigError, _line_of
-
-        path = Path(source)
-        if data is None:
-            return cls()
-        if not isinstance(data, dict):
-            raise ConfigError(path, "reports", f"expected a mapping, got {type(data).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)} - {"form"}
-        defaults = cls()
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            where = f"reports.{key}"
-            line = _line_of(path, key) if path.exists() else None
-            if key not in names:
-                raise ConfigError(path, where, f"unknown setting; known: {sorted(names)}", line)
-            default = getattr(defaults, key)
-            if key == "tiers":
-                if not isinstance(value, dict) or not value:
-                    raise ConfigError(path, where, "expected a mapping of tier name to lowest score", line)
-                tiers = {}
-                for name, low in value.items():
-                    if isinstance(low, bool) or not isinstance(low, (int, float)) or not 0 <= low <= 100:
-                        raise ConfigError(path, f"{where}.{name}", f"expected a score 0..100, got {low!r}", line)
-                    tiers[str(name)] = float(low)
-                if min(tiers.values()) != 0:
-                    raise ConfigError(path, where, "the lowest tier must start at 0 so every score has a tier", line)
-                kwargs[key] = tiers
-                continue
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if isinstance(default, int) and not isinstance(default, bool):
-                ok = ok and isinstance(value, int) and value >= 1
-            if not ok:
-                raise ConfigError(path, where, f"expected {type(default).__name__}, got {value!r}", line)
-            if key == "confidence" and not 0 < value < 1:
-                raise ConfigError(path, where, f"expected a level between 0 and 1, got {value!r}", line)
-            kwargs[key] = float(value) if isinstance(default, float) else value
-        return cls(**kwargs)
-
-    @classmethod
-    def from_qa(cls, cfg: Any) -> ReportConfig:
-        """From a loaded ``QAConfig`` (its ``reports:`` section and its ``form:``)."""
-        out = cls.from_mapping((cfg.extra or {}).get("reports"), cfg.source)
-        form = cfg.form_path()
-        out.form = str(form) if form else None
-        return out
-
-
 # ----------------------------------------------------------------------------- weeks
 def parse_week(week: str) -> dt.date:
     """Monday of an ISO week ``YYYY-Www``; ValueError for anything else."""
@@ -341,13 +270,6 @@ def _rank(rows: list[AgentWeek]) -> None:
             r.rank = 1 + sum((m.mean_score or 0.0) > (r.mean_score or 0.0) for m in members)
 
 
-def render_scorecard(card: Scorecard, fmt: str) -> bytes:
-    """``fmt``: csv | xlsx | html | json."""
-    from qa_pipeline.reports.render import render_scorecard as render
-
-    return render(card, fmt)
-
-
 # ----------------------------------------------------------------------------- the daily team report
 @dataclass
 class DailyReport:
@@ -447,10 +369,3 @@ def _backlog(store: Store) -> dict[str, Any]:
             "by_source": dict(sorted(Counter(r["source"] for r in rows).items())),
             "oldest_week": min((r["week"] for r in rows if r["week"]), default=None),
             "call_ids": [r["call_id"] for r in rows]}
-
-
-def render_daily(report: DailyReport, fmt: str) -> bytes:
-    """``fmt``: json | html | csv."""
-    from qa_pipeline.reports.render import render_daily as render
-
-    return render(report, fmt)

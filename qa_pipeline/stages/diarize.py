@@ -25,30 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from qa_pipeline.base.audio import Audio
-from qa_pipeline.base.textnorm import has_cjk, normalize_for_match
+from qa_pipeline.base.audio import Audio, load_audio
+from qa_pipeline.base.textnorm import has_cjk, join_texts, normalize_for_match
+from qa_pipeline.config import DiarizeOptions
 from qa_pipeline.contracts import Segment, Transcript, Word
-from qa_pipeline.eval.der import Turn
 
 RATE = 16000
+Turn = tuple[float, float, str]  # (start, end, speaker)
 FRAME = 0.01  # seconds per score frame (Resemblyzer's mel step)
-
-
-@dataclass
-class DiarizeOptions:
-    window: float = 1.5  # seconds of speech per embedding
-    hop: float = 0.25  # step between windows; finer than the window gives sharper turn boundaries
-    vad_threshold: float = 0.5
-    vad_min_silence_ms: int = 300
-    vad_speech_pad_ms: int = 100
-    vad_min_speech_ms: int = 200
-    # Two voice centroids (uncentred) more similar than this are one speaker: a
-    # single talker split in two measured 0.935-0.95 on minutes of real speech,
-    # two talkers 0.76-0.88. Short one-speaker clips (< ~20 s) can fall below.
-    same_speaker_similarity: float = 0.92
-    min_speaker_share: float = 0.05  # a "voice" with less of the speech than this is noise: one speaker
-    min_turn: float = 0.3  # shorter runs of one speaker inside another's speech are smoothed away
-    agent_voice: str = ""  # optional wav of the agent's voice; decides roles by voice instead of words
 
 
 @dataclass
@@ -122,7 +106,6 @@ def embed_windows(samples: np.ndarray, starts: list[float], window: float) -> np
 
 def embed_voice_sample(path: str | Path) -> np.ndarray:
     """One embedding for a recording of the agent's voice (speech windows averaged)."""
-    from qa_pipeline.base.audio import load_audio
 
     clip = load_audio(path)
     samples = clip.mono()
@@ -299,16 +282,6 @@ def agent_likeness(texts: list[tuple[float, str]], call_start: float) -> float:
     return score / max(1.0, np.sqrt(n_words))
 
 
-def _join(words: list[Word], language: str) -> str:
-    if language == "zh" or any(has_cjk(w.text) for w in words):
-        text = ""
-        for w in words:
-            sep = " " if text and not has_cjk(text[-1]) and not has_cjk(w.text[:1]) else ""
-            text += sep + w.text
-        return text.strip()
-    return " ".join(w.text.strip() for w in words if w.text.strip())
-
-
 def assign_words(transcript: Transcript, track: SpeakerTrack) -> list[tuple[int, Segment]]:
     """Split every segment where the voice changes between words; (voice, segment) pairs."""
     out: list[tuple[int, Segment]] = []
@@ -327,7 +300,7 @@ def assign_words(transcript: Transcript, track: SpeakerTrack) -> list[tuple[int,
             out.append((groups[0][0], seg))
             continue
         for v, ws in groups:
-            text = _join(ws, transcript.language)
+            text = join_texts([w.text for w in ws], transcript.language)
             out.append((v, dataclasses.replace(seg, start=ws[0].start, end=ws[-1].end, text=text,
                                                raw_text=text, words=ws)))
     return out

@@ -15,17 +15,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from qa_pipeline.config.yamlfile import Reader, fail, load_yaml
 from qa_pipeline.contracts import Call, Finding, Transcript
+from qa_pipeline.errors import FormError
 
 DEFAULT_FORM = Path(__file__).resolve().parents[1] / "defaults" / "forms" / "default.yaml"
-
-
-class FormError(ValueError):
-    def __init__(self, path: str | Path, field_name: str, message: str, line: int | None = None):
-        self.path, self.field, self.line = str(path), field_name, line
-        super().__init__(f"{path}{f', line {line}' if line else ''}: {field_name}: {message}")
 
 
 @dataclass(frozen=True)
@@ -58,99 +52,86 @@ class Form:
     source: str = ""
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A YAML loader that remembers the line of every mapping, for error messages."""
+_MATCH_KEYS = ("kind", "speaker", "categories", "rules", "step", "auto_fail")
 
 
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
-    mapping["__line__"] = node.start_mark.line + 1
-    return mapping
+def _match(parent: Reader, key: str) -> dict[str, Any]:
+    """A finding filter (``require``, ``forbid``, ``match``): known keys only, ``kind`` required."""
+    r = Reader(parent.path, parent.get(key, dict, required=True), parent.field(key), parent.line_of(key), FormError)
+    spec: dict[str, Any] = {"kind": r.get("kind", str, required=True)}
+    for name in ("speaker", "step"):
+        if name in r.data:
+            spec[name] = r.get(name, str)
+    for name in ("categories", "rules"):
+        if name in r.data:
+            spec[name] = r.strings(name)
+    if "auto_fail" in r.data:
+        spec["auto_fail"] = r.get("auto_fail", bool)
+    r.finish()
+    return spec
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-_MATCH_KEYS = {"kind", "speaker", "categories", "rules", "step", "auto_fail"}
-
-
-def _clean(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if k != "__line__"}
-
-
-def _check_match(path: Path, where: str, spec: Any, line: int | None) -> dict[str, Any]:
-    if not isinstance(spec, dict) or "kind" not in spec:
-        raise FormError(path, where, "expected a mapping with at least 'kind'", line)
-    unknown = set(_clean(spec)) - _MATCH_KEYS
-    if unknown:
-        raise FormError(path, where, f"unknown key(s) {sorted(unknown)}; known: {sorted(_MATCH_KEYS)}", spec.get("__line__", line))
-    return _clean(spec)
+def _rules(top: Reader, key: str) -> tuple[Rule, ...]:
+    out = []
+    items = top.get(key, list, [])
+    for i, item in enumerate(items):
+        r = Reader(top.path, item, f"{key}[{i}]", top.line_of(key), FormError)
+        when = "when" if "when" in r.data and "match" not in r.data else "match"
+        out.append(Rule(r.get("id", str, required=True), r.get("title", str, "") or str(r.data.get("id")),
+                        _match(r, when), r.get("points", float, 0.0)))
+        r.finish()
+    return tuple(out)
 
 
 @lru_cache(maxsize=16)
 def _load_form_cached(path: str, mtime: float) -> Form:
     file = Path(path)
-    try:
-        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
-    except OSError as exc:
-        raise FormError(file, "<file>", f"cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise FormError(file, "<yaml>", str(getattr(exc, "problem", exc)), mark.line + 1 if mark else None) from None
-    if not isinstance(data, dict):
-        raise FormError(file, "<root>", "expected a mapping")
-    for key in ("id", "version", "sections"):
-        if key not in data:
-            raise FormError(file, key, "missing", data.get("__line__"))
+    top = Reader(file, load_yaml(file, FormError), "", None, FormError)
+    form_id, version = str(top.get("id", (str, int), required=True)), str(top.get("version", (str, int, float), required=True))
+    pass_mark = top.get("pass_mark", float, 80.0)
+    if not 0 <= pass_mark <= 100:
+        raise top.error("pass_mark", f"must be within 0..100, got {pass_mark}")
+    top.get("title", str, "")
+    top.get("description", str, "")
     criteria: list[Criterion] = []
     sections: list[tuple[str, str]] = []
     seen: set[str] = set()
-    for s_i, section in enumerate(data["sections"]):
-        if not isinstance(section, dict) or "id" not in section or "criteria" not in section:
-            raise FormError(file, f"sections[{s_i}]", "needs id and criteria", getattr(section, "get", lambda *_: None)("__line__"))
-        sections.append((section["id"], section.get("title", section["id"])))
-        for c_i, c in enumerate(section["criteria"]):
-            where = f"sections[{s_i}].criteria[{c_i}]"
-            line = c.get("__line__") if isinstance(c, dict) else None
-            if not isinstance(c, dict) or "id" not in c:
-                raise FormError(file, where, "needs an id", line)
-            if c["id"] in seen:
-                raise FormError(file, f"{where}.id", f"duplicate criterion id {c['id']!r}", line)
-            seen.add(c["id"])
-            weight = c.get("weight")
-            if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight <= 0:
-                raise FormError(file, f"{where}.weight", f"expected a positive number, got {weight!r}", line)
-            if ("require" in c) == ("forbid" in c):
-                raise FormError(file, where, "needs exactly one of 'require' or 'forbid'", line)
+    for s_i, item in enumerate(top.get("sections", list, required=True)):
+        s = Reader(file, item, f"sections[{s_i}]", top.line_of("sections"), FormError)
+        section_id = s.get("id", str, required=True)
+        sections.append((section_id, s.get("title", str, "") or section_id))
+        for c_i, citem in enumerate(s.get("criteria", list, required=True)):
+            c = Reader(file, citem, f"{s.field('criteria')}[{c_i}]", s.line_of("criteria"), FormError)
+            cid = c.get("id", str, required=True)
+            if cid in seen:
+                raise c.error("id", f"duplicate criterion id {cid!r}")
+            seen.add(cid)
+            weight = c.get("weight", float, required=True)
+            if weight <= 0:
+                raise c.error("weight", f"expected a positive number, got {weight!r}")
+            if ("require" in c.data) == ("forbid" in c.data):
+                raise fail(FormError, file, c.where, "needs exactly one of 'require' or 'forbid'", c.line)
             criteria.append(Criterion(
-                id=c["id"], title=c.get("title", c["id"]), weight=float(weight), section=section["id"],
-                require=_check_match(file, f"{where}.require", c["require"], line) if "require" in c else None,
-                forbid=_check_match(file, f"{where}.forbid", c["forbid"], line) if "forbid" in c else None,
+                id=cid, title=c.get("title", str, "") or cid, weight=weight, section=section_id,
+                require=_match(c, "require") if "require" in c.data else None,
+                forbid=_match(c, "forbid") if "forbid" in c.data else None,
             ))
+            c.finish()
+        s.finish()
     total = sum(c.weight for c in criteria)
     if abs(total - 100) > 1e-6:
-        raise FormError(file, "sections", f"criterion weights sum to {total:g}, not 100", data.get("__line__"))
-
-    def rules(key: str) -> tuple[Rule, ...]:
-        out = []
-        for i, r in enumerate(data.get(key) or []):
-            where = f"{key}[{i}]"
-            if not isinstance(r, dict) or "id" not in r:
-                raise FormError(file, where, "needs an id", r.get("__line__") if isinstance(r, dict) else None)
-            spec = r.get("match") or r.get("when")
-            out.append(Rule(r["id"], r.get("title", r["id"]), _check_match(file, f"{where}.match", spec, r.get("__line__")),
-                            float(r.get("points", 0))))
-        return tuple(out)
-
-    return Form(id=str(data["id"]), version=str(data["version"]), pass_mark=float(data.get("pass_mark", 80)),
-                criteria=tuple(criteria), sections=tuple(sections), auto_fail=rules("auto_fail"),
-                bonus=rules("bonus"), source=str(file))
+        raise top.error("sections", f"criterion weights sum to {total:g}, not 100")
+    form = Form(id=form_id, version=version, pass_mark=pass_mark, criteria=tuple(criteria), sections=tuple(sections),
+                auto_fail=_rules(top, "auto_fail"), bonus=_rules(top, "bonus"), source=str(file))
+    top.finish()
+    return form
 
 
 def load_form(path: str | Path | None = None) -> Form:
     """The team's form at ``path``, or the packaged default."""
     file = Path(path) if path else DEFAULT_FORM
-    if not file.exists():
-        raise FormError(file, "<file>", "not found")
+    if not file.is_file():
+        raise FormError(file, "<file>", "not found" if not file.exists() else "not a file")
     return _load_form_cached(str(file.resolve()), file.stat().st_mtime)
 
 

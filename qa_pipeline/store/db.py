@@ -9,6 +9,7 @@ a re-run after a crash stores nothing twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -21,7 +22,9 @@ from typing import Any
 
 import sqlite_utils
 
-from qa_pipeline.contracts import CallResult, Finding, to_dict
+from qa_pipeline.config import QueueConfig
+from qa_pipeline.contracts import CallResult, Finding, call_result_from_dict, to_dict
+from qa_pipeline.store.queue import rebuild_queue
 
 SCHEMA_VERSION = 1
 
@@ -104,7 +107,6 @@ MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
 
 
 def iso_week(started_at: str) -> str:
-    import datetime as dt
 
     try:
         d = dt.datetime.fromisoformat(started_at[:19])
@@ -270,7 +272,6 @@ class Store:
         return rows[0] if rows else None
 
     def current_result(self, call_id: str) -> CallResult | None:
-        from qa_pipeline.contracts import call_result_from_dict
 
         row = self.conn.execute(
             "SELECT r.result_json FROM calls c JOIN results r ON r.result_id=c.current_result_id WHERE c.call_id=?",
@@ -308,10 +309,8 @@ class Store:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT week FROM calls WHERE week != '' ORDER BY week DESC")]
 
     # -------------------------------------------------------------- queue
-    def rebuild_queue(self, config: dict[str, Any] | None = None) -> int:
-        from qa_pipeline.store.queue import rebuild_queue
-
-        return rebuild_queue(self, config or {})
+    def rebuild_queue(self, config: QueueConfig | None = None) -> int:
+        return rebuild_queue(self, config)
 
     def assist_targets(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT target FROM assist_mode")}

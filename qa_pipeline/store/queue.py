@@ -8,24 +8,15 @@ never get the same item.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import time
 from typing import Any, get_args
 
+from qa_pipeline.config import QueueConfig
 from qa_pipeline.contracts import FindingKind
 
 SEVERITY_POINTS = {"critical": 30.0, "major": 15.0, "minor": 5.0}
-DEFAULTS: dict[str, Any] = {
-    "sample_per_agent_week": 2,  # unflagged calls sampled per agent per ISO week
-    "exemplary_min_score": 95.0,
-    "exemplary_per_team_week": 2,
-    "claim_ttl_minutes": 60,
-    "low_asr_confidence": 0.6,
-    # DESIGN.md (emotion management): intervene early with agents whose emotion runs high. An
-    # emotional-agent flag alone is one "major" finding (15); this lifts it above routine script misses.
-    "emotional_agent_points": 30.0,
-    "seed": "qa",
-}
 
 
 def is_flagged(finding: dict[str, Any]) -> bool:
@@ -33,7 +24,7 @@ def is_flagged(finding: dict[str, Any]) -> bool:
     return finding["kind"] != "script_step" or finding["status"] == "fail"
 
 
-def risk(row: dict[str, Any], findings: list[dict[str, Any]], cfg: dict[str, Any]) -> tuple[float, list[str]]:
+def risk(row: dict[str, Any], findings: list[dict[str, Any]], cfg: QueueConfig) -> tuple[float, list[str]]:
     """Priority of a call and the reasons, from its current machine result."""
     score, reasons = 0.0, []
     if row["auto_fail"]:
@@ -46,13 +37,13 @@ def risk(row: dict[str, Any], findings: list[dict[str, Any]], cfg: dict[str, Any
         kinds = sorted({f["kind"] for f in flagged})
         reasons.append("findings: " + ", ".join(kinds))
     if any(f["kind"] == "tone" and f.get("rule_id") == "emotional_agent" for f in flagged):
-        score += cfg["emotional_agent_points"]
+        score += cfg.emotional_agent_points
         reasons.append("emotional agent: coach early")
     agitation = max(row["agitation_agent"] or 0.0, row["agitation_caller"] or 0.0)
     if agitation >= 0.5:
         score += 20 * agitation
         reasons.append(f"agitation {agitation:.2f}")
-    if row["asr_confidence"] is not None and row["asr_confidence"] < cfg["low_asr_confidence"]:
+    if row["asr_confidence"] is not None and row["asr_confidence"] < cfg.low_asr_confidence:
         score += 10
         reasons.append(f"low ASR confidence {row['asr_confidence']:.2f}")
     if row["total"] is not None and not row["passed"]:
@@ -66,8 +57,8 @@ def _stable_rank(seed: str, *parts: str) -> float:
     return int(digest[:12], 16) / 16**12
 
 
-def rebuild_queue(store: Any, config: dict[str, Any]) -> int:
-    cfg = {**DEFAULTS, **(config or {})}
+def rebuild_queue(store: Any, config: QueueConfig | None = None) -> int:
+    cfg = config or QueueConfig()
     conn = store.conn
     rows = [dict(r) for r in store.db.query(
         "SELECT c.call_id, c.agent_id, c.team, c.week, c.current_result_id AS result_id, s.total, s.passed,"
@@ -87,19 +78,19 @@ def rebuild_queue(store: Any, config: dict[str, Any]) -> int:
             unflagged.setdefault((row["agent_id"] or "", row["week"] or ""), []).append(row)
     # Stratified random sample: the same calls are chosen on every rebuild (seeded).
     for (agent, week), calls in unflagged.items():
-        calls.sort(key=lambda r: _stable_rank(cfg["seed"], agent, week, r["call_id"]))
-        for row in calls[: cfg["sample_per_agent_week"]]:
+        calls.sort(key=lambda r: _stable_rank(cfg.seed, agent, week, r["call_id"]))
+        for row in calls[: cfg.sample_per_agent_week]:
             items[row["call_id"]] = {**row, "priority": 1.0, "reason": "random sample (unflagged)", "source": "sample"}
     # Exemplary calls for training: best scores with no flagged finding.
     by_team_week: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for calls in unflagged.values():
         for row in calls:
-            if row["total"] is not None and row["total"] >= cfg["exemplary_min_score"]:
+            if row["total"] is not None and row["total"] >= cfg.exemplary_min_score:
                 by_team_week.setdefault((row["team"] or "", row["week"] or ""), []).append(row)
     exemplary = set()
     for calls in by_team_week.values():
         calls.sort(key=lambda r: -r["total"])
-        exemplary |= {r["call_id"] for r in calls[: cfg["exemplary_per_team_week"]]}
+        exemplary |= {r["call_id"] for r in calls[: cfg.exemplary_per_team_week]}
     for call_id in exemplary:
         row = next(r for r in rows if r["call_id"] == call_id)
         items.setdefault(call_id, {**row, "priority": 0.5, "reason": "exemplary call for training", "source": "exemplary"})
@@ -131,7 +122,6 @@ def list_queue(store: Any, status: str = "open", team: str | None = None, agent:
         sql += " AND EXISTS (SELECT 1 FROM findings f WHERE f.result_id = q.result_id AND f.kind = ?)"
         params.append(kind)
     if day:
-        import datetime as dt
 
         start = dt.date.fromisoformat(day)
         sql += " AND q.call_id IN (SELECT call_id FROM calls WHERE started_at >= ? AND started_at < ?)"
@@ -143,7 +133,7 @@ def list_queue(store: Any, status: str = "open", team: str | None = None, agent:
 
 def claim(store: Any, coach: str, call_id: str | None = None, ttl_minutes: float | None = None) -> dict[str, Any] | None:
     """Atomically claim the top open item (or ``call_id``). None when nothing is claimable."""
-    ttl = (ttl_minutes if ttl_minutes is not None else DEFAULTS["claim_ttl_minutes"]) * 60
+    ttl = (ttl_minutes if ttl_minutes is not None else QueueConfig().claim_ttl_minutes) * 60
     now = time.time()
     pick = ("SELECT call_id FROM queue_items WHERE status='open' AND (claimed_by IS NULL OR claim_expires < ?)"
             + (" AND call_id = ?" if call_id else "") + " ORDER BY priority DESC, call_id LIMIT 1")

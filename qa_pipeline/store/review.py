@@ -1,5 +1,6 @@
 """Human decisions: reviews with per-finding verdicts, disputes, users, assist mode.
 
+
 Everything here writes to the human tables only and lands in the audit log with
 who, what, when, before and after. Machine results are never modified.
 """
@@ -11,12 +12,10 @@ import time
 import uuid
 from typing import Any
 
+from qa_pipeline.errors import ReviewError
+
 ROLES = ("coach", "qa_lead", "hr", "agent")
 VERDICTS = ("confirm", "reject")
-
-
-class ReviewError(ValueError):
-    pass
 
 
 def _now() -> str:

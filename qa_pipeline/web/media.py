@@ -15,9 +15,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from qa_pipeline.base.audio import TARGET_RATE, load_audio
-from qa_pipeline.contracts import Finding
-from qa_pipeline.stages.pii.detect import redact_audio
+from qa_pipeline import TARGET_RATE, Finding, load_audio, redact_audio
 
 CHANNELS = ("both", "agent", "caller")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import threading
 from pathlib import Path
@@ -20,6 +21,7 @@ from fastapi import Request
 from qa_pipeline.store import auth
 from qa_pipeline.store.db import Store
 
+CALL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")  # what a call id in a URL may look like
 SESSION_COOKIE = "qa_session"
 LOGIN_COOKIE = "qa_login"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self';"

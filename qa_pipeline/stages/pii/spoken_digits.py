@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 
-from qa_pipeline.stages.rules.matcher import pinyin_syllables, unretroflex
+from qa_pipeline.base.phonetics import pinyin_syllables, unretroflex
 
 _ASPIRATED = {"p": "b", "t": "d", "k": "g", "q": "j", "c": "z"}
 DIGIT_SYLLABLES = {"ling": "0", "yi": "1", "yao": "1", "er": "2", "liang": "2", "san": "3", "si": "4", "wu": "5",

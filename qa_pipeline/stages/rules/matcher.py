@@ -12,8 +12,7 @@ A phrase is then a short code string, and the tiers are:
   cost is the spelling distance of the two sounds. Candidates come from exact hits of pieces of the phrase
   (with k edits one of k+1 pieces is intact), so a long transcript is scanned with ``str.find`` only.
 
-The transcript's tokens and pinyin are computed once per call and shared by every rule.
-"""
+The transcript's tokens and pinyin are computed once per call and shared by every rule."""
 
 from __future__ import annotations
 
@@ -27,6 +26,8 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz
 
+from qa_pipeline.base import phonetics
+from qa_pipeline.base.phonetics import folded_pinyin, sound_letters, token_keys
 from qa_pipeline.base.textnorm import (
     digits_to_zh,
     half_width,
@@ -35,20 +36,29 @@ from qa_pipeline.base.textnorm import (
     strip_punctuation,
     to_simplified,
 )
-from qa_pipeline.contracts import Call, Finding, Segment, Transcript, Word
-from qa_pipeline.stages.rules.pack import TIER_RANK, Cue, Rule, RulePack, Step
+from qa_pipeline.contracts import Segment, Transcript, Word
+from qa_pipeline.stages.rules.pack import TIER_RANK, Cue, Rule
 
 MAX_JOIN_GAP = 3.0  # seconds: a speaker's segments closer than this form one stream (phrases may span them)
+
+
 SENTENCE_END = (".", "?", "!", "。", "？", "！", "…")
+
+
 _TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+")
+
+
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
 BOUNDARY = "\x00"  # code of the token put between distant segments: never part of a phrase
+
+
 # Negations never match fuzzily: "这是我们的责任" is not "不是我们的责任", "I do know" is not "I don't know".
 NEGATIONS = frozenset({"bu", "mei", "bie", "not", "no", "dont", "didnt", "doesnt", "never", "cant",
                        "cannot", "wont", "isnt", "arent", "wasnt", "havent", "nothing", "nobody"})
 
 
-# ---------------------------------------------------------------- codes
 _codes: dict[str, str] = {}
 
 
@@ -60,66 +70,14 @@ def _code(s: str) -> str:
     return c
 
 
-def unretroflex(syllable: str) -> str:
-    """zh/ch/sh -> z/c/s: the merger most Mandarin speakers (and Whisper's spellings of them) make."""
-    return re.sub(r"^([zcs])h", r"\1", syllable)
-
-
-# Aspiration of stops: Whisper base on 8 kHz phone audio hears an unaspirated stop as its aspirated twin
-# and back (带来 dai lai as 太来 tai lai, 把你们 ba ni men as 怕你们 pa ni men in the sample calls): the burst
-# that tells them apart is faint at that bandwidth. Folding p/b, t/d, k/g is OFF: on the sample calls it
-# recovers nothing the other folds miss, and over 120k characters of random dictionary words
-# (pypinyin's phrase list, scripts/rules_false_alarms.py) it adds banned/escalation hits (2 more, 真见鬼 ~
-# 阵减亏 as a homophone; 7 more before 3-syllable near matches were dropped). The affricates (c/z, q/j) are worse still: on top of the retroflex fold, 次 (ci) and
-# 找 (zhao) end one letter apart and "上次你们经理说…" reads as a supervisor request.
-ASPIRATION_FOLD = False
-_ASPIRATED = {"p": "b", "t": "d", "k": "g"}
-
-
-def _fold_pinyin(syllable: str, aspiration: bool | None = None) -> str:
-    """Merge the sounds that Mandarin speakers and Whisper confuse most: retroflex (z/zh, c/ch, s/sh),
-    n/l and front/back nasals (-n/-ng); with ``aspiration`` also p/b, t/d, k/g. Tones are dropped before."""
-    s = unretroflex(syllable)
-    if s.startswith("l"):
-        s = "n" + s[1:]
-    if (ASPIRATION_FOLD if aspiration is None else aspiration) and s[:1] in _ASPIRATED:
-        s = _ASPIRATED[s[0]] + s[1:]
-    return re.sub(r"(?<=[aei])ng$", "n", s)
-
-
 # English sound key: Metaphone (jellyfish), used by the fuzzy tier's near matches of phrases of at least
 # PHONETIC_MIN_WORDS words, scored as the better of spelling and sound. One- and two-word phrases never
 # match by sound: "calm down" / "come down", "no idea" / "know a…" are ordinary English.
 PHONETIC_MIN_WORDS = 3
+
+
 # Which kinds of rule use the sound key by default (measured with `qa eval rules`, see README).
 PHONETIC_KINDS: dict[str, bool] = {"banned_phrase": False, "escalation": False, "cue": False, "script_step": False}
-
-
-@lru_cache(maxsize=200000)
-def metaphone(word: str) -> str:
-    import jellyfish
-
-    return jellyfish.metaphone(word) or word
-
-
-def _sound_letters(keys: list[str]) -> str:
-    return "".join(metaphone(k) + " " for k in keys)
-
-
-@lru_cache(maxsize=200000)
-def pinyin_syllables(chars: str) -> tuple[str, ...]:
-    """Toneless pinyin, one syllable per character of ``chars`` (Chinese characters), unfolded."""
-    from pypinyin import Style, lazy_pinyin
-
-    syllables = lazy_pinyin(chars, style=Style.NORMAL)  # in context: polyphones (行 hang/xing) resolved
-    if len(syllables) != len(chars):
-        syllables = [lazy_pinyin(c, style=Style.NORMAL)[0] for c in chars]
-    return tuple(syllables)
-
-
-@lru_cache(maxsize=200000)
-def _pinyin(chars: str) -> tuple[str, ...]:
-    return tuple(_fold_pinyin(s) for s in pinyin_syllables(chars))
 
 
 def normalize_tokens(text: str, simplified: bool = False, mandarin: bool = False) -> list[str]:
@@ -137,34 +95,17 @@ def normalize_tokens(text: str, simplified: bool = False, mandarin: bool = False
     return _TOKEN.findall(text)
 
 
-def token_keys(tokens: list[str]) -> list[str]:
-    """Sound keys: pinyin of Chinese characters (computed on runs, in context), words otherwise."""
-    keys = list(tokens)
-    run: list[int] = []
-    for i in range(len(tokens) + 1):
-        if i < len(tokens) and _CJK_CHAR.fullmatch(tokens[i]):
-            run.append(i)
-            continue
-        if run:
-            for j, key in zip(run, _pinyin("".join(tokens[k] for k in run))):
-                keys[j] = key
-            run = []
-    return keys
-
-
 @contextmanager
 def sound_keys(on: bool = True) -> Iterator[None]:
     """Within: the sound keys that are off by default are on (aspiration fold for Mandarin, Metaphone for
     every kind of English rule), for measuring them (`qa eval rules`, variant ``sound``). Not thread-safe."""
-    saved = (ASPIRATION_FOLD, dict(PHONETIC_KINDS))
+    saved = (phonetics.ASPIRATION_FOLD, dict(PHONETIC_KINDS))
 
     def apply(aspiration: bool, kinds: dict[str, bool]) -> None:
-        global ASPIRATION_FOLD
-        ASPIRATION_FOLD = aspiration
+        phonetics.ASPIRATION_FOLD = aspiration
         PHONETIC_KINDS.update(kinds)
-        _pinyin.cache_clear()
+        folded_pinyin.cache_clear()
         compile_phrase.cache_clear()
-        _stream_cache.clear()
 
     apply(on, {k: on for k in PHONETIC_KINDS})
     try:
@@ -173,7 +114,6 @@ def sound_keys(on: bool = True) -> Iterator[None]:
         apply(*saved)
 
 
-# ---------------------------------------------------------------- streams
 @dataclass
 class Token:
     surface: str
@@ -274,22 +214,6 @@ def build_streams(transcript: Transcript) -> dict[str, Stream]:
     return {spk: Stream(spk, toks) for spk, toks in by_speaker.items()}
 
 
-_stream_cache: dict[int, tuple[Transcript, dict[str, Stream]]] = {}
-
-
-def streams_of(transcript: Transcript) -> dict[str, Stream]:
-    """Streams are built once per transcript and shared by phrases and script checks."""
-    hit = _stream_cache.get(id(transcript))
-    if hit is not None and hit[0] is transcript:
-        return hit[1]
-    streams = build_streams(transcript)
-    if len(_stream_cache) > 8:
-        _stream_cache.clear()
-    _stream_cache[id(transcript)] = (transcript, streams)
-    return streams
-
-
-# ---------------------------------------------------------------- phrases
 @dataclass
 class Phrase:
     text: str
@@ -324,7 +248,7 @@ def compile_phrase(text: str, threshold: float = 0.8) -> Phrase | None:
     pieces = split(m // 2) if m >= 4 else split(m) if m == 3 else split(1)
     fine = split(m) if m >= 4 and not has_cjk(text) else []
     letters = "".join(k + " " for k in keys)
-    sound = _sound_letters(keys) if m >= PHONETIC_MIN_WORDS and not has_cjk(text) else ""
+    sound = sound_letters(keys) if m >= PHONETIC_MIN_WORDS and not has_cjk(text) else ""
     return Phrase(text, surf, key_codes, pieces, keys, letters, tuple(sorted(k for k in keys if k in NEGATIONS)),
                   fine, sound, MIN_NEAR_TOKENS["zh" if has_cjk(text) else "en"])
 
@@ -402,7 +326,7 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min
         spelled = fuzz.ratio(phrase.letters, stream.letters[stream.letter_offsets[x] : stream.letter_offsets[y]])
         if not sound:
             return spelled
-        return max(spelled, fuzz.ratio(phrase.sound, _sound_letters([t.key for t in stream.tokens[x:y]])))
+        return max(spelled, fuzz.ratio(phrase.sound, sound_letters([t.key for t in stream.tokens[x:y]])))
 
     for offset, piece in pieces:
         for pos in _find_all(stream.keys, piece):
@@ -502,117 +426,3 @@ def rule_matches(rule: Rule | Cue, stream: Stream, max_tier: str = "semantic") -
         ex = find_any(exceptions, [], stream, tier, max(rule.threshold, 0.95))
         matches = [mt for mt in matches if not _excepted(mt, ex, getattr(rule, "exception_window", 8))]
     return matches
-
-
-def to_finding(call_id: str, kind: str, rule_id: str, version: str, stream: Stream, mt: Match,
-               severity: str, assumed: bool, details: dict) -> Finding:
-    a, b = stream.tokens[mt.start], stream.tokens[mt.end - 1]
-    context = 6 if has_cjk(a.surface) else 4
-    return Finding(
-        call_id=call_id,
-        kind=kind,
-        rule_id=rule_id,
-        rule_version=version,
-        speaker=stream.speaker,  # type: ignore[arg-type]
-        start=a.start,
-        end=b.end,
-        evidence=stream.display(mt.start - context, mt.end + context),
-        confidence=round(mt.confidence * (0.6 if assumed else 1.0), 3),
-        severity=severity,
-        details={"matched": stream.display(mt.start, mt.end), "phrase": mt.phrase, "tier": mt.tier,
-                 **({"speaker_assumed": True} if assumed else {}), **details},
-    )
-
-
-def detect_phrases(transcript: Transcript, call: Call, pack: RulePack, max_tier: str = "semantic",
-                   kinds: tuple[str, ...] = ("banned_phrase", "escalation")) -> list[Finding]:
-    """Findings (kinds ``banned_phrase`` and ``escalation``) for every rule of the pack.
-
-    ``max_tier`` caps the tiers used (the evaluation compares exact-only with fuzzy).
-    """
-    streams = streams_of(transcript)
-    findings: list[Finding] = []
-    for rule in pack.rules.values():
-        if rule.kind not in kinds:
-            continue
-        for stream, assumed in streams_for(streams, rule.speaker):
-            for mt in rule_matches(rule, stream, max_tier):
-                findings.append(to_finding(
-                    call.call_id, rule.kind, rule.id, pack.version, stream, mt, rule.severity, assumed,
-                    {"category": rule.category, "auto_fail": rule.auto_fail},
-                ))
-    findings.sort(key=lambda f: (f.start, f.rule_id))
-    return findings
-
-
-# ---------------------------------------------------------------- examples
-def example_transcript(text: str, speaker: str, language: str) -> Transcript:
-    """A one-segment transcript of an example sentence, 0.3 s per token, for checking packs."""
-    speaker = "agent" if speaker == "any" else speaker
-    toks = normalize_tokens(text)
-    words = [Word(round(i * 0.3, 3), round(i * 0.3 + 0.3, 3), t, 1.0) for i, t in enumerate(toks)]
-    end = words[-1].end if words else 0.0
-    seg = Segment(speaker, 0.0, end, text, text, words=words)  # type: ignore[arg-type]
-    return Transcript(language=language, model_id="example", settings={}, duration=end, segments=[seg])
-
-
-@dataclass
-class ExampleFailure:
-    source: str
-    item: str  # rule or step id
-    kind: str  # positive | negative
-    text: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.source}: {self.item}: {self.kind} example {self.text!r}: {self.message}"
-
-
-def check_rule_examples(pack: RulePack) -> list[ExampleFailure]:
-    """Each rule's positive examples must produce its finding; negative ones must produce none of the pack's."""
-    failures: list[ExampleFailure] = []
-    call = Call(call_id="example", audio_path="")
-    for rule in pack.rules.values():
-        for kind, texts in (("positive", rule.examples.positive), ("negative", rule.examples.negative)):
-            for text in texts:
-                tr = example_transcript(text, rule.speaker, pack.language)
-                found = [f for f in detect_phrases(tr, call, pack) if f.rule_id == rule.id]
-                if kind == "positive" and not found:
-                    failures.append(ExampleFailure(rule.source, rule.id, kind, text, "no finding"))
-                if kind == "negative" and found:
-                    failures.append(ExampleFailure(rule.source, rule.id, kind, text,
-                                                   f"matched {found[0].details['matched']!r}"))
-    return failures
-
-
-# A step's fuzzy threshold (0.80 by default, looser than the rules' 0.85) applies to phrasings of this many
-# tokens; shorter ones never go below STEP_SHORT_THRESHOLD. One wholly misheard syllable of m costs about 1/m
-# of the similarity, so 0.80 lets one through from 5 syllables on; on shorter phrasings it lets junk through
-# (over 120k characters of random dictionary words: 天道好 ~ 订单号, 队布丁 ~ 对不起, 衣锦夜行 ~ 已经为您).
-STEP_LOOSE_MIN_TOKENS = 5
-STEP_SHORT_THRESHOLD = 0.85
-
-
-@lru_cache(maxsize=20000)
-def _n_tokens(phrase: str) -> int:
-    return len(normalize_tokens(phrase))
-
-
-def _step_find(phrases: list[str], stream: Stream, tier: str, threshold: float, phonetic: bool) -> list[Match]:
-    # Every step of every call asks again: the phrasings' lengths are counted once.
-    short = [p for p in phrases if _n_tokens(p) < STEP_LOOSE_MIN_TOKENS]
-    long = [p for p in phrases if p not in short]
-    return merge_matches(
-        find_any(long, [], stream, tier, threshold, min_sound=2, phonetic=phonetic)
-        + find_any(short, [], stream, tier, max(threshold, STEP_SHORT_THRESHOLD), min_sound=2, phonetic=phonetic))
-
-
-def step_lexical(step: Step, stream: Stream, max_tier: str = "semantic") -> tuple[list[Match], dict[str, list[Match]]]:
-    """Lexical matches of a step: whole phrasings, and per part (min_sound 2: steps give credit, not blame)."""
-    tier = step.tier if step.tier != "semantic" else "fuzzy"
-    if TIER_RANK[tier] > TIER_RANK[max_tier]:
-        tier = max_tier
-    phonetic = PHONETIC_KINDS["script_step"]
-    whole = _step_find(step.phrases, stream, tier, step.threshold, phonetic)
-    parts = {name: _step_find(ph, stream, tier, step.threshold, phonetic) for name, ph in step.parts.items()}
-    return whole, parts

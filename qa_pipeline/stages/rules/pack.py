@@ -1,5 +1,6 @@
 """Rule packs: the QA lead's YAML files of banned phrases, escalation phrases and script steps.
 
+
 A pack is data. Defaults for each language ship in ``qa_pipeline/defaults/rules/<lang>/*.yaml``; a team's own
 files are loaded after them and override entries with the same id (or switch them off with
 ``disabled: true``). Every file carries a ``version``; the pack's version joins them, and every
@@ -17,7 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from qa_pipeline.config.yamlfile import Reader, load_yaml
+from qa_pipeline.errors import RulePackError
 
 DEFAULTS_DIR = Path(__file__).resolve().parents[2] / "defaults" / "rules"
 RULE_KINDS = ("banned_phrase", "escalation")
@@ -34,52 +36,6 @@ DEFAULT_THRESHOLD = {"zh": 0.85, "en": 0.85}
 # with one syllable misheard (跟您确认一下 heard 跟凌晨凌一下, 感谢您的来电 heard 满天灵的来便) scores 0.82.
 # Only phrasings of 5+ tokens use it (phrases.STEP_LOOSE_MIN_TOKENS); shorter ones keep 0.85.
 DEFAULT_STEP_THRESHOLD = {"zh": 0.8, "en": 0.8}
-
-
-class RulePackError(ValueError):
-    """A rule pack that cannot be used: names the file, the line and the field."""
-
-    def __init__(self, path: str | Path, line: int | None, field_name: str, message: str):
-        self.path, self.line, self.field = str(path), line, field_name
-        where = f"{path}" + (f", line {line}" if line else "")
-        super().__init__(f"{where}: {field_name}: {message}")
-
-
-# ---------------------------------------------------------------- YAML with line numbers
-class _LineDict(dict):
-    line: int = 0
-    lines: dict[Any, int]
-
-
-class _LineList(list):
-    line: int = 0
-    lines: list[int]
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
-    out = _LineDict()
-    out.line, out.lines = node.start_mark.line + 1, {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in out:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        out[key] = loader.construct_object(value_node, deep=True)
-        out.lines[key] = key_node.start_mark.line + 1
-    return out
-
-
-def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> _LineList:
-    out = _LineList(loader.construct_object(child, deep=True) for child in node.value)
-    out.line, out.lines = node.start_mark.line + 1, [child.start_mark.line + 1 for child in node.value]
-    return out
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
 # ---------------------------------------------------------------- the pack
@@ -170,82 +126,22 @@ class RulePack:
 
 
 # ---------------------------------------------------------------- validation
-class _Reader:
-    """Reads one mapping of a pack file, naming file, line and field in every error."""
-
-    def __init__(self, path: Path, data: Any, where: str, line: int | None = None):
-        self.path, self.where = path, where
-        if not isinstance(data, dict):
-            raise RulePackError(path, getattr(data, "line", None) or line, where,
-                                f"expected a mapping, got {type(data).__name__}")
-        self.data = data
-        self.line = getattr(data, "line", line)
-        self.used: set[str] = set()
-
-    def line_of(self, key: str) -> int | None:
-        return getattr(self.data, "lines", {}).get(key, self.line)
-
-    def error(self, key: str, message: str) -> RulePackError:
-        return RulePackError(self.path, self.line_of(key), f"{self.where}.{key}" if self.where else key, message)
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, required: bool = False) -> Any:
-        self.used.add(key)
-        if key not in self.data or self.data[key] is None:
-            if required:
-                raise RulePackError(self.path, self.line, f"{self.where}.{key}".lstrip("."), "required field is missing")
-            return default
-        value = self.data[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise self.error(key, f"expected {names}, got {value!r}")
-        return value
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.get(key, str, default)
-        if value not in choices:
-            raise self.error(key, f"must be one of {', '.join(choices)}, got {value!r}")
-        return value
-
-    def strings(self, key: str) -> list[str]:
-        value = self.get(key, list, [])
-        lines = getattr(value, "lines", [])
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                raise RulePackError(self.path, lines[i] if i < len(lines) else self.line_of(key),
-                                    f"{self.where}.{key}[{i}]", f"expected a non-empty string, got {item!r}")
-        return [str(v) for v in value]
-
-    def unit(self, key: str, default: float) -> float:
-        value = self.get(key, float, default)
-        if key not in self.data:
-            return value
-        if not 0.0 < value <= 1.0:
-            raise self.error(key, f"must be in (0, 1], got {value}")
-        return value
-
-    def finish(self) -> None:
-        for key in self.data:
-            if key not in self.used:
-                raise self.error(str(key), f"unknown field; known: {', '.join(sorted(self.used))}")
-
-    def source(self) -> str:
-        return f"{self.path}:{self.line}"
+def _reader(path: Path, data: Any, where: str, line: int | None = None) -> Reader:
+    return Reader(path, data, where, line, RulePackError)
 
 
-def _examples(r: _Reader) -> Examples:
+def _examples(r: Reader) -> Examples:
     data = r.get("examples", dict, None)
     if data is None:
         return Examples()
-    er = _Reader(r.path, data, f"{r.where}.examples")
+    er = _reader(r.path, data, f"{r.where}.examples")
     ex = Examples(er.strings("positive"), er.strings("negative"))
     er.finish()
     return ex
 
 
 def _rule(path: Path, data: Any, where: str, version: str) -> Rule:
-    r = _Reader(path, data, where)
+    r = _reader(path, data, where)
     rule = Rule(
         id=r.get("id", str, required=True),
         kind=r.choice("kind", RULE_KINDS, "banned_phrase"),
@@ -280,11 +176,11 @@ def _rule(path: Path, data: Any, where: str, version: str) -> Rule:
 
 
 def _step(path: Path, data: Any, where: str, version: str) -> Step:
-    r = _Reader(path, data, where)
+    r = _reader(path, data, where)
     window = None
     wdata = r.get("window", dict, None)
     if wdata is not None:
-        wr = _Reader(path, wdata, f"{where}.window")
+        wr = _reader(path, wdata, f"{where}.window")
         window = Window(wr.choice("anchor", ANCHORS, "start"), wr.get("seconds", float, required=True))
         if window.seconds <= 0:
             raise wr.error("seconds", "must be > 0")
@@ -292,7 +188,7 @@ def _step(path: Path, data: Any, where: str, version: str) -> Step:
     parts: dict[str, list[str]] = {}
     pdata = r.get("parts", dict, {})
     if pdata:
-        pr = _Reader(path, pdata, f"{where}.parts")
+        pr = _reader(path, pdata, f"{where}.parts")
         for name in list(pdata):
             parts[str(name)] = pr.strings(str(name))
             if not parts[str(name)]:
@@ -323,7 +219,7 @@ def _step(path: Path, data: Any, where: str, version: str) -> Step:
 
 
 def _cue(path: Path, data: Any, where: str, version: str) -> Cue:
-    r = _Reader(path, data, where)
+    r = _reader(path, data, where)
     cue = Cue(
         id=r.get("id", str, required=True),
         speaker=r.choice("speaker", SPEAKERS, "caller"),
@@ -340,23 +236,8 @@ def _cue(path: Path, data: Any, where: str, version: str) -> Cue:
 
 def read_pack_file(path: Path) -> dict[str, Any]:
     """Parse and validate one pack file; returns its parts (not yet merged)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RulePackError(path, None, "<file>", f"cannot read: {exc.strerror}") from None
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        context = getattr(exc, "context_mark", None)
-        message = str(getattr(exc, "problem", None) or exc)
-        if context is not None and mark is not None and context.line != mark.line:
-            message += f" ({getattr(exc, 'context', '') or 'started'} at line {context.line + 1})"
-        raise RulePackError(path, mark.line + 1 if mark else None, "<yaml>", message) from None
-    if data is None:
-        data = _LineDict()
-        data.line, data.lines = 1, {}
-    top = _Reader(path, data, "")
+    data = load_yaml(path, RulePackError)
+    top = _reader(path, data, "")
     top.where = ""
     version = str(top.get("version", (str, int, float), required=True))
     language = top.get("language", str, None)
@@ -377,7 +258,7 @@ def read_pack_file(path: Path) -> dict[str, Any]:
             out[key].append(obj)
     types = top.get("call_types", dict, {})
     if types:
-        tr = _Reader(path, types, "call_types")
+        tr = _reader(path, types, "call_types")
         for name in list(types):
             out["call_types"][str(name)] = tr.strings(str(name))
         tr.finish()

@@ -13,6 +13,7 @@ without a trigger it is ``na`` unless the agent did it anyway.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -22,15 +23,52 @@ from qa_pipeline.base.textnorm import has_cjk
 from qa_pipeline.contracts import Call, Finding, Transcript
 from qa_pipeline.stages.rules.matcher import (
     BOUNDARY,
+    PHONETIC_KINDS,
     Match,
     Stream,
+    build_streams,
+    find_any,
+    merge_matches,
     normalize_tokens,
     rule_matches,
-    step_lexical,
     streams_for,
-    streams_of,
 )
 from qa_pipeline.stages.rules.pack import TIER_RANK, RulePack, Step
+
+# ---------------------------------------------------------------- lexical tiers
+# A step's fuzzy threshold (0.80 by default, looser than the rules' 0.85) applies to phrasings of this many
+# tokens; shorter ones never go below STEP_SHORT_THRESHOLD. One wholly misheard syllable of m costs about 1/m
+# of the similarity, so 0.80 lets one through from 5 syllables on; on shorter phrasings it lets junk through
+# (over 120k characters of random dictionary words: 天道好 ~ 订单号, 队布丁 ~ 对不起, 衣锦夜行 ~ 已经为您).
+STEP_LOOSE_MIN_TOKENS = 5
+
+
+STEP_SHORT_THRESHOLD = 0.85
+
+
+@lru_cache(maxsize=20000)
+def _n_tokens(phrase: str) -> int:
+    return len(normalize_tokens(phrase))
+
+
+def _step_find(phrases: list[str], stream: Stream, tier: str, threshold: float, phonetic: bool) -> list[Match]:
+    # Every step of every call asks again: the phrasings' lengths are counted once.
+    short = [p for p in phrases if _n_tokens(p) < STEP_LOOSE_MIN_TOKENS]
+    long = [p for p in phrases if p not in short]
+    return merge_matches(
+        find_any(long, [], stream, tier, threshold, min_sound=2, phonetic=phonetic)
+        + find_any(short, [], stream, tier, max(threshold, STEP_SHORT_THRESHOLD), min_sound=2, phonetic=phonetic))
+
+
+def step_lexical(step: Step, stream: Stream, max_tier: str = "semantic") -> tuple[list[Match], dict[str, list[Match]]]:
+    """Lexical matches of a step: whole phrasings, and per part (min_sound 2: steps give credit, not blame)."""
+    tier = step.tier if step.tier != "semantic" else "fuzzy"
+    if TIER_RANK[tier] > TIER_RANK[max_tier]:
+        tier = max_tier
+    phonetic = PHONETIC_KINDS["script_step"]
+    whole = _step_find(step.phrases, stream, tier, step.threshold, phonetic)
+    parts = {name: _step_find(ph, stream, tier, step.threshold, phonetic) for name, ph in step.parts.items()}
+    return whole, parts
 
 
 # ---------------------------------------------------------------- semantic tier
@@ -143,8 +181,9 @@ def _cluster(matches: list[Match], stream: Stream, from_end: bool) -> list[Match
     return sorted(out, key=lambda m: m.start)
 
 
-def evaluate_step(step: Step, transcript: Transcript, pack: RulePack, max_tier: str = "semantic") -> StepResult:
-    streams = streams_of(transcript)
+def evaluate_step(step: Step, transcript: Transcript, pack: RulePack, max_tier: str = "semantic",
+                  streams: dict[str, Stream] | None = None) -> StepResult:
+    streams = streams if streams is not None else build_streams(transcript)
     first, last = speech_bounds(transcript)
     lo, hi = first, last
     if step.window is not None:
@@ -205,10 +244,11 @@ def evaluate_step(step: Step, transcript: Transcript, pack: RulePack, max_tier: 
                       "", speaker, details)
 
 
-def check_script(transcript: Transcript, call: Call, pack: RulePack, max_tier: str = "semantic") -> list[Finding]:
+def check_script(transcript: Transcript, call: Call, pack: RulePack, max_tier: str = "semantic",
+                 streams: dict[str, Stream] | None = None) -> list[Finding]:
     """One ``script_step`` finding per step of the call's type, plus one per order violation."""
-    steps = pack.steps_for(call.call_type)
-    results = [evaluate_step(step, transcript, pack, max_tier) for step in steps]
+    streams = streams if streams is not None else build_streams(transcript)
+    results = [evaluate_step(step, transcript, pack, max_tier, streams) for step in pack.steps_for(call.call_type)]
     findings = [
         Finding(call_id=call.call_id, kind="script_step", rule_id=r.step.id, rule_version=pack.version,
                 speaker=r.speaker, start=r.start, end=r.end, evidence=r.evidence,  # type: ignore[arg-type]
@@ -232,32 +272,3 @@ def check_script(transcript: Transcript, call: Call, pack: RulePack, max_tier: s
         else:
             latest = r
     return findings
-
-
-def check_step_examples(pack: RulePack) -> list:
-    """Each step's positive examples must pass it (ignoring windows and conditions); negative ones must not."""
-    import dataclasses
-
-    from qa_pipeline.stages.rules.matcher import ExampleFailure, example_transcript
-
-    failures = []
-    for step in pack.steps.values():
-        bare = dataclasses.replace(step, window=None, when=None)
-        for kind, texts in (("positive", step.examples.positive), ("negative", step.examples.negative)):
-            for text in texts:
-                result = evaluate_step(bare, example_transcript(text, step.speaker, pack.language), pack)
-                if kind == "positive" and result.status != "pass":
-                    failures.append(ExampleFailure(step.source, step.id, kind, text,
-                                                   f"step did not pass {result.details.get('missing_parts', '')}"))
-                if kind == "negative" and result.status == "pass":
-                    failures.append(ExampleFailure(step.source, step.id, kind, text,
-                                                   f"step passed on {result.evidence!r}"))
-    return failures
-
-
-def analyze_rules(transcript: Transcript, call: Call, pack: RulePack) -> list[Finding]:
-    """Phrases and script steps of one call: what ``qa analyze`` prints and the pipeline stores."""
-    from qa_pipeline.stages.rules.matcher import detect_phrases
-
-    findings = detect_phrases(transcript, call, pack) + check_script(transcript, call, pack)
-    return sorted(findings, key=lambda f: (f.start, f.kind, f.rule_id))

@@ -20,29 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from qa_pipeline.config import ToneConfig
 from qa_pipeline.contracts import Call, Finding, Segment, Transcript
 from qa_pipeline.stages.tone import acoustic
+from qa_pipeline.stages.tone.sentiment import LABELS, load_sentiment
 
 TONE_VERSION = "tone-1"
 _CJK = re.compile(r"[\u3400-\u9fff0-9]")
-
-
-@dataclass
-class ToneConfig:
-    """Thresholds of the tone stage (``tone:`` section of qa.yaml). README "Tone" explains each."""
-
-    sentiment_model: str = ""  # a transformers text-classification directory; "" = offline default
-    text_threads: int = 1  # CPU threads of the default text embedder (0 = its default, all cores)
-    prior_seconds: float = 5.0  # speech seconds at which the speaker's own baseline weighs as much as the prior
-    acoustic_center: float = 1.0  # mean cue z-score at which acoustic agitation is 0.5
-    acoustic_slope: float = 2.0  # steepness of that logistic
-    text_weight: float = 0.4  # share of the acoustic headroom (1 - acoustic) that text negativity can fill
-    flag_threshold: float = 0.6  # segment agitation at or above which the segment counts as agitated
-    flag_min_seconds: float = 2.0  # agitated speech in a run needed for an emotional_* finding
-    flag_merge_gap: float = 8.0  # agitated segments of one speaker closer than this form one run
-    silence_seconds: float = 10.0  # dead air / hold longer than this is a silence finding
-    overtalk_min_seconds: float = 1.0  # both talking at least this long after a cut-in is overtalk
-    calm_delta: float = 0.1  # trend: end minus start agitation at or below -this counts as calmed down
 
 
 @dataclass
@@ -99,7 +83,6 @@ def analyze_tone(
 ) -> ToneResult:
     """Tone of one call. ``baseline``: optional stored per-speaker cue baselines (speaker → feature → (mean, sd)),
     e.g. the agent's over past calls; ``sentiment``: a ``SentimentModel`` (default: the configured back-end)."""
-    from qa_pipeline.stages.tone.sentiment import LABELS, load_sentiment
 
     cfg = config or ToneConfig()
     model = sentiment or load_sentiment(cfg.sentiment_model, cfg.text_threads)

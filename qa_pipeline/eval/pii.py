@@ -1,184 +1,47 @@
-"""Evaluations behind `qa eval diarization` and `qa eval pii`.
-
-Diarization: DER against a reference RTTM, and word-level role accuracy on
-stereo calls mixed down to mono (the truth is the channel each word was spoken
-on) or on mono sample calls whose labels give each utterance's speaker.
-
-PII: recall and precision of ``pii`` findings against scripted numbers in
-synthesized calls (recordings_sample/pii_eval and the labelled sample calls)
-and against real recordings that hold no card or ID numbers (false alarms);
-then the redacted audio is transcribed again and every digit heard inside a
-redacted span is counted.
-"""
+"""`qa eval pii`: recall and precision of ``pii`` findings against scripted numbers in synthesized calls
+(recordings_sample/pii_eval and the labelled sample calls) and against real recordings that hold no card or
+ID numbers (false alarms); then the redacted audio is transcribed again and every digit heard inside a
+redacted span is counted."""
 
 from __future__ import annotations
 
-import csv
+import hashlib
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from qa_pipeline.base.audio import Audio, load_audio
-from qa_pipeline.contracts import Call, Finding, Transcript, Word
-from qa_pipeline.eval.der import Turn, diarization_error_rate, load_rttm
-from qa_pipeline.stages.diarize import DiarizeOptions, diarize, track_speakers
-from qa_pipeline.stages.pii.detect import detect_pii, redact_audio
-from qa_pipeline.stages.transcribe import TranscribeOptions, transcribe_cached
-
-RATE = 16000
-
-# --- diarization -------------------------------------------------------------
-
-
-def turns_from_transcript(transcript: Transcript, gap: float = 0.5) -> list[Turn]:
-    """Speaker turns from word times (pauses shorter than ``gap`` merged)."""
-    spans = sorted((w.start, w.end, seg.speaker) for seg in transcript.segments
-                   for w in (seg.words or [Word(seg.start, seg.end, "", 1.0)]))
-    turns: list[list[Any]] = []
-    for s, e, spk in spans:
-        if turns and turns[-1][2] == spk and s - turns[-1][1] <= gap:
-            turns[-1][1] = max(turns[-1][1], e)
-        else:
-            turns.append([s, e, spk])
-    return [(float(a), float(b), str(c)) for a, b, c in turns]
-
-
-def mix_to_mono(audio: Audio) -> Audio:
-    """A stereo call as a mono recorder would have stored it: the two channels summed."""
-    mixed = audio.channels[0] + audio.channels[1]
-    peak = float(np.abs(mixed).max())
-    if peak > 0.99:
-        mixed = mixed * (0.99 / peak)
-    return Audio(path=audio.path + "#mono", sha256=audio.sha256 + "-mixed-mono", source_rate=audio.source_rate,
-                 source_channels=1, source_format=audio.source_format, duration=audio.duration,
-                 channels=[mixed.astype(np.float32)], layout="mono", notes=["stereo mixed to mono for evaluation"])
-
-
-def channel_truth(agent: np.ndarray, caller: np.ndarray, start: float, end: float) -> str | None:
-    """Who spoke a word: the channel with clearly (6 dB) more energy over its span; None in overlap."""
-    a, b = int(start * RATE), max(int(end * RATE), int(start * RATE) + 1)
-    ea = float(np.sqrt(np.mean(agent[a:b].astype(np.float64) ** 2))) if b <= len(agent) else 0.0
-    ec = float(np.sqrt(np.mean(caller[a:b].astype(np.float64) ** 2))) if b <= len(caller) else 0.0
-    if max(ea, ec) < 1e-4:
-        return None
-    if ea > 2 * ec:
-        return "agent"
-    if ec > 2 * ea:
-        return "caller"
-    return None
-
-
-def role_accuracy(transcript: Transcript, truth) -> dict[str, Any]:
-    """Share of words whose role is right; ``truth(start, end)`` gives agent|caller|None (not scored)."""
-    right = scored = unscored = 0
-    for seg in transcript.segments:
-        for w in seg.words:
-            t = truth(w.start, w.end)
-            if t is None:
-                unscored += 1
-                continue
-            scored += 1
-            right += t == seg.speaker
-    return {"accuracy": round(right / scored, 4) if scored else None, "words": scored, "unscored": unscored}
-
-
-def utterance_truth(utterances: list[dict[str, Any]]):
-    def truth(start: float, end: float) -> str | None:
-        mid = (start + end) / 2
-        hits = {u["speaker"] for u in utterances if u["start"] - 0.2 <= mid <= u["end"] + 0.2}
-        return hits.pop() if len(hits) == 1 else None
-
-    return truth
-
-
-@dataclass
-class DiarizationReport:
-    der: dict[str, Any] = field(default_factory=dict)
-    der_words: dict[str, Any] = field(default_factory=dict)
-    roles: list[dict[str, Any]] = field(default_factory=list)
-
-
-def load_manifest(samples: Path) -> tuple[list[dict[str, str]], dict[str, Any]]:
-    rows = list(csv.DictReader((samples / "manifest.csv").open(encoding="utf-8"))) if (samples / "manifest.csv").exists() else []
-    labels = json.loads((samples / "labels.json").read_text(encoding="utf-8")) if (samples / "labels.json").exists() else {}
-    return rows, labels.get("calls", {})
-
-
-def evaluate_diarization(
-    shared: Path, samples: Path | None, asr: TranscribeOptions, opts: DiarizeOptions | None = None,
-    include_stereo_samples: bool = True,
-) -> DiarizationReport:
-    opts = opts or DiarizeOptions()
-    report = DiarizationReport()
-    phone = shared / "phone_en" / "sample.wav"
-    if phone.exists():
-        clip = load_audio(phone)
-        reference = load_rttm(shared / "phone_en" / "sample.rttm")
-        track = track_speakers(clip.channels[0], opts)
-        report.der = {"file": "phone_en/sample.wav", **diarization_error_rate(reference, track.turns).as_dict()}
-        labelled = diarize(clip, transcribe_cached(clip, asr), opts)
-        report.der_words = {"file": "phone_en/sample.wav",
-                            **diarization_error_rate(reference, turns_from_transcript(labelled)).as_dict()}
-    agent_wav = shared / "calls_en" / "Auto_Repairs_40_UTC_agent.wav"
-    if agent_wav.exists():
-        agent = load_audio(agent_wav).channels[0]
-        caller = load_audio(shared / "calls_en" / "Auto_Repairs_40_UTC_caller.wav").channels[0]
-        n = min(len(agent), len(caller))
-        stereo = Audio(str(agent_wav.parent / "Auto_Repairs_40_UTC"), "calls_en-auto-repairs-40", 8000, 2, "wav",
-                       n / RATE, [agent[:n], caller[:n]], "stereo")
-        report.roles.append(_roles_on_mix(stereo, "calls_en/Auto_Repairs_40 (real, mixed to mono)", asr, opts))
-    if samples is not None and samples.exists():
-        rows, labels = load_manifest(samples)
-        for row in rows:
-            path = samples / row["path"]
-            if row.get("call_id", "").startswith("real_"):
-                continue  # the real call is scored above from its source files
-            if row.get("layout") == "mono" and row["call_id"] in labels:
-                clip = load_audio(path, layout="mono")
-                labelled = diarize(clip, transcribe_cached(clip, asr), opts)
-                acc = role_accuracy(labelled, utterance_truth(labels[row["call_id"]].get("utterances", [])))
-                report.roles.append({"call": row["call_id"] + " (mono sample)", **acc})
-            elif row.get("layout") == "stereo" and include_stereo_samples:
-                clip = load_audio(path, agent_channel=int(row.get("agent_channel") or 0))
-                if clip.layout == "stereo":
-                    report.roles.append(_roles_on_mix(clip, row["call_id"] + " (stereo sample, mixed)", asr, opts))
-    return report
-
-
-def _roles_on_mix(stereo: Audio, name: str, asr: TranscribeOptions, opts: DiarizeOptions) -> dict[str, Any]:
-    mono = mix_to_mono(stereo)
-    labelled = diarize(mono, transcribe_cached(mono, asr), opts)
-    agent, caller = stereo.channels
-
-    def truth(start: float, end: float) -> str | None:
-        return channel_truth(agent, caller, start, end)
-
-    return {"call": name, **role_accuracy(labelled, truth)}
-
-
-# --- PII ---------------------------------------------------------------------
+from qa_pipeline.config import TranscribeOptions
+from qa_pipeline.contracts import Call, Finding, Segment, Transcript, Word
+from qa_pipeline.eval.diarization import RATE
+from qa_pipeline.eval.samples import load_manifest
+from qa_pipeline.stages.diarize import diarize
+from qa_pipeline.stages.pii.checks import ID_CHECK, ID_WEIGHTS, luhn_valid
+from qa_pipeline.stages.pii.detect import detect_pii
+from qa_pipeline.stages.pii.redact import redact_audio
+from qa_pipeline.stages.pii.units import word_units
+from qa_pipeline.stages.transcribe import transcribe_cached
 
 _EN_WORD = dict(zip("0123456789", ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]))
+
+
 _ZH_WORD = dict(zip("0123456789", "零一二三四五六七八九"))
 
 
 def _luhn_number(rng: random.Random, prefix: str, length: int) -> str:
-    from qa_pipeline.stages.pii.detect import luhn_valid
 
     body = prefix + "".join(rng.choice("0123456789") for _ in range(length - len(prefix) - 1))
     return next(body + d for d in "0123456789" if luhn_valid(body + d))
 
 
 def _cn_id(rng: random.Random) -> str:
-    from qa_pipeline.stages.pii.detect import _ID_CHECK, _ID_WEIGHTS
 
     body = rng.choice(["110105", "310104", "440305", "510107"]) + f"{rng.randint(1960, 2004)}{rng.randint(1, 12):02d}" \
         f"{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
-    return body + _ID_CHECK[sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS)) % 11]
+    return body + ID_CHECK[sum(int(d) * w for d, w in zip(body, ID_WEIGHTS)) % 11]
 
 
 def _spoken(digits: str, groups: list[int], lang: str, yao: bool = False) -> str:
@@ -299,14 +162,13 @@ def score_findings(findings: list[Finding], events: list[dict[str, Any]], report
 
 def digits_heard(transcript: Transcript, spans: list[tuple[float, float]]) -> int:
     """Digits (written or spoken, any language) that a transcript has inside ``spans``."""
-    from qa_pipeline.stages.pii.detect import _word_units
 
     count = 0
     for seg in transcript.segments:
         for w in seg.words or [Word(seg.start, seg.end, seg.text, 1.0)]:
             mid = (w.start + w.end) / 2
             if any(a <= mid <= b for a, b in spans):
-                count += sum(len(u.value) for u in _word_units(w.text, (0, 0), w.start, w.end) if u.kind == "digit")
+                count += sum(len(u.value) for u in word_units(w.text, (0, 0), w.start, w.end) if u.kind == "digit")
     return count
 
 
@@ -354,9 +216,7 @@ def evaluate_pii(
 
 def reference_transcript(utterances: list[dict[str, Any]], language: str) -> Transcript:
     """A transcript from scripted utterances (word times spread evenly over each utterance)."""
-    import re
 
-    from qa_pipeline.contracts import Segment
 
     segments = []
     for u in utterances:
@@ -395,6 +255,5 @@ def evaluate_pii_on_reference_text(samples: Path | None) -> PIIReport:
 
 
 def _findings_key(findings: list[Finding]) -> str:
-    import hashlib
 
     return hashlib.sha256(json.dumps([(f.start, f.end, f.speaker) for f in findings]).encode()).hexdigest()[:16]

@@ -1,0 +1,184 @@
+"""`qa eval …`: accuracy evaluations that print numbers (qa_pipeline.eval)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from qa_pipeline.cli.common import (
+    ConfigOpt,
+    DataOpt,
+    JsonOpt,
+    RulesOpt,
+    Typer,
+    err,
+    fail,
+    load_settings,
+    out,
+    shared_data_dir,
+    shared_dir,
+    write_json,
+)
+from qa_pipeline.contracts import to_dict
+from qa_pipeline.errors import EXIT_SOME_QUARANTINED
+from qa_pipeline.eval import asr as asr_eval
+from qa_pipeline.eval import diarization as diarization_eval
+from qa_pipeline.eval import pii as pii_eval
+from qa_pipeline.eval import rules as rules_eval
+from qa_pipeline.eval import tone as tone_eval
+
+app = Typer(help="Accuracy evaluations that print numbers.")
+SamplesOpt = Annotated[Path | None, typer.Option("--samples", help="Sample calls dir (manifest.csv, labels.json).")]
+
+
+@app.command("asr")
+def eval_asr(
+    data: DataOpt = None,
+    models: Annotated[list[str] | None, typer.Option("--model", help="Plain models to score (default: base, tiny.en).")] = None,
+    only: Annotated[str | None, typer.Option("--only", help="Score only clips whose id contains this.")] = None,
+    samples: Annotated[Path | None, typer.Option("--samples", help="Also score the synthesized sample calls "
+                                                 "(e.g. recordings_sample) against their scripts, apart.")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """WER (English) and CER (Mandarin) of each model and of the default profile on ../shared/data."""
+    cfg = load_settings(config)
+    data_dir = shared_data_dir(data)
+    if data_dir is None:
+        err.print("skipped: no reference data (../shared/data or $QA_SHARED_DATA is absent)")
+        return
+    report = asr_eval.evaluate(data_dir, cfg.asr, tuple(models or ("base", "tiny.en")), only, samples)
+    if as_json:
+        write_json(report.to_dict())
+        return
+    profiles = report.profiles()
+    models_used = {p: sorted({c.model for c in report.clips if c.profile == p}) for p in profiles}
+    table = Table(title=f"ASR error rates (WER en, CER zh) on {data_dir}")
+    table.add_column("clip")
+    table.add_column("lang")
+    for p in profiles:
+        table.add_column(p if p != "default" else f"default ({'/'.join(models_used[p])})", justify="right")
+    by_key = {(c.profile, c.id): c for c in report.clips}
+    for clip_id, lang in dict.fromkeys((c.id, c.language) for c in report.clips):
+        table.add_row(clip_id, lang, *[f"{by_key[(p, clip_id)].rate:.1%}" if (p, clip_id) in by_key else "–"
+                                       for p in profiles])
+    table.add_section()
+    for lang, label in (("en", "English WER"), ("zh", "Mandarin CER")):
+        values = [report.aggregate(p, lang) for p in profiles]
+        table.add_row(f"all: {label}", lang, *["–" if v is None else f"{v:.1%}" for v in values], style="bold")
+        means = [report.mean_rate(p, lang) for p in profiles]
+        table.add_row(f"mean per clip: {label}", lang, *["–" if v is None else f"{v:.1%}" for v in means])
+        synthetic = [report.aggregate(p, lang, synthetic=True) for p in profiles]
+        if any(v is not None for v in synthetic):
+            table.add_row(f"synthetic samples (TTS): {label}", lang,
+                          *["–" if v is None else f"{v:.1%}" for v in synthetic], style="italic")
+    out.print(table)
+
+
+@app.command("rules")
+def eval_rules(
+    samples: Annotated[Path, typer.Option("--samples", help="Folder with manifest.csv and labels.json.")] = Path("recordings_sample"),
+    rules: RulesOpt = None,
+    model: Annotated[str, typer.Option("--model", help="Whisper model whose transcripts are evaluated.")] = "base",
+    as_json: JsonOpt = False,
+) -> None:
+    """Precision/recall of banned and escalation phrases (per tier, vs exact-match baseline) and script steps."""
+    if not (samples / "labels.json").exists():
+        raise fail(f"{samples}: no labels.json (run scripts/make_samples.py)", EXIT_SOME_QUARANTINED)
+    report = rules_eval.run(samples, model, rules, shared=shared_dir())
+    if as_json:
+        write_json(to_dict(report))
+    else:
+        out.print(rules_eval.render(report), highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command("diarization")
+def eval_diarization(
+    samples: SamplesOpt = Path("recordings_sample"),
+    config: ConfigOpt = None,
+    mono_samples_only: Annotated[bool, typer.Option("--mono-samples-only", help="Skip mixing every stereo sample.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """DER on the real phone call; word role accuracy on stereo calls mixed to mono and mono samples."""
+    cfg = load_settings(config)
+    report = diarization_eval.evaluate_diarization(shared_dir(), samples, cfg.asr, include_stereo_samples=not mono_samples_only)
+    if as_json:
+        write_json(dataclasses.asdict(report))
+        return
+    for name, der in (("DER (frames)", report.der), ("DER (word turns)", report.der_words)):
+        if der:
+            out.print(f"{name} {der['file']}: {der['der']:.1%} (missed {der['missed']:.2f} s, false alarm "
+                      f"{der['false_alarm']:.2f} s, confusion {der['confusion']:.2f} s of {der['total']:.2f} s; "
+                      "collar 0.25 s)", highlight=False)
+    for r in report.roles:
+        acc = "n/a" if r["accuracy"] is None else f"{r['accuracy']:.1%}"
+        out.print(f"roles {r['call']}: {acc} of {r['words']} words ({r['unscored']} in overlap, not scored)",
+                  highlight=False)
+
+
+@app.command("pii")
+def eval_pii(
+    samples: SamplesOpt = Path("recordings_sample"),
+    config: ConfigOpt = None,
+    no_audio_check: Annotated[bool, typer.Option("--no-audio-check", help="Skip re-transcribing redacted audio.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """PII recall/precision on synthesized and sample calls and real recordings; digits left in redacted audio."""
+    cfg = load_settings(config)
+    text_only = pii_eval.evaluate_pii_on_reference_text(samples)
+    if not as_json:
+        out.print(f"detector on scripted text (no ASR): recall {text_only.recall:.3f} precision {text_only.precision:.3f} "
+                  f"(tp {text_only.true_positives}, fn {text_only.false_negatives}, fp {text_only.false_positives}; "
+                  f"type right {text_only.type_right})", highlight=False)
+        for m in text_only.misses:
+            out.print(f"  text: missed {m['type']} in {m['file']}", highlight=False, markup=False)
+        for m in text_only.false_alarms:
+            out.print(f"  text: false alarm {m['evidence']} in {m['file']}", highlight=False, markup=False)
+    report = pii_eval.evaluate_pii(shared_dir(), samples, cfg.asr, check_redacted_audio=not no_audio_check,
+                                   pad=cfg.privacy.pad_seconds)
+    if as_json:
+        write_json({"end_to_end": report.as_dict(), "reference_text": text_only.as_dict()})
+        return
+    for f in report.files:
+        extra = (f" · digits heard after redaction {f['digits_heard_after_redaction']}"
+                 if "digits_heard_after_redaction" in f else "")
+        out.print(f"{f['file']}: {f['events']} labelled, {f['findings']} found, tp {f['tp']} fn {f['fn']} fp {f['fp']}{extra}",
+                  highlight=False, markup=False)
+    for m in report.misses:
+        out.print(f"  missed {m['type']} in {m['file']} at {m['start']:.1f}-{m['end']:.1f} s", highlight=False, markup=False)
+    for m in report.false_alarms:
+        out.print(f"  false alarm {m['evidence']} in {m['file']} at {m['start']:.1f} s", highlight=False, markup=False)
+    out.print(f"end to end (audio -> ASR -> detector): recall {report.recall:.3f} precision {report.precision:.3f} "
+              f"(tp {report.true_positives}, fn {report.false_negatives}, fp {report.false_positives}); "
+              f"digits heard in {report.redacted_spans_checked} redacted spans: {report.digits_heard_in_redacted_spans}",
+              highlight=False)
+
+
+@app.command("tone")
+def eval_tone(
+    emotion_dir: Annotated[Path | None, typer.Option("--emotion-dir", help="EmoDB folder (labels.csv, wav/).")] = None,
+    samples: SamplesOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Acoustic AUC on emotion_de, text macro-F1 on the held-out split, flags on the sample calls."""
+    cfg = load_settings(config)
+    emotion_dir = emotion_dir or shared_dir() / "emotion_de"
+    samples = samples or Path("recordings_sample")
+    report: dict[str, Any] = {"text": tone_eval.eval_text(cfg.tone)}
+    if (emotion_dir / "labels.csv").exists():
+        report["emotion_de"] = tone_eval.eval_emotion(emotion_dir, cfg.tone.prior_seconds)
+    else:
+        err.print(f"[yellow]note:[/yellow] {emotion_dir} absent: acoustic AUC skipped")
+    if (samples / "labels.json").exists():
+        report["samples"] = tone_eval.eval_samples(samples, cfg.tone, cfg.asr)
+    else:
+        err.print(f"[yellow]note:[/yellow] {samples}/labels.json absent: sample-call flags skipped")
+    if as_json:
+        write_json(report)
+        return
+    out.print(tone_eval.render(report), highlight=False, markup=False, soft_wrap=True)

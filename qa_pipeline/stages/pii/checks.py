@@ -1,0 +1,95 @@
+"""What a run of digits is, by its shape and check digits: Chinese ID (GB 11643), bank card (Luhn), phone
+(CN mobile/landline, US), or another long number; and how each is masked (last four digits at most)."""
+
+from __future__ import annotations
+
+import re
+
+RULE_VERSION = "pii-3"  # pii-2: digits read by sound, e-mail without "at"; pii-3: mono calls read as one stream, a misheard word inside a long number
+SOUND_CARD_LENGTHS = (16, 19)  # UnionPay credit/debit card lengths; 17/18-digit cards are too rare to pay for
+PLACEHOLDER = {"phone": "[PHONE]", "cn_id": "[ID]", "bank_card": "[CARD]", "email": "[EMAIL]", "digits": "[NUMBER]"}
+
+
+def number_rule(pii_type: str, speaker: str) -> tuple[str, str]:
+    """(rule id, severity) of a number: an agent reading a card number out is the critical read-back."""
+    if pii_type == "bank_card" and speaker == "agent":
+        return "pii_readback_card", "critical"
+    return f"pii_{pii_type}", "minor"
+
+
+def luhn_valid(digits: str) -> bool:
+    if not digits.isdigit() or len(digits) < 2:
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+
+
+ID_CHECK = "10X98765432"
+
+
+def cn_id_valid(value: str) -> bool:
+    """GB 11643-1999: 17 digits, then a check character from the weighted sum mod 11."""
+    value = value.upper()
+    if len(value) != 18 or not value[:17].isdigit():
+        return False
+    if not ("19000101" <= value[6:14] <= "21001231") or not (1 <= int(value[10:12]) <= 12):
+        return False
+    return ID_CHECK[sum(int(d) * w for d, w in zip(value[:17], ID_WEIGHTS)) % 11] == value[17]
+
+
+def phone_kind(digits: str) -> str | None:
+    """'cn_mobile', 'cn_landline', 'us' or None."""
+    d = digits
+    if d.startswith("86") and len(d) == 13:
+        d = d[2:]
+    if re.fullmatch(r"1[3-9]\d{9}", d):
+        return "cn_mobile"
+    if re.fullmatch(r"0[1-9]\d{8,10}", d):
+        return "cn_landline"
+    if re.fullmatch(r"1?[2-9]\d{2}[2-9]\d{6}", d):
+        return "us"
+    return None
+
+
+def classify_digits(value: str, min_digits: int = 6) -> tuple[str, str | None] | None:
+    """(type, check) for a digit string, or None when it is not personal data."""
+    digits = value.upper()
+    if len(digits) == 18 and cn_id_valid(digits):
+        return "cn_id", "gb11643"
+    if not digits.isdigit():
+        return None
+    if 13 <= len(digits) <= 19 and luhn_valid(digits):
+        return "bank_card", "luhn"
+    kind = phone_kind(digits)
+    if kind:
+        return "phone", kind
+    if len(digits) >= min_digits:
+        return "digits", None
+    return None
+
+
+def mask_digits(value: str) -> str:
+    """Stars, and the last four characters only when the number is long (as on a receipt)."""
+    keep = 4 if len(value) >= 10 else 0
+    return "*" * (len(value) - keep) + (value[-keep:] if keep else "")
+
+
+def validated_number(digits: str) -> tuple[str, str] | None:
+    """(type, check) when a digit string passes a check digit or a strict shape: CN ID, card, CN mobile."""
+    if len(digits) == 18 and cn_id_valid(digits):
+        return "cn_id", "gb11643"
+    if not digits.isdigit():
+        return None
+    if len(digits) in SOUND_CARD_LENGTHS and luhn_valid(digits):
+        return "bank_card", "luhn"
+    if re.fullmatch(r"1[3-9]\d{9}", digits):
+        return "phone", "cn_mobile"
+    return None

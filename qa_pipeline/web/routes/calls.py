@@ -1,0 +1,109 @@
+"""One call: its page (transcript, findings at their seconds, tone chart, score), its audio, its review."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from qa_pipeline import AudioError, ReviewError, redact_transcript
+from qa_pipeline.store import queue, review
+from qa_pipeline.web import media, views
+from qa_pipeline.web.security import CALL_ID, Forbidden, NotFound, check_csrf, need
+from qa_pipeline.web.site import REVIEWERS, form_post, page, redirect, site
+
+router = APIRouter()
+
+
+def visible_call(store: Any, user: dict[str, Any], call_id: str) -> dict[str, Any]:
+    """The call, if this user may see it: reviewers any call, agents only their own reviewed ones."""
+    if not CALL_ID.match(call_id):
+        raise NotFound("no such call")
+    call = store.call(call_id)
+    if call is None:
+        raise NotFound("no such call")
+    if user["role"] == "agent":
+        if not user["agent_id"] or call["agent_id"] != user["agent_id"] or review.latest_review(store, call_id) is None:
+            raise NotFound("no such call")
+    elif user["role"] not in REVIEWERS:
+        raise Forbidden(f"{user['role']} may not open calls")
+    return call
+
+
+def verdicts(form: Any) -> dict[str, str]:
+    return {k[8:]: str(v) for k, v in form.multi_items() if k.startswith("verdict_") and str(v) in review.VERDICTS}
+
+
+@router.get("/calls/{call_id}", response_class=HTMLResponse)
+def call_page(request: Request, call_id: str) -> Response:
+    here = site(request)
+    store = here.stores.get()
+    user = need(request, store, "coach", "qa_lead", "agent")
+    call = visible_call(store, user, call_id)
+    store.audit(user["name"], "call.view", f"call:{call_id}")  # who opened which customer's call
+    result = store.current_result(call_id)
+    all_findings = store.findings(call_id)
+    flagged = [f for f in all_findings if queue.is_flagged(f)]
+    transcript = result.transcript if result else None
+    if transcript is not None and here.redacted:
+        transcript = redact_transcript(transcript, result.findings)
+    segments = transcript.segments if transcript else []
+    score = (result.score if result else None) or {}
+    item = store.conn.execute("SELECT status, claimed_by, claim_expires, priority, reason FROM queue_items"
+                              " WHERE call_id=?", (call_id,)).fetchone()
+    return page(
+        request, "call.html", user, call=call, findings=flagged,
+        passed_steps=[f for f in all_findings if not queue.is_flagged(f)],
+        rows=views.transcript_rows(segments, flagged),
+        chart=views.tone_chart(result.tone if result else {}, call["duration"] or 0.0, threshold=here.tone_threshold),
+        score=score, review=review.latest_review(store, call_id),
+        queue_item=dict(zip(("status", "claimed_by", "claim_expires", "priority", "reason"), item)) if item else None,
+        disputes=review.disputes(store, None, call_id), can_review=user["role"] in REVIEWERS,
+    )
+
+
+@router.get("/calls/{call_id}/audio")
+def call_audio(request: Request, call_id: str, channel: str = "both") -> Response:
+    here = site(request)
+    store = here.stores.get()
+    user = need(request, store, "coach", "qa_lead", "agent")
+    call = visible_call(store, user, call_id)
+    if channel not in media.CHANNELS:
+        return Response("channel must be both, agent or caller", status_code=400)
+    result = store.current_result(call_id)
+    agent_channel = result.call.agent_channel if result else 0
+    try:
+        wav = media.call_wav(call, agent_channel, channel, (result.findings if result else []) if here.redacted else None,
+                             here.privacy.audio_mode, here.privacy.pad_seconds)
+    except AudioError:
+        raise NotFound("the recording of this call is not available") from None
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=300"}
+    try:
+        rng = media.byte_range(request.headers.get("range"), len(wav))
+    except ValueError:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{len(wav)}"})
+    if rng is None:
+        return Response(wav, media_type="audio/wav", headers=headers)
+    first, last = rng
+    headers["Content-Range"] = f"bytes {first}-{last}/{len(wav)}"
+    return Response(wav[first:last + 1], status_code=206, media_type="audio/wav", headers=headers)
+
+
+@form_post(router, "/calls/{call_id}/review")
+def call_review(request: Request, form: Any) -> Response:
+    call_id = request.path_params["call_id"]
+    store = site(request).stores.get()
+    user = need(request, store, *REVIEWERS)
+    check_csrf(request, user, form)
+    visible_call(store, user, call_id)
+    scores = {}
+    for key, value in form.multi_items():
+        if key.startswith("score_") and str(value).strip():
+            try:
+                scores[key[6:]] = float(str(value))
+            except ValueError:
+                raise ReviewError(f"human score for {key[6:]} must be a number") from None
+    review.submit_review(store, user["name"], call_id, verdicts(form), scores, str(form.get("notes") or "")[:5000],
+                         str(form.get("coaching_action") or "")[:5000])
+    return redirect(f"/calls/{call_id}?msg=saved")

@@ -1,0 +1,59 @@
+"""The QA lead's pages: runs and quarantine, calibration and assist mode, disputes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from qa_pipeline.store import review
+from qa_pipeline.store.calibration import calibration_report
+from qa_pipeline.web.routes.calls import verdicts
+from qa_pipeline.web.security import check_csrf, need, safe_next
+from qa_pipeline.web.site import form_post, page, redirect, site
+
+router = APIRouter()
+
+
+@router.get("/lead/runs", response_class=HTMLResponse)
+def runs_page(request: Request) -> Response:
+    store = site(request).stores.get()
+    user = need(request, store, "qa_lead")
+    return page(request, "runs.html", user, runs=store.runs(100), quarantined=store.quarantined()[:500])
+
+
+@router.get("/lead/calibration", response_class=HTMLResponse)
+def calibration_page(request: Request) -> Response:
+    store = site(request).stores.get()
+    user = need(request, store, "qa_lead")
+    return page(request, "calibration.html", user, report=calibration_report(store))
+
+
+@form_post(router, "/lead/assist")
+def assist(request: Request, form: Any) -> Response:
+    store = site(request).stores.get()
+    user = need(request, store, "qa_lead")
+    check_csrf(request, user, form)
+    review.set_assist(store, user["name"], str(form.get("target") or "")[:200], form.get("on") == "1",
+                      str(form.get("reason") or "")[:1000])
+    return redirect("/lead/calibration?msg=assist")
+
+
+@router.get("/lead/disputes", response_class=HTMLResponse)
+def disputes_page(request: Request, status: str = "open") -> Response:
+    store = site(request).stores.get()
+    user = need(request, store, "qa_lead")
+    return page(request, "disputes.html", user, disputes=review.disputes(store, status if status != "all" else None),
+                status=status)
+
+
+@form_post(router, "/lead/disputes/{dispute_id}/resolve")
+def dispute_resolve(request: Request, form: Any) -> Response:
+    store = site(request).stores.get()
+    user = need(request, store, "qa_lead")
+    check_csrf(request, user, form)
+    review.resolve_dispute(store, user["name"], request.path_params["dispute_id"], str(form.get("decision") or ""),
+                           str(form.get("note") or "")[:5000], verdicts(form))
+    back = safe_next(str(form.get("back") or "/lead/disputes"))
+    return redirect(f"{back}?msg=resolved")
