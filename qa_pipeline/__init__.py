@@ -27,7 +27,19 @@ from qa_pipeline.config import (
     TranscribeOptions,
     load_config,
 )
-from qa_pipeline.contracts import Call, CallResult, Finding, Segment, Transcript, Word, call_result_from_dict, to_dict
+from qa_pipeline.contracts import (
+    Call,
+    CallResult,
+    Finding,
+    Score,
+    Segment,
+    StepResult,
+    ToneSummary,
+    Transcript,
+    Word,
+    call_result_from_dict,
+    to_dict,
+)
 from qa_pipeline.errors import (
     EXIT_CODES,
     AudioError,
@@ -74,8 +86,8 @@ __all__ = [
     "DAILY_FORMATS", "EXIT_CODES", "FORMATS", "TARGET_RATE", "Audio", "AudioConfig", "AudioError", "BatchError",
     "BatchOptions", "Call", "CallResult", "ConfigError", "DiarizeOptions", "Finding", "FormError", "InputError",
     "LockedError", "ManifestError", "ModelError", "NothingToDo", "PrivacyConfig", "QAConfig", "QAError",
-    "QueueConfig", "ReportConfig", "ReviewError", "RulePackError", "RunSummary", "Segment", "StorageError", "Store",
-    "ToneConfig", "Transcript", "TranscribeOptions", "Word", "__version__", "analyze_call", "analyze_tone",
+    "QueueConfig", "ReportConfig", "ReviewError", "RulePackError", "RunSummary", "Score", "Segment", "StepResult", "StorageError", "Store",
+    "ToneConfig", "ToneSummary", "Transcript", "TranscribeOptions", "Word", "__version__", "analyze_call", "analyze_tone",
     "call_result_from_dict", "check_config", "check_rule_examples", "check_step_examples", "daily_report",
     "detect_pii", "diarize", "install_model", "known_models", "load_audio", "load_config", "load_form",
     "load_rule_pack", "model_manifest", "models_dir", "pack_files", "parse_week", "read_pack_file", "redact_audio",

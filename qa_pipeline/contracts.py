@@ -1,18 +1,23 @@
 """Data contracts shared by every stage (DESIGN.md).
 
-Plain dataclasses that round-trip through JSON. Stages talk to each other only
-through these types, so each stage can be run, cached and tested on its own.
-Bump ``SCHEMA_VERSION`` whenever a field changes meaning.
+Plain dataclasses that round-trip through JSON. Stages talk to each other only through these types, so each
+stage can be run, cached and tested on its own; the store keeps a result as this JSON and reads it back typed.
+Bump ``SCHEMA_VERSION`` whenever a field changes meaning, and teach ``call_result_from_dict`` the old form.
+
+Schema history: 1, ``score``, ``tone`` and ``Finding.details`` were free-form dicts; 2, they are the typed
+classes below (the same field names, so version 1 results read back as version 2).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, Union
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Speaker = Literal["agent", "caller", "unknown"]
 Layout = Literal["stereo", "mono"]
@@ -70,15 +75,95 @@ class Transcript:
         return sep.join(s.text for s in self.segments if speaker is None or s.speaker == speaker)
 
 
-FindingKind = Literal[
-    "banned_phrase", "script_step", "escalation", "tone", "silence", "overtalk", "pii"
-]
+# ---------------------------------------------------------------- what a finding found, by kind
+@dataclass
+class PhraseMatch:
+    """``banned_phrase`` and ``escalation``: a pack rule heard in a speaker's words."""
+
+    category: str = ""
+    matched: str = ""  # the words that matched
+    phrase: str = ""  # the pack phrasing (or pattern) they matched
+    tier: str = ""  # exact | regex | fuzzy | semantic
+    auto_fail: bool = False
+    speaker_assumed: bool = False  # a mono call the diarizer could not split: the speaker is a guess
+    assist: bool = False
+
+
+@dataclass
+class StepTrigger:
+    start: float
+    text: str
+
+
+@dataclass
+class StepResult:
+    """``script_step``: whether a required step was done, where, and why it passed or failed."""
+
+    step: str = ""
+    status: str = ""  # pass | fail | na
+    tier: str = ""  # the tier that passed it (exact | fuzzy | semantic | …), "" when it failed
+    call_type: str = ""
+    window: list[float] = field(default_factory=list)  # [from, to] seconds the step was looked for in
+    matched: list[str] = field(default_factory=list)
+    phrase: list[str] = field(default_factory=list)
+    occurrences: list[list[float]] = field(default_factory=list)  # every [start, end] the step was heard
+    trigger: StepTrigger | None = None  # what made a conditional step apply (a complaint before empathy)
+    triggered: bool = True
+    missing_parts: list[str] = field(default_factory=list)
+    auto_fail: bool = False
+    order_violation: bool = False
+    expected_after: str = ""
+    expected_after_start: float | None = None
+    assist: bool = False
+
+
+@dataclass
+class ToneEvent:
+    """``tone``: a run of agitated speech (emotional_agent, emotional_caller)."""
+
+    peak_agitation: float = 0.0
+    agitated_seconds: float = 0.0
+    segments: list[list[float]] = field(default_factory=list)  # [start, end, agitation]
+    assist: bool = False
+
+
+@dataclass
+class TimingEvent:
+    """``silence`` (dead air) and ``overtalk``."""
+
+    seconds: float | None = None  # silence: its length
+    level_dbfs: float | None = None  # silence: the loudest level in it
+    interrupted: str = ""  # overtalk: who was cut in on
+    overlap_seconds: float | None = None
+    assist: bool = False
+
+
+@dataclass
+class PIIMatch:
+    """``pii``: personal data, never the digits themselves (masked form, word positions for redaction)."""
+
+    type: str = ""  # bank_card | cn_id | phone | email | digits | …
+    masked: str = ""
+    n_digits: int | None = None
+    check: str | None = None  # the check it passed: luhn | cn_id | mobile | …
+    read_by: str = ""  # "" (written or spoken digits) | sound | shape_no_at
+    sound_units: int | None = None
+    spans: list[list[int]] = field(default_factory=list)  # [segment, word, char start, char end]
+    assist: bool = False
+
+
+FindingDetails = PhraseMatch | StepResult | ToneEvent | TimingEvent | PIIMatch
+DETAILS_BY_KIND: dict[str, type] = {
+    "banned_phrase": PhraseMatch, "escalation": PhraseMatch, "script_step": StepResult, "tone": ToneEvent,
+    "silence": TimingEvent, "overtalk": TimingEvent, "pii": PIIMatch,
+}
+FindingKind = Literal["banned_phrase", "script_step", "escalation", "tone", "silence", "overtalk", "pii"]
 
 
 @dataclass
 class Finding:
     call_id: str
-    kind: str  # one of FindingKind; str so that packs can add kinds
+    kind: str  # one of FindingKind
     rule_id: str
     rule_version: str
     speaker: Speaker
@@ -87,7 +172,126 @@ class Finding:
     evidence: str
     confidence: float
     severity: str = "minor"  # minor | major | critical
-    details: dict[str, Any] = field(default_factory=dict)
+    details: FindingDetails = field(default_factory=PhraseMatch)
+
+    @property
+    def category(self) -> str:
+        """A banned phrase's category, personal data's type; "" otherwise."""
+        return getattr(self.details, "category", "") or getattr(self.details, "type", "")
+
+    @property
+    def status(self) -> str:
+        """A script step's pass | fail | na; "" for other kinds."""
+        return getattr(self.details, "status", "")
+
+    @property
+    def auto_fail(self) -> bool:
+        return bool(getattr(self.details, "auto_fail", False))
+
+
+# ---------------------------------------------------------------- tone of a call
+@dataclass
+class Trend:
+    start: float | None
+    end: float | None
+    delta: float
+    direction: str  # calmer | steady | more agitated
+
+
+@dataclass
+class SpeakerTone:
+    agitation: float | None
+    trend: Trend | None
+    talk_seconds: float
+    segments: int
+    baseline: dict[str, list[float]] = field(default_factory=dict)  # cue -> [mean, sd]
+
+
+@dataclass
+class ToneSegment:
+    speaker: str
+    start: float
+    end: float
+    agitation: float
+    acoustic: float | None
+    text_negativity: float
+    z: dict[str, float] = field(default_factory=dict)
+    text: str = ""
+
+
+@dataclass
+class ToneSummary:
+    version: str = ""
+    sentiment_model: str = ""
+    layout: str = ""
+    duration: float = 0.0
+    speakers: dict[str, SpeakerTone] = field(default_factory=dict)
+    talk_listen_ratio: float | None = None
+    silence_seconds: float = 0.0
+    overtalk_count: int = 0
+    timeline: list[ToneSegment] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- score of a call
+@dataclass
+class Evidence:
+    kind: str
+    rule_id: str
+    speaker: str
+    start: float
+    end: float
+    text: str
+    confidence: float
+
+
+@dataclass
+class CriterionScore:
+    id: str
+    section: str
+    title: str
+    weight: float
+    status: str  # pass | fail | na
+    points: float
+    assist: bool = False
+    human: bool = False  # a coach set the points
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+@dataclass
+class SectionScore:
+    id: str
+    title: str
+    weight: float
+    points: float
+    percent: float | None
+
+
+@dataclass
+class RuleHit:
+    """An auto-fail item or a bonus of the form that the call's findings matched."""
+
+    id: str
+    title: str
+    points: float = 0.0
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+@dataclass
+class Score:
+    form_id: str = ""
+    form_version: str = ""
+    total: float | None = None
+    raw_total: float | None = None
+    passed: bool = False
+    pass_mark: float = 80.0
+    auto_fail: bool = False
+    auto_fail_reasons: list[RuleHit] = field(default_factory=list)
+    bonus: list[RuleHit] = field(default_factory=list)
+    sections: list[SectionScore] = field(default_factory=list)
+    criteria: list[CriterionScore] = field(default_factory=list)
+
+    def criterion(self, criterion_id: str) -> CriterionScore | None:
+        return next((c for c in self.criteria if c.id == criterion_id), None)
 
 
 @dataclass
@@ -95,13 +299,14 @@ class CallResult:
     call: Call
     transcript: Transcript
     findings: list[Finding] = field(default_factory=list)
-    tone: dict[str, Any] = field(default_factory=dict)
-    score: dict[str, Any] = field(default_factory=dict)
+    tone: ToneSummary = field(default_factory=ToneSummary)
+    score: Score = field(default_factory=Score)
     versions: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
 
+# ---------------------------------------------------------------- JSON
 def to_dict(obj: Any) -> dict[str, Any]:
     return dataclasses.asdict(obj)
 
@@ -110,24 +315,86 @@ def to_json(obj: Any, **kwargs: Any) -> str:
     return json.dumps(to_dict(obj), ensure_ascii=False, **kwargs)
 
 
+T = TypeVar("T")
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def from_data(cls: type[T], data: Any) -> T:
+    """``data`` (parsed JSON) as an instance of the dataclass ``cls``, nested contracts included.
+
+    Fields absent from ``data`` take their defaults; a key the class does not know is an error: the data
+    is of another schema version, which ``call_result_from_dict`` converts first."""
+    return _value(cls, data)
+
+
+def _value(hint: Any, value: Any) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (Union, types.UnionType):
+        if value is None:
+            return None
+        options = [a for a in args if a is not type(None)]
+        return _value(options[0], value) if len(options) == 1 else value
+    if origin is Literal or hint is Any:
+        return value
+    if origin in (list, tuple):
+        return origin(_value(args[0], v) for v in value) if args else list(value)
+    if origin is dict:
+        return {k: _value(args[1], v) for k, v in value.items()}
+    if dataclasses.is_dataclass(hint):
+        if isinstance(value, hint):
+            return value
+        hints = _HINTS.get(hint) or _HINTS.setdefault(hint, typing.get_type_hints(hint))
+        names = {f.name for f in dataclasses.fields(hint)}
+        unknown = set(value) - names
+        if unknown:
+            raise ValueError(f"{hint.__name__}: unknown field(s) {sorted(unknown)}")
+        kwargs = {k: _value(hints[k], v) for k, v in value.items() if k != "details"}
+        if hint is Finding:
+            kwargs["details"] = details_from_dict(value["kind"], value.get("details") or {})
+        return hint(**kwargs)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def details_from_dict(kind: str, data: dict[str, Any]) -> FindingDetails:
+    return from_data(DETAILS_BY_KIND.get(kind, PhraseMatch), data)
+
+
 def transcript_from_dict(d: dict[str, Any]) -> Transcript:
-    segments = [
-        Segment(**{**s, "words": [Word(**w) for w in s.get("words", [])]})
-        for s in d.get("segments", [])
-    ]
-    return Transcript(**{**d, "segments": segments})
+    return from_data(Transcript, d)
 
 
 def finding_from_dict(d: dict[str, Any]) -> Finding:
-    return Finding(**d)
+    return from_data(Finding, d)
+
+
+def score_from_dict(d: dict[str, Any] | None) -> Score:
+    return from_data(Score, d or {})
 
 
 def call_result_from_dict(d: dict[str, Any]) -> CallResult:
-    return CallResult(
-        **{
-            **d,
-            "call": Call(**d["call"]),
-            "transcript": transcript_from_dict(d["transcript"]),
-            "findings": [finding_from_dict(f) for f in d.get("findings", [])],
-        }
-    )
+    """A stored result of any schema version, as this version's CallResult."""
+    if d.get("schema_version", 1) < 2:
+        d = _upgrade_v1(d)
+    return from_data(CallResult, d)
+
+
+# Version 1 kept details, score and tone as free dicts with these names; anything else they held (a key a
+# later version dropped) is left out here rather than refused.
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in (data or {}).items() if k in names}
+
+
+def _upgrade_v1(d: dict[str, Any]) -> dict[str, Any]:
+    findings = []
+    for f in d.get("findings", []):
+        details = dict(f.get("details") or {})
+        if isinstance(details.get("trigger"), dict):
+            details["trigger"] = _known(StepTrigger, details["trigger"])
+        findings.append({**f, "details": _known(DETAILS_BY_KIND.get(f["kind"], PhraseMatch), details)})
+    tone = dict(d.get("tone") or {})
+    tone["speakers"] = {k: _known(SpeakerTone, v) for k, v in (tone.get("speakers") or {}).items()}
+    return {**d, "findings": findings, "tone": _known(ToneSummary, tone), "score": d.get("score") or {},
+            "schema_version": SCHEMA_VERSION}

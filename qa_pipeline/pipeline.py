@@ -180,8 +180,8 @@ def summarize(result: CallResult) -> dict[str, Any]:
         "call_id": result.call.call_id,
         "language": result.transcript.language,
         "duration": result.transcript.duration,
-        "score": result.score.get("total"),
-        "passed": result.score.get("passed"),
-        "auto_fail": result.score.get("auto_fail"),
+        "score": result.score.total,
+        "passed": result.score.passed,
+        "auto_fail": result.score.auto_fail,
         "findings": len(result.findings),
     }

@@ -31,7 +31,7 @@ def transcript(language: str, *turns: tuple[str, str]) -> Transcript:
 
 
 def types(findings):
-    return [f.details["type"] for f in findings]
+    return [f.details.type for f in findings]
 
 
 CALL = Call(call_id="c1", audio_path="c1.wav")
@@ -75,12 +75,12 @@ def test_english_spoken_phone_across_segments_of_one_speaker():
     assert types(f) == ["phone"]
     assert f[0].speaker == "caller"
     assert f[0].start == t.segments[0].words[3].start and f[0].end == t.segments[2].words[-1].end
-    assert "4155552671" not in f[0].evidence and f[0].details["masked"] == "******2671"
+    assert "4155552671" not in f[0].evidence and f[0].details.masked == "******2671"
 
 
 def test_english_double_triple_and_oh():
     f = detect_pii(transcript("en", ("caller", "it is double five, triple seven, oh one two three")), CALL)
-    assert len(f) == 1 and f[0].details["n_digits"] == 9
+    assert len(f) == 1 and f[0].details.n_digits == 9
 
 
 def test_written_phone_and_card_and_agent_readback():
@@ -99,18 +99,18 @@ def test_caller_card_is_not_a_readback():
 
 def test_spoken_email():
     f = detect_pii(transcript("en", ("caller", "my email is emily dot davis at example dot com thanks")), CALL)
-    assert types(f) == ["email"] and f[0].details["masked"] == "e***@example.com"
+    assert types(f) == ["email"] and f[0].details.masked == "e***@example.com"
     f = detect_pii(transcript("en", ("caller", "send it to john.smith@example.org please")), CALL)
     assert types(f) == ["email"]
     f = detect_pii(transcript("en", ("caller", "email me at mark dot jones at example dot com")), CALL)
-    assert f[0].details["masked"] == "m***@example.com"
+    assert f[0].details.masked == "m***@example.com"
     red = redact_transcript(transcript("en", ("caller", "email me at mark dot jones at example dot com")), f)
     assert red.segments[0].text == "email me at [EMAIL]"
 
 
 def test_mandarin_spoken_digits_with_yao_and_id_check_character():
     f = detect_pii(transcript("zh", ("caller", "新号码是幺三八，幺二三四，五六七八。")), CALL)
-    assert types(f) == ["phone"] and f[0].details["masked"] == "*******5678"
+    assert types(f) == ["phone"] and f[0].details.masked == "*******5678"
     f = detect_pii(transcript("zh", ("caller", "身份证号码是一一零一零五一九四九一二三一零零二叉")), CALL)
     assert types(f) == ["cn_id"]
     f = detect_pii(transcript("zh", ("caller", "卡号是六二二二零二一二三四五六七八九四")), CALL)
@@ -248,8 +248,8 @@ def test_real_asr_phone_read_by_sound(text, last4):
     found = detect_pii(transcript("zh", ("caller", text)), CALL)
     assert types(found) == ["phone"]
     f = found[0]
-    assert f.details["read_by"] == "sound" and f.details["check"] == "cn_mobile"
-    assert f.details["masked"].endswith(last4) and "read by sound" in f.evidence
+    assert f.details.read_by == "sound" and f.details.check == "cn_mobile"
+    assert f.details.masked.endswith(last4) and "read by sound" in f.evidence
     assert f.confidence < 0.85  # lower than a phone number written in digits
     # the stray 是 before the number is dropped: the finding starts at 要 (the 8th character)
     assert f.start == pytest.approx(7 * 0.35)
@@ -297,11 +297,11 @@ def test_written_digits_are_not_retyped_by_a_stray_sound():
     # real ASR (zh_pii_update): the ID came back as 17 written digits after 是 (shi ~ si = 4); adding that
     # one 是 makes 18 digits that happen to pass Luhn. The written-digit finding must stay as it was.
     found = detect_pii(transcript("zh", ("caller", "我的深圳套马是11105195102202010")), CALL)
-    assert types(found) == ["digits"] and "read_by" not in found[0].details
+    assert types(found) == ["digits"] and found[0].details.read_by == ""
     # 15 written digits that fail Luhn; with 是 (4) in front they are a Luhn-valid 16-digit string
     assert luhn_valid("4622202123456784") and not luhn_valid("622202123456784")
     found = detect_pii(transcript("zh", ("caller", "卡号是622202123456784")), CALL)
-    assert types(found) == ["digits"] and "read_by" not in found[0].details
+    assert types(found) == ["digits"] and found[0].details.read_by == ""
 
 
 ORDINARY_ZH = [
@@ -326,7 +326,7 @@ def test_sentiment_sentences_not_flagged_by_sound():
             sentences += [row["text"] for row in csv.DictReader(fh)]
     assert len(sentences) > 200
     flagged = [s for s in sentences for f in detect_pii(transcript("zh", ("caller", s)), CALL)
-               if f.details.get("read_by") == "sound"]
+               if f.details.read_by == "sound"]
     assert flagged == []
 
 
@@ -338,7 +338,7 @@ def test_sentiment_sentences_not_flagged_by_sound():
 def test_email_without_at_after_a_cue(text, masked):
     found = detect_pii(transcript("en", ("caller", text)), CALL)
     assert types(found) == ["email"]
-    assert found[0].details["masked"] == masked and found[0].details["read_by"] == "shape_no_at"
+    assert found[0].details.masked == masked and found[0].details.read_by == "shape_no_at"
     assert found[0].confidence < 0.9
 
 
@@ -347,7 +347,7 @@ def test_email_without_at_after_a_cue(text, masked):
     "I will send it to the main office.", "Can you email me the form at home?", "The total is 12.50 dot com",
 ])
 def test_email_without_at_needs_cue_and_name(text):
-    assert [f for f in detect_pii(transcript("en", ("caller", text)), CALL) if f.details["type"] == "email"] == []
+    assert [f for f in detect_pii(transcript("en", ("caller", text)), CALL) if f.details.type == "email"] == []
 
 
 def test_sound_reading_completes_a_partly_written_number():
@@ -355,8 +355,8 @@ def test_sound_reading_completes_a_partly_written_number():
     t = transcript("zh", ("caller", "号码要爬爬起屋757518。"))
     assert types(detect_pii(t, CALL, PrivacyConfig(sound_digits=False))) == ["digits"]
     found = detect_pii(t, CALL)
-    assert types(found) == ["phone"] and found[0].details["read_by"] == "sound"
-    assert found[0].start == pytest.approx(2 * 0.35) and found[0].details["masked"].endswith("7518")
+    assert types(found) == ["phone"] and found[0].details.read_by == "sound"
+    assert found[0].start == pytest.approx(2 * 0.35) and found[0].details.masked.endswith("7518")
     assert redact_transcript(t, found).segments[0].text.replace(" ", "") == "号码[PHONE]。"
 
 
@@ -368,8 +368,8 @@ def test_merged_sound_finding_redacts_each_word_once():
     seg = Segment("caller", 0.0, 2.6, "号码要爬爬起屋7575189", "号码要爬爬起屋7575189", words=words)
     t = Transcript("zh", "test", {}, 2.6, [seg])
     found = detect_pii(t, CALL)
-    assert types(found) == ["phone"] and found[0].details["read_by"] == "sound"
-    assert [s for s in found[0].details["spans"] if s[1] == 6] == [[0, 6, 0, 7]]
+    assert types(found) == ["phone"] and found[0].details.read_by == "sound"
+    assert [s for s in found[0].details.spans if s[1] == 6] == [[0, 6, 0, 7]]
     assert redact_transcript(t, found).segments[0].text.replace(" ", "") == "号码[PHONE]"
 
 
@@ -380,15 +380,15 @@ def test_a_number_split_between_speakers_on_a_mono_call_is_found_whole():
     whole number is one finding, the caller's; on a stereo call the channels are the truth and stay apart."""
     tr = transcript("zh", ("caller", "我的银行卡号是六二二二零二一二"), ("agent", "三四五六"), ("caller", "七八九四"))
     mono = detect_pii(tr, Call(call_id="m", audio_path="m.wav", layout="mono"))
-    assert [(f.speaker, f.details["n_digits"], f.details["type"]) for f in mono] == [("caller", 16, "bank_card")]
+    assert [(f.speaker, f.details.n_digits, f.details.type) for f in mono] == [("caller", 16, "bank_card")]
     stereo = detect_pii(tr, Call(call_id="s", audio_path="s.wav", layout="stereo"))
     # Stereo: the agent's 4 digits are the agent's; the caller's 8 + 4 make a 12-digit string, not a card.
-    assert [(f.speaker, f.details["n_digits"], f.details["type"]) for f in stereo] == [("caller", 12, "digits")]
+    assert [(f.speaker, f.details.n_digits, f.details.type) for f in stereo] == [("caller", 12, "digits")]
 
 
 def test_one_misheard_word_inside_a_long_number_does_not_end_it():
     tr = transcript("zh", ("caller", "卡号是六二二一四七零四九七分，六五零九"))
     [f] = detect_pii(tr, CALL)
-    assert f.details["n_digits"] == 14 and f.end == tr.segments[0].words[-1].end
+    assert f.details.n_digits == 14 and f.end == tr.segments[0].words[-1].end
     # Short digit strings around a word stay apart: 三点 … 二百五 is a time and an amount.
     assert detect_pii(transcript("zh", ("agent", "我们下午三点见，一共是二五零元")), CALL) == []

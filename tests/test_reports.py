@@ -18,6 +18,7 @@ from scipy.stats import t as student_t
 from typer.testing import CliRunner
 
 from qa_pipeline.config import ReportConfig
+from qa_pipeline.contracts import score_from_dict
 from qa_pipeline.reports.render import cell, columns, render_daily, render_scorecard, sheet_title
 from qa_pipeline.reports.scorecard import (
     daily_report,
@@ -67,7 +68,7 @@ def expected_row(conn: sqlite3.Connection, agent: str, week: str) -> dict:
     steps = {s: (n_, p) for s, n_, p in q(conn,
              "SELECT step, COUNT(*), SUM(ok) FROM (SELECT c.call_id, json_extract(f.details, '$.step') AS step,"
              f" MIN(f.status = 'pass') AS ok {CURRENT} WHERE c.agent_id=? AND c.week=? AND f.kind='script_step'"
-             " AND f.status IN ('pass','fail') AND json_extract(f.details, '$.order_violation') IS NULL"
+             " AND f.status IN ('pass','fail') AND COALESCE(json_extract(f.details, '$.order_violation'), 0) = 0"
              " GROUP BY c.call_id, step) GROUP BY step", agent, week)}
     emotional = q(conn, f"SELECT COUNT(DISTINCT c.call_id) {CURRENT} WHERE c.agent_id=? AND c.week=?"
                         " AND f.kind='tone' AND f.rule_id='emotional_agent'", agent, week)[0][0]
@@ -144,7 +145,7 @@ def test_stored_totals_are_reproduced(db: Path) -> None:
     rows = q(conn, "SELECT total, passed, breakdown FROM scores")
     assert rows
     for total, passed, breakdown in rows:
-        assert score_total(json.loads(breakdown)) == (pytest.approx(total, abs=0.01), bool(passed))
+        assert score_total(score_from_dict(json.loads(breakdown))) == (pytest.approx(total, abs=0.01), bool(passed))
 
 
 def _applicable(conn: sqlite3.Connection, call_id: str) -> tuple[float, float]:
@@ -237,7 +238,7 @@ def test_human_override_changes_scorecard(writable_db: Path) -> None:
     skey, scid, sagent, sweek, step = q(conn,
         f"SELECT f.finding_key, c.call_id, c.agent_id, c.week, json_extract(f.details, '$.step') {CURRENT}"
         " JOIN scores s ON s.result_id = c.current_result_id WHERE f.kind='script_step' AND f.status='fail'"
-        " AND s.auto_fail = 0 AND json_extract(f.details, '$.order_violation') IS NULL"
+        " AND s.auto_fail = 0 AND COALESCE(json_extract(f.details, '$.order_violation'), 0) = 0"
         " AND c.call_id NOT IN (?, ?) AND NOT (c.agent_id = ? AND c.week = ?) ORDER BY c.call_id LIMIT 1",
         cid, bcid, agent, week)[0]
     srow0 = next(r for r in weekly_scorecard(store, sweek, config=CFG).rows if r.agent_id == sagent)

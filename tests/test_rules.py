@@ -82,7 +82,7 @@ def test_pinyin_catches_homophones_written_with_wrong_characters(zh) -> None:
     tr = transcript("zh", seg("agent", 0, "你需要头诉电话吗"))
     assert detect_phrases(tr, CALL, zh, max_tier="exact") == []
     (finding,) = detect_phrases(tr, CALL, zh)
-    assert finding.rule_id == "zh.provocation" and finding.details["tier"] == "fuzzy"
+    assert finding.rule_id == "zh.provocation" and finding.details.tier == "fuzzy"
     assert 0.5 < finding.confidence < 1.0
 
 
@@ -122,7 +122,7 @@ def test_match_spans_segments_of_the_same_speaker(zh) -> None:
 
 # ---------------------------------------------------------------- script steps
 def steps(findings) -> dict[str, str]:
-    return {f.rule_id: f.details["status"] for f in findings}
+    return {f.rule_id: f.details.status for f in findings}
 
 
 def test_script_windows_count_from_first_and_last_speech(zh) -> None:
@@ -143,7 +143,7 @@ def test_script_windows_count_from_first_and_last_speech(zh) -> None:
 def test_greeting_needs_name_and_department(zh) -> None:
     bare = transcript("zh", seg("agent", 0.0, "您好，请问有什么可以帮您？"))
     (greeting,) = [f for f in check_script(bare, CALL, zh) if f.rule_id == "greeting"]
-    assert greeting.details["status"] == "fail" and set(greeting.details["missing_parts"]) == {"name", "department"}
+    assert greeting.details.status == "fail" and set(greeting.details.missing_parts) == {"name", "department"}
 
 
 def test_script_order_violation_is_reported(en) -> None:
@@ -151,9 +151,9 @@ def test_script_order_violation_is_reported(en) -> None:
                     seg("agent", 5.0, "Thank you for calling City Bank, my name is Anna."),
                     seg("agent", 20.0, "Thank you for calling, goodbye."))
     findings = check_script(tr, CALL, en)
-    order = [f for f in findings if f.details.get("order_violation")]
-    assert [f.rule_id for f in order] == ["verification.order"] and order[0].details["expected_after"] == "greeting"
-    assert order[0].start < 5.0 and order[0].details["status"] == "fail"
+    order = [f for f in findings if f.details.order_violation]
+    assert [f.rule_id for f in order] == ["verification.order"] and order[0].details.expected_after == "greeting"
+    assert order[0].start < 5.0 and order[0].details.status == "fail"
 
 
 def test_empathy_only_after_a_complaint(zh, en) -> None:
@@ -163,7 +163,7 @@ def test_empathy_only_after_a_complaint(zh, en) -> None:
     assert steps(check_script(angry, CALL, zh))["empathy"] == "fail"
     soothed = transcript("zh", seg("caller", 0.0, "我要投诉你们"), seg("agent", 3.0, "非常抱歉给您带来不便"))
     (empathy,) = [f for f in check_script(soothed, CALL, zh) if f.rule_id == "empathy"]
-    assert empathy.details["status"] == "pass" and empathy.start >= 3.0 and empathy.details["trigger"]["start"] == 0.0
+    assert empathy.details.status == "pass" and empathy.start >= 3.0 and empathy.details.trigger.start == 0.0
     # An apology before the complaint does not answer it.
     early = transcript("en", seg("agent", 0.0, "Sorry for the wait."), seg("caller", 5.0, "This is unacceptable!"),
                        seg("agent", 8.0, "Let me look."))
@@ -175,7 +175,7 @@ def test_semantic_tier_catches_reworded_steps(en) -> None:
     lexical = steps(check_script(tr, CALL, en, max_tier="fuzzy"))
     semantic = [f for f in check_script(tr, CALL, en) if f.rule_id == "verification"][0]
     assert lexical["verification"] == "fail"
-    assert semantic.details["status"] == "pass" and semantic.details["tier"] == "semantic"
+    assert semantic.details.status == "pass" and semantic.details.tier == "semantic"
 
 
 def test_semantic_tier_and_sentiment_embed_a_whole_segment_once(en, monkeypatch) -> None:
@@ -312,7 +312,7 @@ def test_real_call_greeting_and_closing_pass_at_the_right_times(real_call_stereo
     findings = {f.rule_id: f for f in check_script(tr, Call("real", str(real_call_stereo)), en)}
     for name in ("greeting", "closing"):
         f, label = findings[name], labels[name]
-        assert f.details["status"] == "pass", f
+        assert f.details.status == "pass", f
         assert label["start"] - 2 <= f.start and f.end <= label["end"] + 2, (f.start, f.end, label)
     assert not [f for f in detect_phrases(tr, Call("real", ""), en) if f.kind == "banned_phrase"]
     # The CLI runs the same (cached) transcription and rules.
@@ -330,7 +330,7 @@ def test_empty_and_mono_transcripts(zh) -> None:
     # Mono without diarization: agent rules still read the 'unknown' stream, with lower confidence.
     mono = transcript("zh", seg("unknown", 0.0, "这不关我的事"))
     (finding,) = detect_phrases(mono, CALL, zh)
-    assert finding.speaker == "unknown" and finding.details["speaker_assumed"] and finding.confidence < 1.0
+    assert finding.speaker == "unknown" and finding.details.speaker_assumed and finding.confidence < 1.0
 
 
 def test_eval_matching_counts_hits_misses_duplicates_and_baseline(zh) -> None:
@@ -363,7 +363,7 @@ def test_lone_digit_word_in_mandarin_is_read_as_chinese(zh) -> None:
     text = "0号这里是东方银行信用卡中心我是客服小李"
     call = transcript("zh", Segment("agent", 0.2, words[-1].end, text, text, words=words))  # type: ignore[arg-type]
     (greeting,) = [f for f in check_script(call, CALL, zh) if f.rule_id == "greeting"]
-    assert greeting.details["status"] == "pass", greeting.details
+    assert greeting.details.status == "pass", greeting.details
 
 
 # ---------------------------------------------------------------- near misses at real ASR noise

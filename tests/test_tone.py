@@ -14,7 +14,7 @@ from conftest import ROOT, shared
 
 from qa_pipeline.base.audio import load_audio
 from qa_pipeline.config import ToneConfig
-from qa_pipeline.contracts import Call, Segment, Transcript
+from qa_pipeline.contracts import Call, Segment, Transcript, to_dict
 from qa_pipeline.eval.tone import eval_text
 from qa_pipeline.stages.tone import acoustic
 from qa_pipeline.stages.tone.emotion import analyze_tone
@@ -61,8 +61,8 @@ def test_transformers_backend_loads_a_local_model(tmp_path: Path) -> None:
     audio = _audio_from(np.stack([_tone_burst(sr, 3.0), np.zeros(3 * sr, dtype=np.float32)]), sr)
     transcript = Transcript("en", "test", {}, 3.0, [Segment("agent", 0.2, 2.8, "this is terrible")])
     result = analyze_tone(audio, transcript, Call("c1", "x.wav"), ToneConfig(sentiment_model=str(model_dir)))
-    assert result.summary["sentiment_model"] == "transformers:tiny-sentiment"
-    assert 0.0 <= result.summary["timeline"][0]["agitation"] <= 1.0
+    assert result.summary.sentiment_model == "transformers:tiny-sentiment"
+    assert 0.0 <= result.summary.timeline[0].agitation <= 1.0
 
 
 def test_transformers_backend_rejects_a_non_model_directory(tmp_path: Path) -> None:
@@ -173,17 +173,17 @@ def test_overtalk_and_dead_air_on_a_built_stereo_call(tmp_path: Path) -> None:
     ])
     result = analyze_tone(audio, transcript, Call("built", str(path)))
     overtalk = [f for f in result.findings if f.kind == "overtalk"]
-    assert [(f.speaker, f.details["interrupted"]) for f in overtalk] == [("caller", "agent")]
+    assert [(f.speaker, f.details.interrupted) for f in overtalk] == [("caller", "agent")]
     assert overtalk[0].start == pytest.approx(caller_start, abs=0.05)
-    assert overtalk[0].details["overlap_seconds"] == pytest.approx(agent_end - caller_start, abs=0.05)
+    assert overtalk[0].details.overlap_seconds == pytest.approx(agent_end - caller_start, abs=0.05)
     silences = [f for f in result.findings if f.kind == "silence"]
     assert len(silences) == 1 and silences[0].rule_id == "dead_air"
     assert silences[0].end - silences[0].start == pytest.approx(12.0, abs=0.05)
     summary = result.summary
-    assert set(summary["speakers"]) == {"agent", "caller"}
-    assert summary["talk_listen_ratio"] == pytest.approx(
+    assert set(summary.speakers) == {"agent", "caller"}
+    assert summary.talk_listen_ratio == pytest.approx(
         (agent_end + len(last) / rate) / (caller_end - caller_start), rel=0.02)
-    json.dumps(summary)  # JSON-able
+    json.dumps(to_dict(summary))  # JSON-able
 
 
 # --- flags on the synthesized calls -----------------------------------------------------------------------

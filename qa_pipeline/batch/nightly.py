@@ -148,9 +148,9 @@ def run_nightly(
                 for stage, secs in result.timings.items():
                     if stage != "audio_seconds":
                         summary.stage_seconds[stage] = round(summary.stage_seconds.get(stage, 0.0) + secs, 3)
-                if result.findings and any(f.kind != "script_step" or f.details.get("status") == "fail" for f in result.findings):
+                if any(f.kind != "script_step" or f.status == "fail" for f in result.findings):
                     summary.flagged_calls += 1
-                if result.score.get("auto_fail"):
+                if result.score.auto_fail:
                     summary.auto_fail_calls += 1
                 elapsed = time.perf_counter() - started
                 notify("call_done", {"call_id": call.call_id, "audio_seconds": result.transcript.duration,

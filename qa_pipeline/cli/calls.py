@@ -85,16 +85,15 @@ def analyze(
         return
     score = result.score
     out.print(f"# {audio} · {result.call.layout} · {result.transcript.duration:.1f} s · language "
-              f"{result.transcript.language} · rules {rule_version} · score {score.get('total')} "
-              f"({'pass' if score.get('passed') else 'FAIL'}{', AUTO-FAIL' if score.get('auto_fail') else ''})",
+              f"{result.transcript.language} · rules {rule_version} · score {score.total} "
+              f"({'pass' if score.passed else 'FAIL'}{', AUTO-FAIL' if score.auto_fail else ''})",
               highlight=False, soft_wrap=True)
     for f in sorted(result.findings, key=lambda f: f.start):
-        what = f.details.get("status", "") if f.kind == "script_step" else f.details.get("category", f.severity)
+        what = f.status if f.kind == "script_step" else f.category or f.severity
         out.print(f"[{clock(f.start)}-{clock(f.end)}] {f.kind:13s} {f.rule_id:22s} {what or '':10s} {f.speaker:7s} "
                   f"{f.confidence:.2f}  {f.evidence}", highlight=False, markup=False, soft_wrap=True)
-    for speaker, info in (result.tone.get("speakers") or {}).items():
-        trend = info.get("trend") or {}
-        out.print(f"tone {speaker}: agitation {info.get('agitation')} · trend {trend.get('direction', 'n/a')}",
+    for speaker, info in result.tone.speakers.items():
+        out.print(f"tone {speaker}: agitation {info.agitation} · trend {info.trend.direction if info.trend else 'n/a'}",
                   highlight=False)
 
 
@@ -114,20 +113,21 @@ def tone(
                    layout=clip.layout)  # type: ignore[arg-type]
     result = qa.analyze_tone(clip, qa.transcribe(clip, cfg.asr), call, cfg.tone)
     if as_json:
-        write_json({"summary": result.summary, "findings": [qa.to_dict(f) for f in result.findings]})
+        write_json({"summary": qa.to_dict(result.summary), "findings": [qa.to_dict(f) for f in result.findings]})
         return
     s = result.summary
-    out.print(f"# {audio} · {s['layout']} · {s['duration']:.1f} s · text model {s['sentiment_model']}", highlight=False)
-    for speaker, info in s["speakers"].items():
-        trend = info["trend"] or {}
-        out.print(f"{speaker}: agitation {info['agitation']} · talk {info['talk_seconds']} s · trend "
-                  f"{trend.get('start')} → {trend.get('end')} ({trend.get('direction', 'n/a')})", highlight=False)
-    if s["talk_listen_ratio"] is not None:
-        out.print(f"talk/listen (agent/caller): {s['talk_listen_ratio']}", highlight=False)
-    for row in s["timeline"]:
-        out.print(f"[{clock(row['start'])}-{clock(row['end'])}] {row['speaker']:7s} agitation {row['agitation']:.2f} "
-                  f"(acoustic {row['acoustic'] if row['acoustic'] is not None else '-'}, text {row['text_negativity']:.2f}) "
-                  f"{row['text']}", highlight=False, markup=False)
+    out.print(f"# {audio} · {s.layout} · {s.duration:.1f} s · text model {s.sentiment_model}", highlight=False)
+    for speaker, info in s.speakers.items():
+        trend = info.trend
+        out.print(f"{speaker}: agitation {info.agitation} · talk {info.talk_seconds} s · trend "
+                  f"{trend.start if trend else None} → {trend.end if trend else None} "
+                  f"({trend.direction if trend else 'n/a'})", highlight=False)
+    if s.talk_listen_ratio is not None:
+        out.print(f"talk/listen (agent/caller): {s.talk_listen_ratio}", highlight=False)
+    for row in s.timeline:
+        out.print(f"[{clock(row.start)}-{clock(row.end)}] {row.speaker:7s} agitation {row.agitation:.2f} "
+                  f"(acoustic {row.acoustic if row.acoustic is not None else '-'}, text {row.text_negativity:.2f}) "
+                  f"{row.text}", highlight=False, markup=False)
     for f in result.findings:
         out.print(f"FLAG {f.kind}/{f.rule_id} {f.speaker} [{clock(f.start)}-{clock(f.end)}] {f.evidence}",
                   highlight=False, markup=False)

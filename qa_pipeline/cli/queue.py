@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from qa_pipeline import to_dict
 from qa_pipeline.cli.common import DbOpt, JsonOpt, Typer, UserOpt, clock, emit, fail, open_store, out
 from qa_pipeline.errors import EXIT_USAGE
 from qa_pipeline.store import queue as review_queue
@@ -63,7 +64,7 @@ def queue_show(call_id: str, db: DbOpt = Path("qa.db"), as_json: JsonOpt = False
     if call is None:
         raise fail(f"no call {call_id!r}", EXIT_USAGE)
     result = store.current_result(call_id)
-    data = {"call": call, "findings": store.findings(call_id), "score": result.score if result else None,
+    data = {"call": call, "findings": store.findings(call_id), "score": to_dict(result.score) if result else None,
             "segments": [{"speaker": s.speaker, "start": s.start, "end": s.end, "text": s.text}
                          for s in (result.transcript.segments if result else [])],
             "review": latest_review(store, call_id)}

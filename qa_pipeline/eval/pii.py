@@ -144,7 +144,7 @@ def score_findings(findings: list[Finding], events: list[dict[str, Any]], report
     for e in events:
         candidates = [i for i, f in enumerate(findings) if i not in used and _overlaps(f, e)
                       and (e.get("speaker") in (None, "unknown") or f.speaker == e["speaker"])]
-        match = next((i for i in candidates if findings[i].details.get("type") == e["type"]),
+        match = next((i for i in candidates if findings[i].details.type == e["type"]),
                      candidates[0] if candidates else None)
         if match is None:
             report.false_negatives += 1
@@ -152,11 +152,11 @@ def score_findings(findings: list[Finding], events: list[dict[str, Any]], report
         else:
             used.add(match)
             report.true_positives += 1
-            report.type_right += findings[match].details.get("type") == e["type"]
+            report.type_right += findings[match].details.type == e["type"]
     for i, f in enumerate(findings):
         if i not in used:
             report.false_positives += 1
-            report.false_alarms.append({"file": name, "type": f.details.get("type"), "evidence": f.evidence,
+            report.false_alarms.append({"file": name, "type": f.details.type, "evidence": f.evidence,
                                         "start": f.start, "end": f.end, "speaker": f.speaker})
 
 

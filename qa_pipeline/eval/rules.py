@@ -222,13 +222,13 @@ def evaluate(calls: list[EvalCall], packs: dict[str, RulePack], tol: float = 2.0
                 per_rule.setdefault(f.rule_id, Counts()).fp += 1
                 if tier in ("fuzzy", "sound"):
                     report.errors.append(f"{ec.call.call_id}: false {f.kind} {f.rule_id} {f.speaker} "
-                                         f"{f.start:.1f}-{f.end:.1f} {f.details.get('matched')!r} in {f.evidence!r}"
+                                         f"{f.start:.1f}-{f.end:.1f} {f.details.matched!r} in {f.evidence!r}"
                                          + (" [sound variant]" if tier == "sound" else ""))
             if tier == "sound":
                 for f, e in pairs:
                     if (ec.call.call_id, e["kind"], e["start"]) in missed_default:
                         report.errors.append(f"{ec.call.call_id}: recovered {e['kind']} {e['start']:.1f} "
-                                             f"{e.get('text', '')!r} by {f.details.get('matched')!r} [sound variant]")
+                                             f"{e.get('text', '')!r} by {f.details.matched!r} [sound variant]")
             for e in missed:
                 was_heard = heard(ec.transcript, e)
                 if tier == "fuzzy":
@@ -265,12 +265,12 @@ def evaluate(calls: list[EvalCall], packs: dict[str, RulePack], tol: float = 2.0
                     script = check_script(ec.transcript, ec.call, pack, max_tier="semantic")
             else:
                 script = check_script(ec.transcript, ec.call, pack, max_tier=tier)
-            results = {f.rule_id: f for f in script if not f.details.get("order_violation")}
+            results = {f.rule_id: f for f in script if not f.details.order_violation}
             step_events = {e["step"]: e for e in ec.labels["events"] if e["kind"] == "script_step"}
             for step, label in ec.labels.get("script", {}).items():
                 if step not in results:
                     continue
-                status = results[step].details["status"]
+                status = results[step].details.status
                 c = counts.setdefault(step, Counts())
                 if label == "present":
                     c.tp += status == "pass"
@@ -291,7 +291,7 @@ def evaluate(calls: list[EvalCall], packs: dict[str, RulePack], tol: float = 2.0
                 if tier == "sound" and default_status.get((ec.call.call_id, step)) != status:
                     report.errors.append(f"{ec.call.call_id}: step {step} labelled {label}, got {status} with the "
                                          f"sound keys, {default_status.get((ec.call.call_id, step))} without "
-                                         f"{results[step].details.get('matched')!r} [sound variant]")
+                                         f"{results[step].details.matched!r} [sound variant]")
         report.steps[tier] = {s: {**c.row(), "na_but_fail": na_wrong.get(s, 0)} for s, c in counts.items()}
 
     if real_labels and real_labels.exists():
@@ -306,10 +306,10 @@ def _step_context(transcript: Transcript, event: dict[str, Any] | None, result: 
     heard_text = " / ".join(s.text for s in transcript.segments
                             if s.speaker in (event.get("speaker"), "unknown")
                             and s.start <= event["end"] + tol and event["start"] - tol <= s.end)
-    window = result.details.get("window")
-    trigger = result.details.get("trigger")
+    window = result.details.window
+    trigger = result.details.trigger
     return (f" {event['start']:.1f}-{event['end']:.1f} {event.get('text', '')!r}; ASR heard {heard_text!r}; window {window}"
-            + (f"; trigger at {trigger['start']:.1f} {trigger['text']!r}" if trigger else ""))
+            + (f"; trigger at {trigger.start:.1f} {trigger.text!r}" if trigger else ""))
 
 
 def evaluate_real_call(calls: list[EvalCall], packs: dict[str, RulePack], labels_path: Path, tol: float) -> dict[str, Any]:
@@ -319,12 +319,12 @@ def evaluate_real_call(calls: list[EvalCall], packs: dict[str, RulePack], labels
     if ec is None:
         return {"error": f"{labels['call_id']} is not among the evaluated calls"}
     pack = packs[ec.call.language if ec.call.language in packs else "en"]
-    results = {f.rule_id: f for f in check_script(ec.transcript, ec.call, pack) if not f.details.get("order_violation")}
+    results = {f.rule_id: f for f in check_script(ec.transcript, ec.call, pack) if not f.details.order_violation}
     out = {}
     for item in labels["labels"]:
         f = results.get(item["step"])
-        status = f.details["status"] if f else "absent"
-        spans = [(f.start, f.end)] + [tuple(o) for o in f.details.get("occurrences", [])] if f and status == "pass" else []
+        status = f.details.status if f else "absent"
+        spans = [(f.start, f.end)] + [tuple(o) for o in f.details.occurrences] if f and status == "pass" else []
         hit = next((sp for sp in spans if sp[0] <= item["end"] + tol and item["start"] - tol <= sp[1]), None)
         ok_time = hit is not None
         out[item["name"]] = {"step": item["step"], "status": status, "label": [item["start"], item["end"]],

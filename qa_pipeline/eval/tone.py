@@ -143,8 +143,8 @@ def eval_samples(samples_dir: Path, tone_config: Any = None, asr: Any = None) ->
                      "flags": [{"rule": f.rule_id, "speaker": f.speaker, "start": f.start, "end": f.end,
                                 "peak": f.confidence} for f in flags],
                      "false_flags": len(false_flags),
-                     "agitation": {sp: s["agitation"] for sp, s in result.summary["speakers"].items()},
-                     "trend": {sp: (s["trend"] or {}).get("direction") for sp, s in result.summary["speakers"].items()}})
+                     "agitation": {sp: s.agitation for sp, s in result.summary.speakers.items()},
+                     "trend": {sp: s.trend.direction if s.trend else None for sp, s in result.summary.speakers.items()}})
     # A compliant call may still hold an angry caller (labelled as an expected event); what must not
     # happen there is a flag that matches no labelled event.
     compliant = [r for r in rows if r["compliant"]]

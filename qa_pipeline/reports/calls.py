@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from qa_pipeline.contracts import Finding
+from qa_pipeline.contracts import Evidence, Finding, Score, score_from_dict
 from qa_pipeline.stages.scoring import load_form, score_call
 from qa_pipeline.store.db import Store, finding_key
 
@@ -82,33 +82,35 @@ def chunks(items: list[str], n: int = 500) -> list[list[str]]:
     return [items[i:i + n] for i in range(0, len(items), n)]
 
 
-def score_total(score: dict[str, Any]) -> tuple[float, bool]:
+def score_total(score: Score) -> tuple[float, bool]:
     """Total and pass of a score breakdown, by the form's rule (scoring.score_call)."""
-    rows = [c for c in score.get("criteria", []) if c["status"] != "na" and not c.get("assist")]
-    applicable = sum(c["weight"] for c in rows)
-    earned = sum(c["points"] for c in rows)
+    rows = [c for c in score.criteria if c.status != "na" and not c.assist]
+    applicable = sum(c.weight for c in rows)
+    earned = sum(c.points for c in rows)
     raw = 100.0 * earned / applicable if applicable else 100.0
-    raw = min(100.0, raw + sum(b["points"] for b in score.get("bonus", [])))
-    auto = bool(score.get("auto_fail_reasons"))
+    raw = min(100.0, raw + sum(b.points for b in score.bonus))
+    auto = bool(score.auto_fail_reasons)
     total = 0.0 if auto else round(raw, 2)
-    return total, (not auto and total >= float(score.get("pass_mark", 80)))
+    return total, (not auto and total >= score.pass_mark)
 
 
-def apply_human_scores(score: dict[str, Any], human: dict[str, float]) -> tuple[dict[str, Any], list[str]]:
+def apply_human_scores(score: Score, human: dict[str, float]) -> tuple[Score, list[str]]:
     """A copy of ``score`` with a coach's points per criterion in place of the machine's."""
-    score = {**score, "criteria": [dict(c) for c in score.get("criteria", [])]}
-    applied = []
-    for c in score["criteria"]:
-        if c["id"] in human:
-            points = max(0.0, min(float(c["weight"]), float(human[c["id"]])))
-            c.update(points=points, status="pass" if points >= c["weight"] else "fail", assist=False, human=True)
-            applied.append(c["id"])
-    score["total"], score["passed"] = score_total(score)
-    return score, applied
+    criteria, applied = [], []
+    for c in score.criteria:
+        if c.id in human:
+            points = max(0.0, min(c.weight, float(human[c.id])))
+            c = dataclasses.replace(c, points=points, status="pass" if points >= c.weight else "fail", assist=False,
+                                    human=True)
+            applied.append(c.id)
+        criteria.append(c)
+    score = dataclasses.replace(score, criteria=criteria)
+    total, passed = score_total(score)
+    return dataclasses.replace(score, total=total, passed=passed), applied
 
 
 def _rescore_rejections(store: Store, call_id: str, verdicts: dict[str, str], form: Any,
-                        stored: dict[str, Any]) -> dict[str, Any] | None:
+                        stored: Score) -> Score | None:
     """Score the call again without the findings a coach rejected (rejected step results flip)."""
 
     result = store.current_result(call_id)
@@ -120,11 +122,11 @@ def _rescore_rejections(store: Store, call_id: str, verdicts: dict[str, str], fo
         if verdict == "reject":
             if f.kind != "script_step":
                 continue
-            status = f.details.get("status")
-            if status in ("pass", "fail"):
-                f = dataclasses.replace(f, details={**f.details, "status": "fail" if status == "pass" else "pass"})
+            if f.status in ("pass", "fail"):
+                f = dataclasses.replace(f, details=dataclasses.replace(
+                    f.details, status="fail" if f.status == "pass" else "pass"))
         findings.append(f)
-    assist = {c["id"] for c in stored.get("criteria", []) if c.get("assist")}
+    assist = {c.id for c in stored.criteria if c.assist}
     assist |= set(filter(None, result.versions.get("assist", "").split(",")))
     return score_call(result.call, result.transcript, findings, form, frozenset(assist))
 
@@ -160,28 +162,28 @@ def evaluate_calls(store: Store, where: str, params: list[Any], form_path: str |
         cid = r["call_id"]
         review = reviews.get(cid)
         verdicts = review["verdicts"] if review else {}
-        stored = json.loads(r["breakdown"] or "{}")
+        stored = score_from_dict(json.loads(r["breakdown"] or "{}"))
         score, notes, human_criteria = stored, [], []
         if any(v == "reject" for v in verdicts.values()):
-            if stored.get("form_id") == form.id and stored.get("form_version") == form.version:
+            if stored.form_id == form.id and stored.form_version == form.version:
                 score = _rescore_rejections(store, cid, verdicts, form, stored) or stored
             else:
-                notes.append(f"form {stored.get('form_id')}@{stored.get('form_version')} is not the current form; "
+                notes.append(f"form {stored.form_id}@{stored.form_version} is not the current form; "
                              "rejected findings not re-scored")
         if review and review["human_scores"]:
             score, human_criteria = apply_human_scores(score, review["human_scores"])
             unknown = sorted(set(review["human_scores"]) - set(human_criteria))
             if unknown:
                 notes.append(f"human scores for unknown criteria ignored: {', '.join(unknown)}")
-        total = score.get("total", r["total"])
+        total = score.total if score.form_id else r["total"]
         changed = score is not stored
         line = _count_findings(cid, findings.get(cid, []), verdicts, r["caller_trend"])
-        auto_fail = bool(score.get("auto_fail_reasons")) if changed else bool(r["auto_fail"])
+        auto_fail = bool(score.auto_fail_reasons) if changed else bool(r["auto_fail"])
         out.append(CallLine(
             call_id=cid, agent_id=r["agent_id"] or "", team=r["team"] or "", week=r["week"] or "",
             started_at=r["started_at"] or "", duration=float(r["duration"] or 0.0),
             machine_score=r["total"], score=None if total is None else float(total),
-            passed=bool(score.get("passed")) if changed else bool(r["passed"]), auto_fail=auto_fail,
+            passed=score.passed if changed else bool(r["passed"]), auto_fail=auto_fail,
             reviewed=review is not None, score_source="human" if changed else "machine",
             review_id=review["review_id"] if review else None, human_criteria=human_criteria,
             confirmed=sum(v == "confirm" for v in verdicts.values()),
@@ -191,18 +193,17 @@ def evaluate_calls(store: Store, where: str, params: list[Any], form_path: str |
     return out
 
 
-def _auto_fail_confirmed(call_id: str, score: dict[str, Any], verdicts: dict[str, str]) -> bool:
-    for reason in score.get("auto_fail_reasons", []):
-        for ev in reason.get("evidence", []):
+def _auto_fail_confirmed(call_id: str, score: Score, verdicts: dict[str, str]) -> bool:
+    for reason in score.auto_fail_reasons:
+        for ev in reason.evidence:
             key = _evidence_key(call_id, ev)
             if verdicts.get(key) == "confirm":
                 return True
     return False
 
 
-def _evidence_key(call_id: str, ev: dict[str, Any]) -> str:
-
-    return finding_key(call_id, Finding(call_id, ev["kind"], ev["rule_id"], "", ev["speaker"], ev["start"], ev["end"],
+def _evidence_key(call_id: str, ev: Evidence) -> str:
+    return finding_key(call_id, Finding(call_id, ev.kind, ev.rule_id, "", ev.speaker, ev.start, ev.end,  # type: ignore[arg-type]
                                         "", 0.0))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from qa_pipeline.config.yamlfile import Reader, fail, load_yaml
-from qa_pipeline.contracts import Call, Finding, Transcript
+from qa_pipeline.contracts import Call, CriterionScore, Evidence, Finding, RuleHit, Score, SectionScore, Transcript
 from qa_pipeline.errors import FormError
 
 DEFAULT_FORM = Path(__file__).resolve().parents[1] / "defaults" / "forms" / "default.yaml"
@@ -140,20 +140,20 @@ def matches(finding: Finding, spec: dict[str, Any]) -> bool:
         return False
     if "speaker" in spec and spec["speaker"] != "any" and finding.speaker != spec["speaker"]:
         return False
-    if "categories" in spec and finding.details.get("category") not in spec["categories"]:
+    if "categories" in spec and finding.category not in spec["categories"]:
         return False
     if "rules" in spec and finding.rule_id not in spec["rules"] and finding.rule_id.split(".")[-1] not in spec["rules"]:
         return False
-    if "step" in spec and finding.details.get("step") != spec["step"]:
+    if "step" in spec and getattr(finding.details, "step", None) != spec["step"]:
         return False
-    if "auto_fail" in spec and bool(finding.details.get("auto_fail")) != bool(spec["auto_fail"]):
+    if "auto_fail" in spec and finding.auto_fail != bool(spec["auto_fail"]):
         return False
     return True
 
 
-def evidence(f: Finding) -> dict[str, Any]:
-    return {"kind": f.kind, "rule_id": f.rule_id, "speaker": f.speaker, "start": f.start, "end": f.end,
-            "text": f.evidence, "confidence": f.confidence}
+def evidence(f: Finding) -> Evidence:
+    return Evidence(kind=f.kind, rule_id=f.rule_id, speaker=f.speaker, start=f.start, end=f.end, text=f.evidence,
+                    confidence=f.confidence)
 
 
 def score_call(
@@ -162,54 +162,39 @@ def score_call(
     findings: list[Finding],
     form: Form,
     assist: set[str] | frozenset[str] = frozenset(),
-) -> dict[str, Any]:
+) -> Score:
     """Score one call. ``assist``: criterion or rule ids shown but not scored."""
-    live = [f for f in findings if f.rule_id not in assist and not f.details.get("assist")]
-    breakdown: list[dict[str, Any]] = []
+    live = [f for f in findings if f.rule_id not in assist and not f.details.assist]
+    breakdown: list[CriterionScore] = []
     earned = applicable = 0.0
     for c in form.criteria:
-        row: dict[str, Any] = {"id": c.id, "section": c.section, "title": c.title, "weight": c.weight}
         if c.require:
             hits = [f for f in live if matches(f, c.require)]
-            statuses = {f.details.get("status") for f in hits}
-            if not hits or statuses <= {"na"}:
-                row["status"] = "na"
-            else:
-                row["status"] = "fail" if "fail" in statuses else "pass"
+            statuses = {f.status for f in hits}
+            status = "na" if not hits or statuses <= {"na"} else "fail" if "fail" in statuses else "pass"
         else:
             hits = [f for f in live if matches(f, c.forbid or {})]
-            row["status"] = "fail" if hits else "pass"
-        row["evidence"] = [evidence(f) for f in hits]
-        row["assist"] = c.id in assist
-        row["points"] = c.weight if row["status"] == "pass" else 0.0
-        if row["status"] != "na" and not row["assist"]:
+            status = "fail" if hits else "pass"
+        row = CriterionScore(id=c.id, section=c.section, title=c.title, weight=c.weight, status=status,
+                             points=c.weight if status == "pass" else 0.0, assist=c.id in assist,
+                             evidence=[evidence(f) for f in hits])
+        if row.status != "na" and not row.assist:
             applicable += c.weight
-            earned += row["points"]
+            earned += row.points
         breakdown.append(row)
     raw = 100.0 * earned / applicable if applicable else 100.0
-    bonus = [{"id": b.id, "title": b.title, "points": b.points, "evidence": [evidence(f) for f in live if matches(f, b.match)]}
+    bonus = [RuleHit(b.id, b.title, b.points, [evidence(f) for f in live if matches(f, b.match)])
              for b in form.bonus if b.id not in assist and any(matches(f, b.match) for f in live)]
-    raw = min(100.0, raw + sum(b["points"] for b in bonus))
-    auto = [{"id": r.id, "title": r.title, "evidence": [evidence(f) for f in live if matches(f, r.match)]}
+    raw = min(100.0, raw + sum(b.points for b in bonus))
+    auto = [RuleHit(r.id, r.title, 0.0, [evidence(f) for f in live if matches(f, r.match)])
             for r in form.auto_fail if r.id not in assist and any(matches(f, r.match) for f in live)]
     total = 0.0 if auto else round(raw, 2)
     sections = []
     for sid, title in form.sections:
-        rows = [r for r in breakdown if r["section"] == sid and r["status"] != "na" and not r["assist"]]
-        weight = sum(r["weight"] for r in rows)
-        sections.append({"id": sid, "title": title, "weight": weight,
-                         "points": sum(r["points"] for r in rows),
-                         "percent": round(100 * sum(r["points"] for r in rows) / weight, 1) if weight else None})
-    return {
-        "form_id": form.id,
-        "form_version": form.version,
-        "total": total,
-        "raw_total": round(raw, 2),
-        "passed": not auto and total >= form.pass_mark,
-        "pass_mark": form.pass_mark,
-        "auto_fail": bool(auto),
-        "auto_fail_reasons": auto,
-        "bonus": bonus,
-        "sections": sections,
-        "criteria": breakdown,
-    }
+        rows = [r for r in breakdown if r.section == sid and r.status != "na" and not r.assist]
+        weight = sum(r.weight for r in rows)
+        points = sum(r.points for r in rows)
+        sections.append(SectionScore(sid, title, weight, points, round(100 * points / weight, 1) if weight else None))
+    return Score(form_id=form.id, form_version=form.version, total=total, raw_total=round(raw, 2),
+                 passed=not auto and total >= form.pass_mark, pass_mark=form.pass_mark, auto_fail=bool(auto),
+                 auto_fail_reasons=auto, bonus=bonus, sections=sections, criteria=breakdown)

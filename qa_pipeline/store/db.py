@@ -210,13 +210,10 @@ class Store:
             return existing[0]
         result_id = uuid.uuid4().hex
         data = to_dict(result)
-        tone = result.tone or {}
-        speakers = tone.get("speakers", tone)
 
         def agitation(role: str) -> float | None:
-            value = speakers.get(role, {}) if isinstance(speakers, dict) else {}
-            value = value.get("agitation") if isinstance(value, dict) else None
-            return float(value) if isinstance(value, (int, float)) else None
+            speaker = result.tone.speakers.get(role)
+            return speaker.agitation if speaker else None
 
         probs = [w.prob for s in result.transcript.segments for w in s.words]
         asr_conf = round(sum(probs) / len(probs), 4) if probs else None
@@ -256,14 +253,13 @@ class Store:
                 "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(uuid.uuid4().hex, result_id, call.call_id, finding_key(call.call_id, f), f.kind, f.rule_id,
                   f.rule_version, f.speaker, f.start, f.end, f.evidence, f.confidence, f.severity,
-                  f.details.get("category"), f.details.get("status"), _js(f.details))
+                  f.category or None, f.status or None, _js(to_dict(f.details)))
                  for f in result.findings])
-            score = result.score or {}
+            score = result.score
             self.conn.execute(
                 "INSERT INTO scores VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (result_id, call.call_id, score.get("total"), int(bool(score.get("passed"))),
-                 int(bool(score.get("auto_fail"))), score.get("form_id"), score.get("form_version"),
-                 agitation("agent"), agitation("caller"), asr_conf, _js(score)))
+                (result_id, call.call_id, score.total, int(score.passed), int(score.auto_fail), score.form_id,
+                 score.form_version, agitation("agent"), agitation("caller"), asr_conf, _js(to_dict(score))))
         return result_id
 
     # -------------------------------------------------------------- reading

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from qa_pipeline import ToneSummary
+
 
 def clock(t: float | None) -> str:
     t = float(t or 0.0)
@@ -57,30 +59,29 @@ def _highlight(text: str, needles: list[str]) -> list[tuple[str, bool]]:
     return parts
 
 
-def tone_chart(tone: dict[str, Any], duration: float, width: int = 800, lane: int = 60,
+def tone_chart(tone: ToneSummary, duration: float, width: int = 800, lane: int = 60,
                threshold: float = 0.6) -> dict[str, Any]:
     """Per-speaker agitation lanes for an inline SVG: one bar per segment, height = agitation."""
-    timeline = (tone or {}).get("timeline") or []
-    speakers = [sp for sp in ("agent", "caller", "unknown") if any(r["speaker"] == sp for r in timeline)]
-    duration = max(float(duration or 0.0), max((float(r["end"]) for r in timeline), default=0.0), 1.0)
+    timeline = tone.timeline
+    speakers = [sp for sp in ("agent", "caller", "unknown") if any(r.speaker == sp for r in timeline)]
+    duration = max(float(duration or 0.0), max((r.end for r in timeline), default=0.0), 1.0)
     scale = width / duration
     lanes = []
     for n, sp in enumerate(speakers):
         top = n * (lane + 20) + 16
         bars = []
         for r in timeline:
-            if r["speaker"] != sp:
+            if r.speaker != sp:
                 continue
-            a = max(0.0, min(1.0, float(r["agitation"] or 0.0)))
+            a = max(0.0, min(1.0, r.agitation or 0.0))
             h = max(1.0, a * lane)
-            bars.append({"x": round(float(r["start"]) * scale, 1),
-                         "w": round(max(1.5, (float(r["end"]) - float(r["start"])) * scale), 1),
-                         "y": round(top + lane - h, 1), "h": round(h, 1), "agitation": a,
-                         "start": float(r["start"]), "hot": a >= threshold})
-        summary = ((tone or {}).get("speakers") or {}).get(sp) or {}
+            bars.append({"x": round(r.start * scale, 1), "w": round(max(1.5, (r.end - r.start) * scale), 1),
+                         "y": round(top + lane - h, 1), "h": round(h, 1), "agitation": a, "start": r.start,
+                         "hot": a >= threshold})
+        summary = tone.speakers.get(sp)
         lanes.append({"speaker": sp, "top": top, "bars": bars, "threshold_y": round(top + lane - threshold * lane, 1),
-                      "base_y": top + lane, "agitation": summary.get("agitation"),
-                      "trend": (summary.get("trend") or {}).get("direction") if isinstance(summary.get("trend"), dict) else None})
+                      "base_y": top + lane, "agitation": summary.agitation if summary else None,
+                      "trend": summary.trend.direction if summary and summary.trend else None})
     step = next((t for t in (5, 10, 15, 30, 60, 120, 300, 600, 1800) if duration / t <= 12), 3600)
     height = len(lanes) * (lane + 20) + 20
     ticks = [{"x": round(t * scale, 1), "label": clock(t)[:-2]} for t in range(0, int(duration) + 1, step)]

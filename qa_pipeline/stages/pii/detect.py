@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any
 
 from qa_pipeline.config import PrivacyConfig
-from qa_pipeline.contracts import Call, Finding, Transcript
+from qa_pipeline.contracts import Call, Finding, PIIMatch, Transcript
 from qa_pipeline.stages.pii.checks import RULE_VERSION, classify_digits, mask_digits, number_rule
 from qa_pipeline.stages.pii.email import emails, mask_email
 from qa_pipeline.stages.pii.sound import merge_sound, sound_findings
@@ -26,7 +26,7 @@ def _speaker_of(transcript: Transcript, start: float, end: float) -> str:
 def _attribute(f: Finding, transcript: Transcript) -> Finding:
     """A number found in a mono call's mixed stream goes to the speaker who said most of it."""
     speaker = _speaker_of(transcript, f.start, f.end)
-    rule_id, severity = number_rule(f.details["type"], speaker)
+    rule_id, severity = number_rule(f.details.type, speaker)
     return dataclasses.replace(f, speaker=speaker, rule_id=rule_id, severity=severity)  # type: ignore[arg-type]
 
 
@@ -61,8 +61,8 @@ def detect_pii(transcript: Transcript, call: Call | None = None, opts: PrivacyCo
                 evidence=f"{pii_type}: {mask_digits(value)}",
                 confidence=0.95 if check in ("luhn", "gb11643") else 0.85 if pii_type == "phone" else 0.6,
                 severity=severity,
-                details={"type": pii_type, "masked": mask_digits(value), "n_digits": len(value),
-                         "check": check, "spans": run_spans(run)},
+                details=PIIMatch(type=pii_type, masked=mask_digits(value), n_digits=len(value), check=check,
+                                 spans=run_spans(run)),
             ))
         if opts.sound_digits:
             findings[written:] = merge_sound(findings[written:], sound_findings(units, speaker, call_id, opts))
@@ -76,8 +76,8 @@ def detect_pii(transcript: Transcript, call: Call | None = None, opts: PrivacyCo
                 speaker=speaker, start=round(start, 3), end=round(end, 3),  # type: ignore[arg-type]
                 evidence=f"email: {mask_email(address)}" + (" (no 'at' heard)" if no_at else ""),
                 confidence=0.6 if no_at else 0.9, severity="minor",
-                details={"type": "email", "masked": mask_email(address), "check": None,
-                         "spans": spans, **({"read_by": "shape_no_at"} if no_at else {})},
+                details=PIIMatch(type="email", masked=mask_email(address), spans=spans,
+                                 read_by="shape_no_at" if no_at else ""),
             ))
     findings.sort(key=lambda f: (f.start, f.end))
     return findings
@@ -87,5 +87,5 @@ def findings_summary(findings: list[Finding]) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for f in findings:
         if f.kind == "pii":
-            counts[f.details.get("type", "?")] = counts.get(f.details.get("type", "?"), 0) + 1
+            counts[f.details.type or "?"] = counts.get(f.details.type or "?", 0) + 1
     return counts

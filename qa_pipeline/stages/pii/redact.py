@@ -20,9 +20,9 @@ def redact_transcript(transcript: Transcript, findings: list[Finding]) -> Transc
     for f in findings:
         if f.kind != "pii":
             continue
-        label = PLACEHOLDER.get(f.details.get("type", ""), "[REDACTED]")
+        label = PLACEHOLDER.get(f.details.type, "[REDACTED]")
         seen_segments: set[int] = set()
-        for si, wi, a, b in sorted(f.details.get("spans", [])):
+        for si, wi, a, b in sorted(f.details.spans):
             first = si not in seen_segments
             seen_segments.add(si)
             edits.setdefault((si, wi), []).append((a, b, label if first else ""))

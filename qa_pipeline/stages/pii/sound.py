@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from qa_pipeline.config import PrivacyConfig
-from qa_pipeline.contracts import Finding
+from qa_pipeline.contracts import Finding, PIIMatch
 from qa_pipeline.stages.pii.checks import RULE_VERSION, mask_digits, number_rule, validated_number
 from qa_pipeline.stages.pii.spoken_digits import is_cjk, sound_digits
 from qa_pipeline.stages.pii.units import Unit, run_spans, word_spans
@@ -110,8 +110,8 @@ def sound_findings(units: list[Unit], speaker: str, call_id: str, opts: PrivacyC
             evidence=f"{pii_type}: {mask_digits(value)} (read by sound)",
             confidence=0.7 if check in ("luhn", "gb11643") else 0.5,
             severity=severity,
-            details={"type": pii_type, "masked": mask_digits(value), "n_digits": len(value), "check": check,
-                     "read_by": "sound", "sound_units": n_sound, "spans": run_spans([u for u, _, _ in window])},
+            details=PIIMatch(type=pii_type, masked=mask_digits(value), n_digits=len(value), check=check,
+                             read_by="sound", sound_units=n_sound, spans=run_spans([u for u, _, _ in window])),
         ))
     return findings
 
@@ -125,11 +125,11 @@ def merge_sound(found: list[Finding], by_sound: list[Finding]) -> list[Finding]:
     out = list(found)
     for f in by_sound:
         overlapping = [g for g in out if g.speaker == f.speaker and g.start < f.end and g.end > f.start]
-        if any(g.details.get("type") != "digits" for g in overlapping):
+        if any(g.details.type != "digits" for g in overlapping):
             continue
         out = [g for g in out if g not in overlapping]
-        spans = sorted(word_spans(tuple(s) for g in overlapping + [f] for s in g.details["spans"]))
+        spans = sorted(word_spans(tuple(s) for g in overlapping + [f] for s in g.details.spans))
         start = min([f.start] + [g.start for g in overlapping])
         end = max([f.end] + [g.end for g in overlapping])
-        out.append(dataclasses.replace(f, start=start, end=end, details={**f.details, "spans": spans}))
+        out.append(dataclasses.replace(f, start=start, end=end, details=dataclasses.replace(f.details, spans=spans)))
     return out

@@ -48,7 +48,7 @@ def check_rule_examples(pack: RulePack) -> list[ExampleFailure]:
                     failures.append(ExampleFailure(rule.source, rule.id, kind, text, "no finding"))
                 if kind == "negative" and found:
                     failures.append(ExampleFailure(rule.source, rule.id, kind, text,
-                                                   f"matched {found[0].details['matched']!r}"))
+                                                   f"matched {found[0].details.matched!r}"))
     return failures
 
 
@@ -62,7 +62,7 @@ def check_step_examples(pack: RulePack) -> list[ExampleFailure]:
                 result = evaluate_step(bare, example_transcript(text, step.speaker, pack.language), pack)
                 if kind == "positive" and result.status != "pass":
                     failures.append(ExampleFailure(step.source, step.id, kind, text,
-                                                   f"step did not pass {result.details.get('missing_parts', '')}"))
+                                                   f"step did not pass {result.details.missing_parts or ''}"))
                 if kind == "negative" and result.status == "pass":
                     failures.append(ExampleFailure(step.source, step.id, kind, text,
                                                    f"step passed on {result.evidence!r}"))

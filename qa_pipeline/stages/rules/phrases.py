@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from qa_pipeline.base.textnorm import has_cjk
-from qa_pipeline.contracts import Call, Finding, Transcript
+from qa_pipeline.contracts import Call, Finding, PhraseMatch, Transcript
 from qa_pipeline.stages.rules.matcher import Match, Stream, build_streams, rule_matches, streams_for
 from qa_pipeline.stages.rules.pack import RulePack
 
 
 def to_finding(call_id: str, kind: str, rule_id: str, version: str, stream: Stream, mt: Match,
-               severity: str, assumed: bool, details: dict) -> Finding:
+               severity: str, assumed: bool, category: str, auto_fail: bool) -> Finding:
     a, b = stream.tokens[mt.start], stream.tokens[mt.end - 1]
     context = 6 if has_cjk(a.surface) else 4
     return Finding(
@@ -23,8 +23,8 @@ def to_finding(call_id: str, kind: str, rule_id: str, version: str, stream: Stre
         evidence=stream.display(mt.start - context, mt.end + context),
         confidence=round(mt.confidence * (0.6 if assumed else 1.0), 3),
         severity=severity,
-        details={"matched": stream.display(mt.start, mt.end), "phrase": mt.phrase, "tier": mt.tier,
-                 **({"speaker_assumed": True} if assumed else {}), **details},
+        details=PhraseMatch(category=category, matched=stream.display(mt.start, mt.end), phrase=mt.phrase,
+                            tier=mt.tier, auto_fail=auto_fail, speaker_assumed=assumed),
     )
 
 
@@ -45,7 +45,7 @@ def detect_phrases(transcript: Transcript, call: Call, pack: RulePack, max_tier:
             for mt in rule_matches(rule, stream, max_tier):
                 findings.append(to_finding(
                     call.call_id, rule.kind, rule.id, pack.version, stream, mt, rule.severity, assumed,
-                    {"category": rule.category, "auto_fail": rule.auto_fail},
+                    rule.category, rule.auto_fail,
                 ))
     findings.sort(key=lambda f: (f.start, f.rule_id))
     return findings

@@ -12,6 +12,7 @@ without a trigger it is ``na`` unless the agent did it anyway.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 
 from qa_pipeline.base.e5 import embed
 from qa_pipeline.base.textnorm import has_cjk
-from qa_pipeline.contracts import Call, Finding, Transcript
+from qa_pipeline.contracts import Call, Finding, StepResult, Transcript, from_data
 from qa_pipeline.stages.rules.matcher import (
     BOUNDARY,
     PHONETIC_KINDS,
@@ -129,7 +130,9 @@ def semantic_matches(step: Step, stream: Stream, keep, pack: RulePack,
 
 # ---------------------------------------------------------------- steps
 @dataclass
-class StepResult:
+class StepOutcome:
+    """One step evaluated on one call: the finding's fields before it is a finding."""
+
     step: Step
     status: str  # pass | fail | na
     start: float
@@ -138,7 +141,7 @@ class StepResult:
     confidence: float
     tier: str
     speaker: str
-    details: dict[str, Any]
+    details: StepResult
 
 
 def speech_bounds(transcript: Transcript) -> tuple[float, float]:
@@ -182,7 +185,7 @@ def _cluster(matches: list[Match], stream: Stream, from_end: bool) -> list[Match
 
 
 def evaluate_step(step: Step, transcript: Transcript, pack: RulePack, max_tier: str = "semantic",
-                  streams: dict[str, Stream] | None = None) -> StepResult:
+                  streams: dict[str, Stream] | None = None) -> StepOutcome:
     streams = streams if streams is not None else build_streams(transcript)
     first, last = speech_bounds(transcript)
     lo, hi = first, last
@@ -232,16 +235,17 @@ def evaluate_step(step: Step, transcript: Transcript, pack: RulePack, max_tier: 
                         "phrase": [m.phrase for m in chosen]})
         if step.when and not trigger:
             details["triggered"] = False
-        return StepResult(step, "pass", stream.tokens[a].start, stream.tokens[b - 1].end,
-                          stream.display(a, b), min(m.confidence for m in chosen),
-                          max((m.tier for m in chosen), key=lambda t: TIER_RANK[t]), stream.speaker, details)
+        return StepOutcome(step, "pass", stream.tokens[a].start, stream.tokens[b - 1].end,
+                           stream.display(a, b), min(m.confidence for m in chosen),
+                           max((m.tier for m in chosen), key=lambda t: TIER_RANK[t]), stream.speaker,
+                           from_data(StepResult, details))
     status = "na" if step.when and not trigger else "fail"
     details["status"] = status
     if status == "fail" and step.parts:
         details["missing_parts"] = [n for n, ms in parts.items() if not ms] if streams_for(streams, step.speaker) else list(step.parts)
     speaker = step.speaker if step.speaker != "any" else "unknown"
-    return StepResult(step, status, round(max(lo, after or lo), 3), round(hi, 3), "", 1.0 if status == "na" else 0.9,
-                      "", speaker, details)
+    return StepOutcome(step, status, round(max(lo, after or lo), 3), round(hi, 3), "", 1.0 if status == "na" else 0.9,
+                       "", speaker, from_data(StepResult, details))
 
 
 def check_script(transcript: Transcript, call: Call, pack: RulePack, max_tier: str = "semantic",
@@ -253,11 +257,11 @@ def check_script(transcript: Transcript, call: Call, pack: RulePack, max_tier: s
         Finding(call_id=call.call_id, kind="script_step", rule_id=r.step.id, rule_version=pack.version,
                 speaker=r.speaker, start=r.start, end=r.end, evidence=r.evidence,  # type: ignore[arg-type]
                 confidence=r.confidence, severity=r.step.severity if r.status == "fail" else "minor",
-                details={**r.details, "tier": r.tier, "call_type": call.call_type, "auto_fail": r.step.auto_fail})
+                details=dataclasses.replace(r.details, tier=r.tier, call_type=call.call_type, auto_fail=r.step.auto_fail))
         for r in results
     ]
     # Order: each passed, ordered step must not come before an earlier step of the list.
-    latest: StepResult | None = None
+    latest: StepOutcome | None = None
     for r in results:
         if r.status != "pass" or not r.step.ordered:
             continue
@@ -266,8 +270,8 @@ def check_script(transcript: Transcript, call: Call, pack: RulePack, max_tier: s
                 call_id=call.call_id, kind="script_step", rule_id=f"{r.step.id}.order", rule_version=pack.version,
                 speaker=r.speaker, start=r.start, end=r.end,  # type: ignore[arg-type]
                 evidence=r.evidence, confidence=min(r.confidence, latest.confidence), severity="minor",
-                details={"step": f"{r.step.id}.order", "status": "fail", "order_violation": True,
-                         "expected_after": latest.step.id, "expected_after_start": latest.start},
+                details=StepResult(step=f"{r.step.id}.order", status="fail", call_type=call.call_type, order_violation=True,
+                                   expected_after=latest.step.id, expected_after_start=latest.start),
             ))
         else:
             latest = r

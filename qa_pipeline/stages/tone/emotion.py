@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from qa_pipeline.config import ToneConfig
-from qa_pipeline.contracts import Call, Finding, Segment, Transcript
+from qa_pipeline.contracts import Call, Finding, Segment, TimingEvent, ToneEvent, ToneSummary, Transcript, from_data
 from qa_pipeline.stages.tone import acoustic
 from qa_pipeline.stages.tone.sentiment import LABELS, load_sentiment
 
@@ -31,7 +31,7 @@ _CJK = re.compile(r"[\u3400-\u9fff0-9]")
 
 @dataclass
 class ToneResult:
-    summary: dict[str, Any]
+    summary: ToneSummary
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -162,7 +162,7 @@ def analyze_tone(
         "overtalk_count": sum(1 for f in findings if f.kind == "overtalk"),
         "timeline": timeline,
     }
-    return ToneResult(summary=summary, findings=findings)
+    return ToneResult(summary=from_data(ToneSummary, summary), findings=findings)
 
 
 def _weighted_agitation(rows: list[dict[str, Any]]) -> float | None:
@@ -215,8 +215,8 @@ def _emotion_findings(timeline: list[dict[str, Any]], call: Call, cfg: ToneConfi
                 evidence=" / ".join(r["text"] for r in run)[:300],
                 confidence=round(peak, 3),
                 severity="major" if speaker == "agent" else "minor",
-                details={"peak_agitation": peak, "agitated_seconds": round(seconds, 1),
-                         "segments": [[r["start"], r["end"], r["agitation"]] for r in run]},
+                details=ToneEvent(peak_agitation=peak, agitated_seconds=round(seconds, 1),
+                                  segments=[[r["start"], r["end"], r["agitation"]] for r in run]),
             ))
     return findings
 
@@ -240,7 +240,7 @@ def _silence_findings(intervals: dict[str, list[tuple[float, float]]], audio: An
                 start=round(end_so_far, 2), end=round(start, 2),
                 evidence=f"{start - end_so_far:.1f} s with no speech ({kind.replace('_', ' ')}, {level:.0f} dBFS)",
                 confidence=1.0, severity="minor",
-                details={"seconds": round(start - end_so_far, 1), "level_dbfs": round(level, 1)},
+                details=TimingEvent(seconds=round(start - end_so_far, 1), level_dbfs=round(level, 1)),
             ))
         end_so_far = max(end_so_far, end)
     return findings
@@ -275,6 +275,6 @@ def _overtalk_findings(intervals: dict[str, list[tuple[float, float]]], call: Ca
                                 start=round(b_start, 2), end=round(min(a_end, b_end), 2),
                                 evidence=f"{cutter} cut in on {other} ({overlap:.1f} s of talking over)",
                                 confidence=1.0, severity="minor",
-                                details={"interrupted": other, "overlap_seconds": round(overlap, 2)},
+                                details=TimingEvent(interrupted=other, overlap_seconds=round(overlap, 2)),
                             ))
     return sorted(findings, key=lambda f: f.start)

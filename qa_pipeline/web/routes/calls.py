@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qa_pipeline import AudioError, ReviewError, redact_transcript
+from qa_pipeline import AudioError, ReviewError, Score, ToneSummary, redact_transcript
 from qa_pipeline.store import queue, review
 from qa_pipeline.web import media, views
 from qa_pipeline.web.security import CALL_ID, Forbidden, NotFound, check_csrf, need
@@ -49,15 +49,15 @@ def call_page(request: Request, call_id: str) -> Response:
     if transcript is not None and here.redacted:
         transcript = redact_transcript(transcript, result.findings)
     segments = transcript.segments if transcript else []
-    score = (result.score if result else None) or {}
     item = store.conn.execute("SELECT status, claimed_by, claim_expires, priority, reason FROM queue_items"
                               " WHERE call_id=?", (call_id,)).fetchone()
     return page(
         request, "call.html", user, call=call, findings=flagged,
         passed_steps=[f for f in all_findings if not queue.is_flagged(f)],
         rows=views.transcript_rows(segments, flagged),
-        chart=views.tone_chart(result.tone if result else {}, call["duration"] or 0.0, threshold=here.tone_threshold),
-        score=score, review=review.latest_review(store, call_id),
+        chart=views.tone_chart(result.tone if result else ToneSummary(), call["duration"] or 0.0,
+                               threshold=here.tone_threshold),
+        score=result.score if result else Score(), review=review.latest_review(store, call_id),
         queue_item=dict(zip(("status", "claimed_by", "claim_expires", "priority", "reason"), item)) if item else None,
         disputes=review.disputes(store, None, call_id), can_review=user["role"] in REVIEWERS,
     )
