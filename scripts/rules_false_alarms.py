@@ -18,10 +18,10 @@ import re
 from pathlib import Path
 
 from qa_pipeline.contracts import Call, Finding, Segment, Transcript, Word
-from qa_pipeline.stages.rules.phrases import detect_phrases
-from qa_pipeline.stages.rules.matcher import normalize_tokens, sound_keys, build_streams
-from qa_pipeline.stages.rules.script import step_lexical
+from qa_pipeline.stages.rules.matcher import build_streams, normalize_tokens, sound_keys
 from qa_pipeline.stages.rules.pack import load_rule_pack
+from qa_pipeline.stages.rules.phrases import detect_phrases
+from qa_pipeline.stages.rules.script import step_lexical
 
 SHARED = Path(os.environ.get("QA_SHARED_DATA") or Path.cwd().parent / "shared" / "data")
 
