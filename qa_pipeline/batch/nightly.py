@@ -87,11 +87,12 @@ def run_nightly(
     """Process every recording in ``source`` into the database at ``db_path``."""
 
     options = options or BatchOptions()
+    # What the night holds and whether the configuration can serve it, before the database is touched.
+    calls = discover(source, options.pattern)
+    check_config(config, tuple(sorted({c.language for c in calls if c.language in ("zh", "en")})) or None)
     with RunLock(db_path):
         store = Store(db_path)
         store.close_stale_runs()
-        calls = discover(source, options.pattern)
-        check_config(config, tuple(sorted({c.language for c in calls if c.language in ("zh", "en")})) or None)
         runlog = RunLog(options.log_dir or default_log_dir(db_path))
 
         def notify(event: str, data: dict[str, Any]) -> None:

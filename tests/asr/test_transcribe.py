@@ -4,12 +4,11 @@ The real stereo call is transcribed once per session (through the CLI, into the
 session's transcript cache) and shared by the tests below.
 """
 
+
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,6 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from qa_pipeline.base.audio import AudioError, load_audio
-from qa_pipeline.base.models import ModelError, install_model
 from qa_pipeline.base.textnorm import normalize_display, to_simplified
 from qa_pipeline.cli import app
 from qa_pipeline.config import TranscribeOptions
@@ -65,7 +63,31 @@ def onset_after(active: np.ndarray, t: float) -> float:
     raise AssertionError(f"no voice after {t} s")
 
 
-# ------------------------------------------------------------------ the real call
+def tones(kind: str, seconds: float = 30.0, rate: int = 8000) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    out = np.zeros_like(t)
+    if kind == "chords":  # I-vi-IV-V, 2 s each
+        progression = [(261.6, 329.6, 392.0), (220.0, 261.6, 329.6), (174.6, 220.0, 261.6), (196.0, 246.9, 293.7)]
+        for i in range(int(seconds // 2)):
+            span = (t >= 2 * i) & (t < 2 * i + 2)
+            out[span] = sum(np.sin(2 * np.pi * f * t[span]) for f in progression[i % 4]) / 3
+    elif kind == "dtmf":  # key presses: 250 ms tone pairs, 250 ms apart
+        for i in range(int(seconds * 2)):
+            span = (t >= 0.5 * i) & (t < 0.5 * i + 0.25)
+            low, high = (697, 770, 852, 941)[i % 4], (1209, 1336, 1477)[i % 3]
+            out[span] = np.sin(2 * np.pi * low * t[span]) + np.sin(2 * np.pi * high * t[span])
+    elif kind == "melody":  # plucked notes over a bass drone, like hold music
+        notes = [392, 440, 494, 523, 587, 523, 494, 440]
+        for i in range(int(seconds * 2)):
+            span = (t >= 0.5 * i) & (t < 0.5 * i + 0.5)
+            f, env = notes[i % 8], np.exp(-3 * (t[span] - 0.5 * i))
+            out[span] = env * (np.sin(2 * np.pi * f * t[span]) + 0.3 * np.sin(4 * np.pi * f * t[span]))
+        out += 0.3 * np.sin(2 * np.pi * 110 * t)
+    return 0.3 * out / np.max(np.abs(out))
+
+
+def low_noise(seconds: float = 30.0, rate: int = 8000, seed: int = 0) -> np.ndarray:
+    return 0.003 * np.random.default_rng(seed).standard_normal(int(seconds * rate))  # about -50 dBFS
 
 
 def test_roles_on_the_real_call(call_transcript: Transcript) -> None:
@@ -112,36 +134,6 @@ def test_transcribe_cli_prints_turns(call_transcript: Transcript, real_call_ster
     assert len(lines) == len(call_transcript.segments)
 
 
-# ------------------------------------------------------------------ not speech
-
-
-def tones(kind: str, seconds: float = 30.0, rate: int = 8000) -> np.ndarray:
-    t = np.arange(int(seconds * rate)) / rate
-    out = np.zeros_like(t)
-    if kind == "chords":  # I-vi-IV-V, 2 s each
-        progression = [(261.6, 329.6, 392.0), (220.0, 261.6, 329.6), (174.6, 220.0, 261.6), (196.0, 246.9, 293.7)]
-        for i in range(int(seconds // 2)):
-            span = (t >= 2 * i) & (t < 2 * i + 2)
-            out[span] = sum(np.sin(2 * np.pi * f * t[span]) for f in progression[i % 4]) / 3
-    elif kind == "dtmf":  # key presses: 250 ms tone pairs, 250 ms apart
-        for i in range(int(seconds * 2)):
-            span = (t >= 0.5 * i) & (t < 0.5 * i + 0.25)
-            low, high = (697, 770, 852, 941)[i % 4], (1209, 1336, 1477)[i % 3]
-            out[span] = np.sin(2 * np.pi * low * t[span]) + np.sin(2 * np.pi * high * t[span])
-    elif kind == "melody":  # plucked notes over a bass drone, like hold music
-        notes = [392, 440, 494, 523, 587, 523, 494, 440]
-        for i in range(int(seconds * 2)):
-            span = (t >= 0.5 * i) & (t < 0.5 * i + 0.5)
-            f, env = notes[i % 8], np.exp(-3 * (t[span] - 0.5 * i))
-            out[span] = env * (np.sin(2 * np.pi * f * t[span]) + 0.3 * np.sin(4 * np.pi * f * t[span]))
-        out += 0.3 * np.sin(2 * np.pi * 110 * t)
-    return 0.3 * out / np.max(np.abs(out))
-
-
-def low_noise(seconds: float = 30.0, rate: int = 8000, seed: int = 0) -> np.ndarray:
-    return 0.003 * np.random.default_rng(seed).standard_normal(int(seconds * rate))  # about -50 dBFS
-
-
 @pytest.mark.parametrize("kind", ["chords", "dtmf", "melody"])
 @pytest.mark.parametrize("channel", [0, 1])
 def test_no_words_from_music_or_tones(tmp_path: Path, kind: str, channel: int) -> None:
@@ -173,9 +165,6 @@ def test_silence_and_low_noise(tmp_path: Path) -> None:
     with pytest.raises(AudioError) as info:  # nothing to transcribe: said, not silently empty
         load_audio(silence)
     assert info.value.reason == "silent"
-
-
-# ------------------------------------------------------------------ Mandarin
 
 
 def test_mandarin_simplified_cached_and_language_flag() -> None:
@@ -242,53 +231,6 @@ def test_window_encoder_matches_the_batch_one_window_at_a_time(real_call_stereo:
             assert abs(a["start"] - b["start"]) <= 0.02 and abs(a["end"] - b["end"]) <= 0.02
 
 
-# ------------------------------------------------------------------ models
-
-
-def fake_model_package(root: Path, content: bytes) -> dict:
-    """A tiny installed package holding model files, and its manifest entry."""
-    pkg = root / "qa_fake_model_pkg"
-    (pkg / "data").mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "data" / "config.json").write_text("{}")
-    (pkg / "data" / "model.bin.part1").write_bytes(content[:10])
-    (pkg / "data" / "model.bin.part2").write_bytes(content[10:])
-    return {
-        "dir": "whisper-fake",
-        "files": [{"package": "qa_fake_model_pkg", "path": "data/config.json", "name": "config.json"}],
-        "model_bin": {
-            "parts": [
-                {"package": "qa_fake_model_pkg", "path": "data/model.bin.part1"},
-                {"package": "qa_fake_model_pkg", "path": "data/model.bin.part2"},
-            ],
-            "sha256": hashlib.sha256(content).hexdigest(),
-        },
-        "multilingual": True,
-    }
-
-
-def test_install_model_checks_sha256(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    content = b"not really a model, but bytes to checksum" * 100
-    entry = fake_model_package(tmp_path / "site", content)
-    monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    sys.modules.pop("qa_fake_model_pkg", None)
-    target = tmp_path / "models"
-
-    placed = install_model("fake", target, manifest={"fake": entry})
-    assert (placed / "model.bin").read_bytes() == content
-
-    wrong = dict(entry, model_bin=dict(entry["model_bin"], sha256="0" * 64))
-    with pytest.raises(ModelError) as info:
-        install_model("fake", target, force=True, manifest={"fake": wrong})
-    message = str(info.value)
-    assert "fake" in message and "0" * 64 in message and hashlib.sha256(content).hexdigest() in message
-    assert not (target / "whisper-fake.partial").exists()
-
-    with pytest.raises(ModelError, match="not installed"):
-        missing = dict(entry, files=[dict(entry["files"][0], package="qa_no_such_package")])
-        install_model("fake", tmp_path / "other", manifest={"fake": missing})
-
-
 def test_agent_channel_flag_swaps_roles() -> None:
     clip = shared("asr_en", "whisper_fixtures", "stereo_diarization.wav")  # different sentence on L and R
     # Both orders, one after the other: the cache must not hand back the other order's roles.
@@ -314,30 +256,3 @@ def test_speech_after_a_windows_last_word_is_decoded_again() -> None:
     assert len(agent_after(with_tail, 22.0)) >= len(agent_after(without, 22.0)) + 5
     closing = agent_after(with_tail, 49.0)
     assert closing and closing[-1].end <= audio.duration and "再见" in closing[-1].text
-
-
-def test_tail_chunk_maps_back_to_file_time() -> None:
-    from qa_pipeline.stages.transcribe import SAMPLE_RATE, Window, tail_chunk
-
-    # Two regions packed into one window: 0-4 s of the window is file 10-14 s, 4.5-7.5 s is file 30-33 s.
-    chunk = Window(0, np.zeros(int(7.5 * SAMPLE_RATE), dtype=np.float32), [(0.0, 10.0, 4.0), (4.5, 30.0, 3.0)])
-    tail = tail_chunk(chunk, 3.0, 1.0)
-    assert tail is not None and len(tail.samples) == int(4.5 * SAMPLE_RATE)
-    assert tail.pieces == [(0.0, 13.0, 1.0), (1.5, 30.0, 3.0)]
-    assert tail.to_file_span(2.0, 2.5) == (30.5, 31.0)
-    assert tail_chunk(chunk, 7.0, 1.0) is None  # 0.5 s of speech left
-    assert tail_chunk(chunk, 0.0, 1.0) is None  # no word at all: the model heard no speech
-
-
-def test_loops_split_into_short_turns_are_dropped_but_repeated_digits_are_not() -> None:
-    from qa_pipeline.contracts import Word
-    from qa_pipeline.stages.transcribe import looping_words
-
-    def words(*texts: str) -> list[Word]:
-        return [Word(float(i), i + 0.5, t, 0.9) for i, t in enumerate(texts)]
-
-    heard = words("还有", "我的", "是", "泥", "河。", "泥", "河。", "泥", "河。", "泥", "河。", "泥", "河。")  # real output
-    assert looping_words(heard, 4) == set(range(3, 13))
-    number = words("我的", "号码", "是", "幺三八", "八", "八", "八", "八", "八", "八", "八", "八")
-    assert looping_words(number, 4) == set()
-    assert looping_words(words("no", "no", "no", "I", "said"), 4) == set()

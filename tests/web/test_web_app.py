@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import copy_db
-from tests.web_helpers import add_users, csrf_of, login
+from tests.web.web_helpers import add_users, csrf_of, login
 
 
 @pytest.fixture(scope="module")
@@ -286,7 +286,7 @@ def test_concurrent_claims_over_http_get_distinct_calls(env: dict) -> None:
 
     import httpx
 
-    from tests.web_helpers import live_server
+    from tests.web.web_helpers import live_server
 
     db = env["db"]
     open_before = sql(db, "SELECT count(*) FROM queue_items WHERE status='open' AND claimed_by IS NULL")[0][0]

@@ -16,8 +16,8 @@ import soundfile as sf
 
 from qa_pipeline.base.audio import load_audio
 
-SAMPLES = Path(__file__).resolve().parents[1] / "recordings_sample"
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_samples.py"
+SAMPLES = Path(__file__).resolve().parents[2] / "recordings_sample"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_samples.py"
 COLUMNS = ["call_id", "path", "agent_id", "team", "started_at", "language", "layout", "agent_channel", "call_type"]
 STEPS = {"greeting", "verification", "empathy", "recap", "closing"}
 EVENT_KINDS = {"banned_phrase", "allowed", "escalation", "tone", "pii", "script_step", "hold"}

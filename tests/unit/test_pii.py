@@ -1,9 +1,9 @@
 """Personal-data detection and redaction: detectors, spoken digits, masking, redacted text and audio."""
 
+
 from __future__ import annotations
 
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -35,6 +35,35 @@ def types(findings):
 
 
 CALL = Call(call_id="c1", audio_path="c1.wav")
+
+
+def _audio(n_channels: int) -> Audio:
+    rng = np.random.default_rng(0)
+    chans = [rng.normal(0, 0.1, 16000 * 4).astype(np.float32) for _ in range(n_channels)]
+    return Audio("x.wav", "0", 16000, n_channels, "wav", 4.0, chans, "stereo" if n_channels == 2 else "mono")
+
+
+# Real Whisper base output on espeak Mandarin read-outs (`qa eval pii`, pii_synth_zh.wav):
+# 幺九九，七五四三，二三幺九 and 幺八八，七五七四，九幺幺八.
+ASR_PHONE_1 = "我的手机熬码是要求求,起屋是三,二三要求。"
+
+
+ASR_PHONE_2 = "我的手机熬码是要爬爬起屋起屋,起屋要爬。"
+
+
+# One look-alike character per digit (the sounds Whisper wrote for them in the evaluation).
+LOOK_ALIKE = dict(zip("0123456789", "灵要而山是屋流起爬求"))
+
+
+def sounded(digits: str) -> str:
+    return "".join(LOOK_ALIKE[d] for d in digits)
+
+
+ORDINARY_ZH = [
+    "我是要去机场接我爸爸。", "这是我一时记起来的事情，就是要求你们尽快处理。", "请您稍等一下，我帮您查询一下。",
+    "您好，这里是东方银行信用卡中心，请问有什么可以帮您？", "实际上几十几个人都已经起来了。",
+    "你们的服务实在是太差了，我要求马上退款！", "一起吃饭吧，就是四五个人，时间是七点。",
+]
 
 
 @pytest.mark.parametrize("number,ok", [("4111111111111111", True), ("4532015112830366", True),
@@ -149,12 +178,6 @@ def test_redacted_mandarin_transcript():
     assert red.segments[0].text == "新号码是[PHONE]好的"
 
 
-def _audio(n_channels: int) -> Audio:
-    rng = np.random.default_rng(0)
-    chans = [rng.normal(0, 0.1, 16000 * 4).astype(np.float32) for _ in range(n_channels)]
-    return Audio("x.wav", "0", 16000, n_channels, "wav", 4.0, chans, "stereo" if n_channels == 2 else "mono")
-
-
 def test_redact_audio_tone_on_the_speakers_channel_only():
     audio = _audio(2)
     t = transcript("en", ("caller", "four one five five five five two six seven one"))
@@ -189,47 +212,6 @@ def test_privacy_config(tmp_path):
     bad.write_text("privacy:\n  coach_view: everything\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"line 2: privacy.coach_view"):
         load_config(bad)
-
-
-@pytest.mark.slow
-def test_redacted_audio_has_no_intelligible_digits(tmp_path):
-    """Synthesize a spoken phone number, find it in the real transcript, redact, transcribe again."""
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng not installed")
-    import subprocess
-
-    from qa_pipeline.base.audio import load_audio
-    from qa_pipeline.config import TranscribeOptions
-    from qa_pipeline.eval.pii import digits_heard
-    from qa_pipeline.stages.transcribe import transcribe_cached
-
-    wav = tmp_path / "phone.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav),
-                    "Hello. My phone number is four one five, five five five, two six seven one. Thank you."],
-                   check=True, capture_output=True)
-    clip = load_audio(wav)
-    opts = TranscribeOptions(language="en")
-    found = detect_pii(transcribe_cached(clip, opts), CALL)
-    assert len(found) == 1  # an ASR slip may turn the phone into "digits": still found and redacted
-    red = Audio(clip.path, clip.sha256 + "-redacted", clip.source_rate, 1, clip.source_format, clip.duration,
-                redact_audio(clip, found, "tone"), "mono")
-    again = transcribe_cached(red, opts)
-    assert digits_heard(again, [(f.start - 0.15, f.end + 0.15) for f in found]) == 0
-    assert "phone number" in again.text().lower()  # the words around the number are still there
-
-
-# --- digits read by sound (Mandarin) and e-mail without "at" ----------------------------------------------------
-
-# Real Whisper base output on espeak Mandarin read-outs (`qa eval pii`, pii_synth_zh.wav):
-# 幺九九，七五四三，二三幺九 and 幺八八，七五七四，九幺幺八.
-ASR_PHONE_1 = "我的手机熬码是要求求,起屋是三,二三要求。"
-ASR_PHONE_2 = "我的手机熬码是要爬爬起屋起屋,起屋要爬。"
-# One look-alike character per digit (the sounds Whisper wrote for them in the evaluation).
-LOOK_ALIKE = dict(zip("0123456789", "灵要而山是屋流起爬求"))
-
-
-def sounded(digits: str) -> str:
-    return "".join(LOOK_ALIKE[d] for d in digits)
 
 
 def test_digit_sound_folds():
@@ -304,13 +286,6 @@ def test_written_digits_are_not_retyped_by_a_stray_sound():
     assert types(found) == ["digits"] and found[0].details.read_by == ""
 
 
-ORDINARY_ZH = [
-    "我是要去机场接我爸爸。", "这是我一时记起来的事情，就是要求你们尽快处理。", "请您稍等一下，我帮您查询一下。",
-    "您好，这里是东方银行信用卡中心，请问有什么可以帮您？", "实际上几十几个人都已经起来了。",
-    "你们的服务实在是太差了，我要求马上退款！", "一起吃饭吧，就是四五个人，时间是七点。",
-]
-
-
 @pytest.mark.parametrize("text", ORDINARY_ZH)
 def test_ordinary_mandarin_not_flagged(text):
     assert detect_pii(transcript("zh", ("caller", text)), CALL) == []
@@ -321,7 +296,7 @@ def test_sentiment_sentences_not_flagged_by_sound():
     from pathlib import Path
 
     sentences = []
-    for path in sorted(Path(__file__).parents[1].joinpath("evalsets", "sentiment").glob("sentiment_zh_*.csv")):
+    for path in sorted(Path(__file__).parents[2].joinpath("evalsets", "sentiment").glob("sentiment_zh_*.csv")):
         with path.open(encoding="utf-8") as fh:
             sentences += [row["text"] for row in csv.DictReader(fh)]
     assert len(sentences) > 200
@@ -372,8 +347,6 @@ def test_merged_sound_finding_redacts_each_word_once():
     assert [s for s in found[0].details.spans if s[1] == 6] == [[0, 6, 0, 7]]
     assert redact_transcript(t, found).segments[0].text.replace(" ", "") == "号码[PHONE]"
 
-
-# --- mono calls: a number split by diarization, a digit misheard as a word ----------------------------------------
 
 def test_a_number_split_between_speakers_on_a_mono_call_is_found_whole():
     """Diarization gave 0.4 s of the caller's card number to the agent (seen on pii_synth_zh): on a mono call the

@@ -67,7 +67,7 @@ def test_whole_review_loop_survives_reprocessing(sample_db: Path, tmp_path: Path
     con.close()
 
     # Re-process every call with a new form version: a new machine result per call, reviews untouched.
-    form = yaml.safe_load((Path(__file__).parents[1] / "qa_pipeline/defaults/forms/default.yaml").read_text())
+    form = yaml.safe_load((Path(__file__).parents[2] / "qa_pipeline/defaults/forms/default.yaml").read_text())
     form["version"] = "2099.1"
     (tmp_path / "form.yaml").write_text(yaml.safe_dump(form, allow_unicode=True), encoding="utf-8")
     (tmp_path / "qa.yaml").write_text("form: form.yaml\n", encoding="utf-8")

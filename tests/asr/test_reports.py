@@ -403,26 +403,6 @@ def test_daily_report_matches_database(db: Path) -> None:
     assert render_daily(empty, "html")
 
 
-def test_report_config_from_qa_yaml(tmp_path: Path) -> None:
-    from qa_pipeline.config import ConfigError, load_config
-
-    good = tmp_path / "qa.yaml"
-    good.write_text("reports:\n  min_calls: 3\n  tiers: {gold: 92, silver: 80, iron: 0}\n  trend_weeks: 4\n",
-                    encoding="utf-8")
-    cfg = load_config(good).reports
-    assert (cfg.min_calls, cfg.trend_weeks, cfg.tier_of(91.9), cfg.tier_of(92), cfg.tier_of(79.99)) == (
-        3, 4, "silver", "gold", "iron")
-    assert ReportConfig().tier_of(80) == "silver" and ReportConfig().tier_of(79.9) == "bronze"
-    for body, field_name in (("reports:\n  min_call: 3\n", "reports.min_call"),
-                             ("reports:\n  tiers: {gold: 90, silver: 80}\n", "reports.tiers"),
-                             ("reports:\n  min_calls: two\n", "reports.min_calls")):
-        bad = tmp_path / "bad.yaml"
-        bad.write_text(body, encoding="utf-8")
-        with pytest.raises(ConfigError) as exc:
-            load_config(bad)
-        assert exc.value.field == field_name and str(bad) in str(exc.value)
-
-
 def test_cli(db: Path, tmp_path: Path) -> None:
     from qa_pipeline.cli import app
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_db
-from tests.web_helpers import PASSWORD, add_users, live_server
+from tests.web.web_helpers import PASSWORD, add_users, live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import copy_db
-from tests.web_helpers import PASSWORD, add_users, csrf_of, login
+from tests.web.web_helpers import PASSWORD, add_users, csrf_of, login
 
 
 @pytest.fixture(scope="module")
@@ -305,10 +305,10 @@ def test_serve_binds_to_localhost_by_default(env: dict, tmp_path: Path) -> None:
     import httpx
 
     from qa_pipeline.cli.serve import serve
-    from tests.web_helpers import free_port
+    from tests.web.web_helpers import free_port
 
     assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env_vars = {**os.environ, "PYTHONPATH": str(root)}
     missing = subprocess.run([sys.executable, "-m", "qa_pipeline", "serve", "--db", str(tmp_path / "none.db")],
                              env=env_vars, capture_output=True, text=True, timeout=120)

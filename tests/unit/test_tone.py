@@ -1,5 +1,6 @@
 """Tone stage: sentiment back-ends, acoustic cues on real speech, call dynamics, emotional flags."""
 
+
 from __future__ import annotations
 
 import csv
@@ -33,7 +34,23 @@ def default_sentiment() -> E5HeadSentiment:
     return E5HeadSentiment()
 
 
-# --- text sentiment -------------------------------------------------------------------------------------
+def _audio_from(channels: np.ndarray, rate: int):
+    from qa_pipeline.base.audio import Audio
+
+    return Audio(path="mem", sha256="", source_rate=rate, source_channels=len(channels), source_format="",
+                 duration=channels.shape[1] / rate, channels=[c.astype(np.float32) for c in channels],
+                 layout="stereo" if len(channels) == 2 else "mono")
+
+
+def _tone_burst(rate: int, seconds: float, f0: float = 150.0) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    return (0.1 * np.sign(np.sin(2 * np.pi * f0 * t))).astype(np.float32)
+
+
+def _reference_transcript(label: dict, duration: float) -> Transcript:
+    segments = [Segment(u["speaker"], u["start"], u["end"], u["text"]) for u in label["utterances"]]
+    return Transcript(label["language"], "reference", {}, duration, segments)
+
 
 def test_transformers_backend_loads_a_local_model(tmp_path: Path) -> None:
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
@@ -94,21 +111,6 @@ def test_train_and_test_splits_do_not_overlap() -> None:
         assert not read["train"] & read["test"]
 
 
-# --- acoustic cues ----------------------------------------------------------------------------------------
-
-def _audio_from(channels: np.ndarray, rate: int):
-    from qa_pipeline.base.audio import Audio
-
-    return Audio(path="mem", sha256="", source_rate=rate, source_channels=len(channels), source_format="",
-                 duration=channels.shape[1] / rate, channels=[c.astype(np.float32) for c in channels],
-                 layout="stereo" if len(channels) == 2 else "mono")
-
-
-def _tone_burst(rate: int, seconds: float, f0: float = 150.0) -> np.ndarray:
-    t = np.arange(int(rate * seconds)) / rate
-    return (0.1 * np.sign(np.sin(2 * np.pi * f0 * t))).astype(np.float32)
-
-
 def test_cues_on_the_real_call(real_call_stereo: Path) -> None:
     audio = load_audio(real_call_stereo)
     frames = acoustic.frame_features(audio.channels[0][: 60 * audio.rate], audio.rate)
@@ -139,8 +141,6 @@ def test_anger_scores_above_calmer_speech_of_the_same_speaker() -> None:
     male = speaker_scores("03")
     assert male["happiness"] > male["neutral"] and male["happiness"] > male["sadness"]
 
-
-# --- dynamics ---------------------------------------------------------------------------------------------
 
 def test_overtalk_and_dead_air_on_a_built_stereo_call(tmp_path: Path) -> None:
     """Agent reads a LibriSpeech sentence; the caller (JFK) cuts in 5 s later; 12 s of dead air; agent again."""
@@ -186,13 +186,6 @@ def test_overtalk_and_dead_air_on_a_built_stereo_call(tmp_path: Path) -> None:
     json.dumps(to_dict(summary))  # JSON-able
 
 
-# --- flags on the synthesized calls -----------------------------------------------------------------------
-
-def _reference_transcript(label: dict, duration: float) -> Transcript:
-    segments = [Segment(u["speaker"], u["start"], u["end"], u["text"]) for u in label["utterances"]]
-    return Transcript(label["language"], "reference", {}, duration, segments)
-
-
 @pytest.mark.parametrize("call_id", ["en_angry_caller_calms", "en_agent_temper", "zh_angry_caller_calms",
                                      "zh_agent_temper", "en_compliant_lost_card", "zh_compliant_limit"])
 def test_flags_on_the_synthesized_calls(call_id: str) -> None:
@@ -226,20 +219,3 @@ def test_tone_section_of_the_config(tmp_path: Path) -> None:
     bad.write_text("tone:\n  silence_secs: 15\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"line 2.*tone\.silence_secs|tone\.silence_secs.*"):
         load_config(bad)
-
-
-def test_qa_tone_cli_on_a_mono_clip() -> None:
-    """A plain mono clip is one speaker; every segment and the call carry an agitation value."""
-    from typer.testing import CliRunner
-
-    from qa_pipeline.cli import app
-
-    clip = shared("asr_en", "whisper_fixtures", "jfk.flac")
-    result = CliRunner().invoke(app, ["tone", str(clip), "--json", "--model", "tiny.en", "--language", "en"])
-    assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout)
-    summary = payload["summary"]
-    assert list(summary["speakers"]) == ["unknown"]
-    assert 0.0 <= summary["speakers"]["unknown"]["agitation"] <= 1.0
-    assert summary["timeline"] and all(0.0 <= row["agitation"] <= 1.0 for row in summary["timeline"])
-    assert not [f for f in payload["findings"] if f["kind"] == "tone"]  # JFK's inaugural is not agitated
