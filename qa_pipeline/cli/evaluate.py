@@ -24,12 +24,13 @@ from qa_pipeline.cli.common import (
     write_json,
 )
 from qa_pipeline.contracts import to_dict
-from qa_pipeline.errors import EXIT_SOME_QUARANTINED
+from qa_pipeline.errors import EXIT_SOME_QUARANTINED, EXIT_USAGE
 from qa_pipeline.eval import asr as asr_eval
 from qa_pipeline.eval import diarization as diarization_eval
 from qa_pipeline.eval import pii as pii_eval
 from qa_pipeline.eval import rules as rules_eval
 from qa_pipeline.eval import tone as tone_eval
+from qa_pipeline.eval import utterances as utterance_eval
 
 app = Typer(help="Accuracy evaluations that print numbers.")
 SamplesOpt = Annotated[Path | None, typer.Option("--samples", help="Sample calls dir (manifest.csv, labels.json).")]
@@ -79,17 +80,49 @@ def eval_asr(
     out.print(table)
 
 
+SetOpt = Annotated[str, typer.Option("--set", help="samples (recordings_sample) | utterances | calls (evalsets/) | a folder "
+                                                 "with manifest.csv and labels.json.")]
+SplitOpt = Annotated[str, typer.Option("--split", help="dev (tune on it) | test (score once, at the end) | all")]
+EVALSETS = Path("evalsets")
+
+
+def set_folder(name: str) -> Path:
+    """The folder an evaluation set lives in: the samples, a set under evalsets/, or a path."""
+    if name == "samples":
+        return Path("recordings_sample")
+    if (EVALSETS / name).is_dir():
+        return EVALSETS / name
+    return Path(name)
+
+
 @app.command("rules")
 def eval_rules(
-    samples: Annotated[Path, typer.Option("--samples", help="Folder with manifest.csv and labels.json.")] = Path("recordings_sample"),
+    set_name: SetOpt = "samples",
+    split: SplitOpt = "dev",
+    language: Annotated[list[str] | None, typer.Option("--language", help="zh | en (repeatable; default both)")] = None,
     rules: RulesOpt = None,
     model: Annotated[str, typer.Option("--model", help="Whisper model whose transcripts are evaluated.")] = "base",
+    errors: Annotated[bool, typer.Option("--errors", help="List every miss and false alarm (dev split only).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Precision/recall of banned and escalation phrases (per tier, vs exact-match baseline) and script steps."""
-    if not (samples / "labels.json").exists():
-        raise fail(f"{samples}: no labels.json (run scripts/make_samples.py)", EXIT_SOME_QUARANTINED)
-    report = rules_eval.run(samples, model, rules, shared=shared_dir())
+    """Precision/recall of banned and escalation phrases and of script steps, per step and category."""
+    if errors and split == "test":
+        raise fail("--errors lists the items it gets wrong: only for the dev split (the test split is scored blind)",
+                   EXIT_USAGE)
+    if set_name == "utterances":
+        reports = [utterance_eval.evaluate(EVALSETS, lang, split, rules) for lang in language or ("zh", "en")]
+        if as_json:
+            write_json([r.as_dict() if errors else {**r.as_dict(), "errors": len(r.errors)} for r in reports])
+        else:
+            for r in reports:
+                out.print(utterance_eval.render(r, errors), highlight=False, markup=False, soft_wrap=True)
+        return
+    folder = set_folder(set_name)
+    if not (folder / "labels.json").exists():
+        raise fail(f"{folder}: no labels.json (run scripts/make_samples.py or scripts/make_evalset.py)",
+                   EXIT_SOME_QUARANTINED)
+    report = rules_eval.run(folder, model, rules, shared=shared_dir() if set_name == "samples" else None,
+                            split="all" if set_name == "samples" else split)
     if as_json:
         write_json(to_dict(report))
     else:

@@ -23,7 +23,7 @@ from typing import Any
 from qa_pipeline.base.audio import load_audio
 from qa_pipeline.base.textnorm import normalize_for_match
 from qa_pipeline.config import DEFAULT_MAX_SECONDS, TranscribeOptions
-from qa_pipeline.contracts import Call, Finding, Transcript
+from qa_pipeline.contracts import Call, Finding, PhraseMatch, Transcript
 from qa_pipeline.stages.rules.matcher import sound_keys
 from qa_pipeline.stages.rules.pack import RulePack, load_rule_pack
 from qa_pipeline.stages.rules.phrases import detect_phrases
@@ -47,14 +47,15 @@ class EvalCall:
     labels: dict[str, Any]
 
 
-def load_eval_calls(samples: Path, model: str = "base") -> list[EvalCall]:
-    """Manifest rows with labels, transcribed (cached) with the manifest's language and agent channel."""
+def load_eval_calls(samples: Path, model: str = "base", split: str = "all") -> list[EvalCall]:
+    """Manifest rows with labels, transcribed (cached) with the manifest's language and agent channel.
+    ``split``: dev | test keeps the calls labelled so (an evaluation set); all keeps every call."""
 
     labels = json.loads((samples / "labels.json").read_text(encoding="utf-8"))["calls"]
     out = []
     with open(samples / "manifest.csv", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            if row["call_id"] not in labels:
+            if row["call_id"] not in labels or split not in ("all", labels[row["call_id"]].get("split", split)):
                 continue
             channel = int(row.get("agent_channel") or 0)
             audio = load_audio(samples / row["path"], DEFAULT_MAX_SECONDS, channel, row.get("layout") or None)
@@ -98,7 +99,7 @@ def baseline_findings(transcript: Transcript, call: Call, pack: RulePack) -> lis
                 if needle.strip() and needle in hay:
                     out.append(Finding(call.call_id, rule.kind, rule.id, pack.version, seg.speaker, seg.start,
                                        seg.end, seg.text, 1.0, rule.severity,
-                                       {"category": rule.category, "tier": "baseline"}))
+                                       PhraseMatch(category=rule.category, tier="baseline")))
                     break
     return out
 
@@ -334,9 +335,9 @@ def evaluate_real_call(calls: list[EvalCall], packs: dict[str, RulePack], labels
 
 
 def run(samples: Path, model: str = "base", rules: list[Path] | None = None, tol: float = 2.0,
-        shared: Path | None = None) -> EvalReport:
+        shared: Path | None = None, split: str = "all") -> EvalReport:
     """``shared``: the reference data holding EXTRA_COMPLIANT (None: the samples alone)."""
-    calls = load_eval_calls(samples, model) + (load_extra_compliant(shared, model) if shared else [])
+    calls = load_eval_calls(samples, model, split) + (load_extra_compliant(shared, model) if shared else [])
     packs = {lang: load_rule_pack(rules, lang) for lang in ("zh", "en")}
     return evaluate(calls, packs, tol)
 
