@@ -68,7 +68,7 @@ from qa_pipeline.reports import (
     weekly_scorecard,
 )
 from qa_pipeline.stages.diarize import diarize
-from qa_pipeline.stages.pii import detect_pii, redact_audio, redact_transcript
+from qa_pipeline.stages.pii import detect_pii, masked_numbers, redact_audio, redact_transcript
 from qa_pipeline.stages.rules import (
     check_rule_examples,
     check_step_examples,
@@ -90,7 +90,7 @@ __all__ = [
     "ToneConfig", "ToneSummary", "Transcript", "TranscribeOptions", "Word", "__version__", "analyze_call", "analyze_tone",
     "call_result_from_dict", "check_config", "check_rule_examples", "check_step_examples", "daily_report",
     "detect_pii", "diarize", "install_model", "known_models", "load_audio", "load_config", "load_form",
-    "load_rule_pack", "model_manifest", "models_dir", "pack_files", "parse_week", "read_pack_file", "redact_audio",
+    "load_rule_pack", "masked_numbers", "model_manifest", "models_dir", "pack_files", "parse_week", "read_pack_file", "redact_audio",
     "redact_transcript", "render_daily", "render_scorecard", "run_nightly", "scorecard_table", "summarize",
     "to_dict", "transcribe", "warm_up", "weekly_scorecard",
 ]

@@ -152,8 +152,8 @@ def redact(
     transcript = qa.diarize(clip, qa.transcribe(clip, cfg.asr), cfg.diarization)
     call = qa.Call(call_id=audio.stem, audio_path=str(audio), sha256=clip.sha256, layout=clip.layout)  # type: ignore[arg-type]
     findings = qa.detect_pii(transcript, call, cfg.privacy)
-    redacted = qa.redact_transcript(transcript, findings)
-    channels = qa.redact_audio(clip, findings, mode, cfg.privacy.pad_seconds)
+    redacted = qa.redact_transcript(transcript, findings, cfg.privacy)
+    channels = qa.redact_audio(clip, qa.masked_numbers(transcript, call, cfg.privacy), mode, cfg.privacy.pad_seconds)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / f"{audio.stem}.redacted.json"
     wav_path = out_dir / f"{audio.stem}.redacted.wav"

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 
-RULE_VERSION = "pii-3"  # pii-2: digits read by sound, e-mail without "at"; pii-3: mono calls read as one stream, a misheard word inside a long number
+RULE_VERSION = "pii-4"  # pii-2: digits read by sound, e-mail without "at"; pii-3: mono calls read as one stream, a misheard word inside a long number; pii-4: types from context, unexplained numbers masked not found, dates of birth, addresses, names
 SOUND_CARD_LENGTHS = (16, 19)  # UnionPay credit/debit card lengths; 17/18-digit cards are too rare to pay for
-PLACEHOLDER = {"phone": "[PHONE]", "cn_id": "[ID]", "bank_card": "[CARD]", "email": "[EMAIL]", "digits": "[NUMBER]"}
+PLACEHOLDER = {"phone": "[PHONE]", "cn_id": "[ID]", "bank_card": "[CARD]", "email": "[EMAIL]", "digits": "[NUMBER]",
+               "ssn": "[SSN]", "security_code": "[CODE]", "dob": "[DATE OF BIRTH]", "address": "[ADDRESS]",
+               "person_name": "[NAME]"}
 
 
 def number_rule(pii_type: str, speaker: str) -> tuple[str, str]:

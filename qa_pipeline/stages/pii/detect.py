@@ -9,9 +9,11 @@ from typing import Any
 from qa_pipeline.config import PrivacyConfig
 from qa_pipeline.contracts import Call, Finding, PIIMatch, Transcript
 from qa_pipeline.stages.pii.checks import RULE_VERSION, classify_digits, mask_digits, number_rule
+from qa_pipeline.stages.pii.context import cue_type, typed_by_context
 from qa_pipeline.stages.pii.email import emails, mask_email
+from qa_pipeline.stages.pii.identity import identity_findings
 from qa_pipeline.stages.pii.sound import merge_sound, sound_findings
-from qa_pipeline.stages.pii.units import MIXED, NOT_PII_AFTER, digit_runs, run_spans, speaker_streams
+from qa_pipeline.stages.pii.units import MIXED, NOT_PII_AFTER, Unit, digit_runs, run_spans, speaker_streams
 
 
 def _speaker_of(transcript: Transcript, start: float, end: float) -> str:
@@ -30,8 +32,8 @@ def _attribute(f: Finding, transcript: Transcript) -> Finding:
     return dataclasses.replace(f, speaker=speaker, rule_id=rule_id, severity=severity)  # type: ignore[arg-type]
 
 
-def detect_pii(transcript: Transcript, call: Call | None = None, opts: PrivacyConfig | None = None) -> list[Finding]:
-    """One ``pii`` finding per phone number, ID number, card number, e-mail address or long digit string.
+def _all_numbers_and_data(transcript: Transcript, call: Call | None, opts: PrivacyConfig | None) -> list[Finding]:
+    """Every number, e-mail address and identity detail, the unexplained long numbers as type ``digits``.
 
     On a mono call the speakers come from diarization, which can hand a piece of a number to the other
     speaker (a 0.4 s "four nine seven" inside the caller's card number); there numbers are read from
@@ -46,10 +48,10 @@ def detect_pii(transcript: Transcript, call: Call | None = None, opts: PrivacyCo
         by_ref = {u.ref: i for i, u in enumerate(units)}
         for run in digit_runs(units, opts):
             value = "".join(u.value for u in run if u.kind in ("digit", "weak", "x"))
-            kind = classify_digits(value, opts.min_digits)
-            if kind is None:
+            typed = number_type(transcript, run, value, speaker, opts)
+            if typed is None:
                 continue
-            pii_type, check = kind
+            pii_type, check = typed
             after = units[by_ref[run[-1].ref] + 1] if by_ref[run[-1].ref] + 1 < len(units) else None
             if pii_type == "digits" and after is not None and after.text.lower() in NOT_PII_AFTER:
                 continue  # an amount or a quantity, not an identifier
@@ -59,7 +61,7 @@ def detect_pii(transcript: Transcript, call: Call | None = None, opts: PrivacyCo
                 rule_version=RULE_VERSION, speaker=speaker,  # type: ignore[arg-type]
                 start=round(run[0].start, 3), end=round(run[-1].end, 3),
                 evidence=f"{pii_type}: {mask_digits(value)}",
-                confidence=0.95 if check in ("luhn", "gb11643") else 0.85 if pii_type == "phone" else 0.6,
+                confidence=0.95 if check in ("luhn", "gb11643") else 0.85 if check else 0.75 if pii_type != "digits" else 0.5,
                 severity=severity,
                 details=PIIMatch(type=pii_type, masked=mask_digits(value), n_digits=len(value), check=check,
                                  spans=run_spans(run)),
@@ -79,8 +81,39 @@ def detect_pii(transcript: Transcript, call: Call | None = None, opts: PrivacyCo
                 details=PIIMatch(type="email", masked=mask_email(address), spans=spans,
                                  read_by="shape_no_at" if no_at else ""),
             ))
+    findings += identity_findings(transcript, call_id)
     findings.sort(key=lambda f: (f.start, f.end))
     return findings
+
+
+def detect_pii(transcript: Transcript, call: Call | None = None, opts: PrivacyConfig | None = None) -> list[Finding]:
+    """Personal data of established type: cards, IDs, phones, SSNs, security codes, e-mails, dates of birth,
+    addresses and names. A long number whose type nothing established (an order, a reference…) is masked in
+    the redacted view (``masked_numbers``) but is not a finding."""
+    return [f for f in _all_numbers_and_data(transcript, call, opts) if f.details.type != "digits"]
+
+
+def masked_numbers(transcript: Transcript, call: Call | None = None, opts: PrivacyConfig | None = None) -> list[Finding]:
+    """Everything redaction covers: the personal data, and every other long number."""
+    return _all_numbers_and_data(transcript, call, opts)
+
+
+def number_type(transcript: Transcript, run: list[Unit], value: str, speaker: str,
+                opts: PrivacyConfig) -> tuple[str, str | None] | None:
+    """(type, check) of a read-out number: its check digit or strict shape, else what the words before it
+    say it is; ("digits", None) for a long number of no established type; None for a short one."""
+    shape = classify_digits(value, opts.min_digits)
+    cue = cue_type(transcript, run[0].start, speaker)
+    if cue == "not_pii":
+        return ("digits", None) if shape else None
+    if shape is not None and shape[0] in ("cn_id", "bank_card"):
+        return shape
+    if shape is not None and shape[0] == "phone" and (shape[1] == "cn_mobile" or cue == "phone"):
+        return shape
+    by_cue = typed_by_context(value, cue)
+    if by_cue is not None:
+        return by_cue, None
+    return ("digits", None) if shape else None
 
 
 def findings_summary(findings: list[Finding]) -> dict[str, Any]:

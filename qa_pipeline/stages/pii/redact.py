@@ -9,15 +9,20 @@ import numpy as np
 
 from qa_pipeline.base.audio import Audio
 from qa_pipeline.base.textnorm import join_texts
+from qa_pipeline.config import PrivacyConfig
 from qa_pipeline.contracts import Finding, Segment, Transcript, Word
 from qa_pipeline.stages.pii.checks import PLACEHOLDER, RULE_VERSION
+from qa_pipeline.stages.pii.detect import masked_numbers
 
 
-def redact_transcript(transcript: Transcript, findings: list[Finding]) -> Transcript:
-    """The transcript with every finding's characters replaced by a placeholder ([PHONE], [CARD]…)."""
+def redact_transcript(transcript: Transcript, findings: list[Finding], opts: PrivacyConfig | None = None) -> Transcript:
+    """The transcript with every finding's characters replaced by a placeholder ([PHONE], [CARD]…), and every
+    other long number by [NUMBER] (an order or reference number is no finding, but is not shown either)."""
+    numbers = [g for g in masked_numbers(transcript, None, opts)
+               if g.details.type == "digits" and not any(f.start < g.end and g.start < f.end for f in findings)]
     # (segment, word) -> list of (char start, char end, placeholder or "" for continuation)
     edits: dict[tuple[int, int], list[tuple[int, int, str]]] = {}
-    for f in findings:
+    for f in [*findings, *numbers]:
         if f.kind != "pii":
             continue
         label = PLACEHOLDER.get(f.details.type, "[REDACTED]")

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qa_pipeline import AudioError, ReviewError, Score, ToneSummary, redact_transcript
+from qa_pipeline import AudioError, ReviewError, Score, ToneSummary, masked_numbers, redact_transcript
 from qa_pipeline.store import queue, review
 from qa_pipeline.web import media, views
 from qa_pipeline.web.security import CALL_ID, Forbidden, NotFound, check_csrf, need
@@ -47,7 +47,7 @@ def call_page(request: Request, call_id: str) -> Response:
     flagged = [f for f in all_findings if queue.is_flagged(f)]
     transcript = result.transcript if result else None
     if transcript is not None and here.redacted:
-        transcript = redact_transcript(transcript, result.findings)
+        transcript = redact_transcript(transcript, result.findings, here.privacy)
     segments = transcript.segments if transcript else []
     item = store.conn.execute("SELECT status, claimed_by, claim_expires, priority, reason FROM queue_items"
                               " WHERE call_id=?", (call_id,)).fetchone()
@@ -74,7 +74,8 @@ def call_audio(request: Request, call_id: str, channel: str = "both") -> Respons
     result = store.current_result(call_id)
     agent_channel = result.call.agent_channel if result else 0
     try:
-        wav = media.call_wav(call, agent_channel, channel, (result.findings if result else []) if here.redacted else None,
+        covered = masked_numbers(result.transcript, result.call, here.privacy) if result else []
+        wav = media.call_wav(call, agent_channel, channel, covered if here.redacted else None,
                              here.privacy.audio_mode, here.privacy.pad_seconds)
     except AudioError:
         raise NotFound("the recording of this call is not available") from None

@@ -1,0 +1,78 @@
+"""What a number is, from what was said around it: 「卡号是…」 makes a card of digits whose check digit a slip of
+the ear broke, and "your order number is…" makes an identifier that is not personal data.
+
+A number is a personal-data finding only when its type is established: by its check digit (a card's Luhn,
+an ID's GB 11643 character), by its shape where that is strict (a Chinese mobile), or by a cue before it
+(the same speaker's words, or the other party's question just before). Order, policy, account, booking and
+reference numbers are masked in the redacted view like every long number, but are not findings.
+"""
+
+from __future__ import annotations
+
+import re
+
+from qa_pipeline.base.textnorm import normalize_for_match
+from qa_pipeline.contracts import Transcript
+
+CONTEXT_SECONDS = 8.0  # how far before a number its cue may be (the other party's question included)
+
+# Cue phrases per type, matched on normalised text (lower case, no punctuation). Longer, more specific cues
+# win over shorter ones when both occur ("account number" over "number").
+CUES: dict[str, tuple[str, ...]] = {
+    "not_pii": (
+        "订单", "单号", "保单", "运单", "快递单", "工单", "流水号", "编号", "合同号", "发票", "航班", "房间", "型号",
+        "账号", "帐号", "户号", "会员号", "预订号", "确认号", "车牌", "工号", "金额", "价格", "费用", "积分",
+        "order number", "order no", "policy number", "account number", "reference number", "reference",
+        "tracking number", "tracking", "ticket number", "case number", "claim number", "booking number",
+        "booking reference", "confirmation number", "invoice", "flight", "room", "model number", "serial number",
+        "meter", "membership number", "customer number", "member number", "staff number", "extension",
+    ),
+    "bank_card": ("卡号", "银行卡", "信用卡", "借记卡", "储蓄卡", "卡的号码", "card number", "credit card",
+                  "debit card", "long number on the card", "number on the card", "card ending", "the card"),
+    "cn_id": ("身份证", "证件号", "身份证号", "身份号码", "id number", "identity card", "id card", "passport number"),
+    "ssn": ("social security", "ssn", "social insurance number", "my social", "social's", "your social"),
+    "phone": ("手机号", "手机", "电话", "座机", "固话", "联系方式", "打这个号", "phone", "mobile", "cell", "number to reach",
+              "reach you on", "call you on", "contact number", "landline", "whatsapp", "registered number",
+              "best number", "callback number", "call back on"),
+    "security_code": ("验证码", "安全码", "密码", "校验码", "动态码", "cvv", "cvc", "security code", "verification code",
+                      "pin", "passcode", "password", "one time code", "onetime code", "otp", "the code", "sms code",
+                      "digits on the back", "背后三位", "背面三位", "卡背", "three digits on the back"),
+}
+# Lengths a typed number may have when its check digit failed (one digit misheard or dropped).
+LENGTHS = {"bank_card": range(13, 20), "cn_id": range(15, 19), "ssn": (4, 9), "phone": range(7, 14),
+           "security_code": range(3, 9)}
+
+
+def _window_text(transcript: Transcript, start: float, speaker: str) -> list[tuple[float, str]]:
+    """(time, normalised text) of the words said in the CONTEXT_SECONDS before ``start``, by anyone."""
+    out = []
+    for seg in transcript.segments:
+        if seg.end < start - CONTEXT_SECONDS or seg.start > start:
+            continue
+        words = seg.words or []
+        said = [w for w in words if start - CONTEXT_SECONDS <= w.start < start]
+        text = " ".join(w.text for w in said) if said and words else (seg.text if seg.start < start else "")
+        if text:
+            out.append(((said[-1].end if said else seg.start), normalize_for_match(text)))
+    return sorted(out)
+
+
+def cue_type(transcript: Transcript, start: float, speaker: str) -> str | None:
+    """The type the most recent cue before ``start`` names, or None. Among cues in the same stretch, the one
+    said last, then the longest, decides ("您的订单号和手机号" → the phone)."""
+    best: tuple[int, float, int, str] | None = None
+    for order, (_, text) in enumerate(_window_text(transcript, start, speaker)):
+        for kind, phrases in CUES.items():
+            for phrase in phrases:
+                for m in re.finditer(re.escape(phrase), text):
+                    cand = (order, m.end(), len(phrase), kind)
+                    if best is None or cand[:3] > best[:3]:
+                        best = cand
+    return best[3] if best else None
+
+
+def typed_by_context(value: str, cue: str | None) -> str | None:
+    """The personal-data type a cue gives a digit string that did not validate on its own, or None."""
+    if cue in LENGTHS and len(value) in LENGTHS[cue]:
+        return cue
+    return None
