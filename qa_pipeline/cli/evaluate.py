@@ -131,14 +131,17 @@ def eval_rules(
 
 @app.command("diarization")
 def eval_diarization(
-    samples: SamplesOpt = Path("recordings_sample"),
+    set_name: SetOpt = "samples",
+    split: SplitOpt = "dev",
     config: ConfigOpt = None,
-    mono_samples_only: Annotated[bool, typer.Option("--mono-samples-only", help="Skip mixing every stereo sample.")] = False,
+    mono_samples_only: Annotated[bool, typer.Option("--mono-samples-only", help="Skip mixing every stereo call.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """DER on the real phone call; word role accuracy on stereo calls mixed to mono and mono samples."""
+    """DER on the real phone call; word role accuracy on stereo calls mixed to mono and on mono calls."""
     cfg = load_settings(config)
-    report = diarization_eval.evaluate_diarization(shared_dir(), samples, cfg.asr, include_stereo_samples=not mono_samples_only)
+    report = diarization_eval.evaluate_diarization(shared_dir(), set_folder(set_name), cfg.asr, cfg.diarization,
+                                                   include_stereo_samples=not mono_samples_only,
+                                                   split="all" if set_name == "samples" else split)
     if as_json:
         write_json(dataclasses.asdict(report))
         return
@@ -149,7 +152,8 @@ def eval_diarization(
                       "collar 0.25 s)", highlight=False)
     for r in report.roles:
         acc = "n/a" if r["accuracy"] is None else f"{r['accuracy']:.1%}"
-        out.print(f"roles {r['call']}: {acc} of {r['words']} words ({r['unscored']} in overlap, not scored)",
+        out.print(f"roles {r['call']}: {acc} of {r['words']} words ({r['unscored']} in overlap, not scored)"
+                  + (f" · role confidence {r['role_confidence']:.2f}" if r.get("role_confidence") is not None else ""),
                   highlight=False)
 
 
@@ -193,24 +197,28 @@ def eval_pii(
 
 @app.command("tone")
 def eval_tone(
+    set_name: SetOpt = "samples",
+    split: SplitOpt = "dev",
     emotion_dir: Annotated[Path | None, typer.Option("--emotion-dir", help="EmoDB folder (labels.csv, wav/).")] = None,
-    samples: SamplesOpt = None,
+    calls: Annotated[bool, typer.Option("--calls", help="List every call's flags (not for the test split).")] = False,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Acoustic AUC on emotion_de, text macro-F1 on the held-out split, flags on the sample calls."""
+    """Acoustic AUC on emotion_de, text macro-F1 on the held-out sentences, flags on labelled and real calm calls."""
     cfg = load_settings(config)
     emotion_dir = emotion_dir or shared_dir() / "emotion_de"
-    samples = samples or Path("recordings_sample")
-    report: dict[str, Any] = {"text": tone_eval.eval_text(cfg.tone)}
+    folder = set_folder(set_name)
+    report: dict[str, Any] = {"text": tone_eval.eval_text(cfg.tone), "show_calls": calls and split != "test"}
     if (emotion_dir / "labels.csv").exists():
         report["emotion_de"] = tone_eval.eval_emotion(emotion_dir, cfg.tone.prior_seconds)
     else:
         err.print(f"[yellow]note:[/yellow] {emotion_dir} absent: acoustic AUC skipped")
-    if (samples / "labels.json").exists():
-        report["samples"] = tone_eval.eval_samples(samples, cfg.tone, cfg.asr)
+    if (folder / "labels.json").exists():
+        report["samples"] = tone_eval.eval_samples(folder, cfg.tone, cfg.asr, "all" if set_name == "samples" else split)
     else:
-        err.print(f"[yellow]note:[/yellow] {samples}/labels.json absent: sample-call flags skipped")
+        err.print(f"[yellow]note:[/yellow] {folder}/labels.json absent: labelled-call flags skipped")
+    if shared_dir().is_dir():
+        report["calm_real"] = tone_eval.eval_calm_real(shared_dir(), cfg.tone, cfg.asr)
     if as_json:
         write_json(report)
         return

@@ -91,8 +91,9 @@ class DiarizationReport:
 
 def evaluate_diarization(
     shared: Path, samples: Path | None, asr: TranscribeOptions, opts: DiarizeOptions | None = None,
-    include_stereo_samples: bool = True,
+    include_stereo_samples: bool = True, split: str = "all",
 ) -> DiarizationReport:
+    """``split``: of a set whose calls are labelled dev or test, only those (all: every call)."""
     opts = opts or DiarizeOptions()
     report = DiarizationReport()
     phone = shared / "phone_en" / "sample.wav"
@@ -118,11 +119,14 @@ def evaluate_diarization(
             path = samples / row["path"]
             if row.get("call_id", "").startswith("real_"):
                 continue  # the real call is scored above from its source files
+            if split != "all" and labels.get(row["call_id"], {}).get("split", split) != split:
+                continue
             if row.get("layout") == "mono" and row["call_id"] in labels:
                 clip = load_audio(path, layout="mono")
                 labelled = diarize(clip, transcribe_cached(clip, asr), opts)
                 acc = role_accuracy(labelled, utterance_truth(labels[row["call_id"]].get("utterances", [])))
-                report.roles.append({"call": row["call_id"] + " (mono sample)", **acc})
+                report.roles.append({"call": row["call_id"] + " (mono sample)", **acc,
+                                     "role_confidence": _confidence(labelled)})
             elif row.get("layout") == "stereo" and include_stereo_samples:
                 clip = load_audio(path, agent_channel=int(row.get("agent_channel") or 0))
                 if clip.layout == "stereo":
@@ -138,4 +142,8 @@ def _roles_on_mix(stereo: Audio, name: str, asr: TranscribeOptions, opts: Diariz
     def truth(start: float, end: float) -> str | None:
         return channel_truth(agent, caller, start, end)
 
-    return {"call": name, **role_accuracy(labelled, truth)}
+    return {"call": name, **role_accuracy(labelled, truth), "role_confidence": _confidence(labelled)}
+
+
+def _confidence(transcript: Transcript) -> float | None:
+    return (transcript.settings.get("diarization") or {}).get("role_confidence")

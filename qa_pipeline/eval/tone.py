@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from qa_pipeline.base.audio import load_audio
+from qa_pipeline.base.audio import Audio, load_audio
 from qa_pipeline.base.e5 import e5_model
 from qa_pipeline.config import ToneConfig, TranscribeOptions
 from qa_pipeline.contracts import Call
+from qa_pipeline.stages.diarize import diarize
 from qa_pipeline.stages.tone import acoustic
 from qa_pipeline.stages.tone.emotion import analyze_tone
 from qa_pipeline.stages.tone.sentiment import load_sentiment, predict_labels
@@ -113,22 +114,25 @@ def _load_call(samples_dir: Path, row: dict[str, str]):
     return audio, call
 
 
-def eval_samples(samples_dir: Path, tone_config: Any = None, asr: Any = None) -> dict[str, Any]:
-    """Run transcription (cached) and tone on every sample call with tone labels or a compliant flag."""
+def eval_samples(samples_dir: Path, tone_config: Any = None, asr: Any = None, split: str = "all") -> dict[str, Any]:
+    """Transcription (cached) and tone on every labelled call: recall of each labelled tone event, and flags
+    that match no event per hour of that speaker's speech (calm speech flagged is a false alarm)."""
 
     labels = json.loads((samples_dir / "labels.json").read_text(encoding="utf-8"))["calls"]
     with open(samples_dir / "manifest.csv", encoding="utf-8", newline="") as fh:
         manifest = {r["call_id"]: r for r in csv.DictReader(fh)}
     rows = []
+    calm_seconds = {"agent": 0.0, "caller": 0.0}
+    false_by_rule = {"emotional_agent": 0, "emotional_caller": 0}
     for call_id, label in labels.items():
-        expected = [e for e in label.get("events", []) if e.get("kind") == "tone"]
-        if call_id not in manifest or not (expected or label.get("compliant")):
+        if call_id not in manifest or split not in ("all", label.get("split", split)):
             continue
+        expected = [e for e in label.get("events", []) if e.get("kind") == "tone"]
         audio, call = _load_call(samples_dir, manifest[call_id])
         opts = asr or TranscribeOptions()
         if label.get("language") in ("zh", "en"):
             opts = dataclasses.replace(opts, language=label["language"])
-        transcript = transcribe_cached(audio, opts)
+        transcript = diarize(audio, transcribe_cached(audio, opts), None)
         result = analyze_tone(audio, transcript, call, tone_config)
         flags = [f for f in result.findings if f.kind == "tone"]
         hits = []
@@ -139,20 +143,67 @@ def eval_samples(samples_dir: Path, tone_config: Any = None, asr: Any = None) ->
         false_flags = [f for f in flags if not any(
             f.rule_id == e["rule"] and f.speaker == e["speaker"] and f.start < e["end"] and f.end > e["start"]
             for e in expected)]
+        for f in false_flags:
+            false_by_rule[f.rule_id] = false_by_rule.get(f.rule_id, 0) + 1
+        for speaker in calm_seconds:
+            # That speaker's speech outside their labelled tone events: where a flag is a false alarm.
+            spans = [(e["start"], e["end"]) for e in expected if e["speaker"] == speaker]
+            calm_seconds[speaker] += sum(max(0.0, u["end"] - u["start"]) for u in label.get("utterances", [])
+                                         if u["speaker"] == speaker
+                                         and not any(u["start"] < b and u["end"] > a for a, b in spans))
         rows.append({"call_id": call_id, "compliant": bool(label.get("compliant")), "expected": hits,
                      "flags": [{"rule": f.rule_id, "speaker": f.speaker, "start": f.start, "end": f.end,
                                 "peak": f.confidence} for f in flags],
                      "false_flags": len(false_flags),
                      "agitation": {sp: s.agitation for sp, s in result.summary.speakers.items()},
                      "trend": {sp: s.trend.direction if s.trend else None for sp, s in result.summary.speakers.items()}})
-    # A compliant call may still hold an angry caller (labelled as an expected event); what must not
-    # happen there is a flag that matches no labelled event.
     compliant = [r for r in rows if r["compliant"]]
     events = [e for r in rows for e in r["expected"]]
+    recall = {rule: _ratio(sum(e["found"] for e in events if e["rule"] == rule), sum(e["rule"] == rule for e in events))
+              for rule in ("emotional_caller", "emotional_agent")}
     return {"calls": rows,
             "compliant_flag_rate": (sum(r["false_flags"] > 0 for r in compliant) / len(compliant)) if compliant else None,
             "false_flags": sum(r["false_flags"] for r in rows),
-            "events_found": f"{sum(e['found'] for e in events)}/{len(events)}"}
+            "events_found": f"{sum(e['found'] for e in events)}/{len(events)}",
+            "recall": recall,
+            "false_flags_per_hour": {
+                "emotional_agent": _ratio(false_by_rule["emotional_agent"], calm_seconds["agent"] / 3600),
+                "emotional_caller": _ratio(false_by_rule["emotional_caller"], calm_seconds["caller"] / 3600)},
+            "calm_hours": {k: round(v / 3600, 3) for k, v in calm_seconds.items()}}
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b else None
+
+
+def eval_calm_real(shared: Path, tone_config: Any = None, asr: Any = None) -> dict[str, Any]:
+    """Flags on real recorded calls where nobody is emotional (calls_en, phone_en): false alarms per hour."""
+    out: dict[str, Any] = {"calls": [], "flags": 0, "agent_hours": 0.0, "speech_hours": 0.0}
+    agent_wav = shared / "calls_en" / "Auto_Repairs_40_UTC_agent.wav"
+    clips = []
+    if agent_wav.exists():
+        agent = load_audio(agent_wav).channels[0]
+        caller = load_audio(shared / "calls_en" / "Auto_Repairs_40_UTC_caller.wav").channels[0]
+        n = min(len(agent), len(caller))
+        clips.append(("calls_en/Auto_Repairs_40", Audio(str(agent_wav), "real-call", 8000, 2, "wav", n / 16000,
+                                                         [agent[:n], caller[:n]], "stereo")))
+    phone = shared / "phone_en" / "sample.wav"
+    if phone.exists():
+        clips.append(("phone_en/sample", load_audio(phone)))
+    for name, audio in clips:
+        opts = dataclasses.replace(asr or TranscribeOptions(), language="en")
+        transcript = diarize(audio, transcribe_cached(audio, opts), None)
+        result = analyze_tone(audio, transcript, Call(name, audio.path, layout=audio.layout), tone_config)
+        flags = [f for f in result.findings if f.kind == "tone"]
+        agent_s = sum(s.end - s.start for s in transcript.segments if s.speaker == "agent")
+        speech_s = sum(s.end - s.start for s in transcript.segments)
+        out["calls"].append({"call": name, "flags": [(f.rule_id, f.speaker, f.start, f.end) for f in flags],
+                             "agent_seconds": round(agent_s, 1), "speech_seconds": round(speech_s, 1)})
+        out["flags"] += len(flags)
+        out["agent_hours"] += agent_s / 3600
+        out["speech_hours"] += speech_s / 3600
+    out["flags_per_hour"] = _ratio(out["flags"], out["speech_hours"])
+    return out
 
 
 def bench(audio_path: Path, asr: Any = None, tone_config: Any = None, repeats: int = 3) -> dict[str, Any]:
@@ -197,10 +248,21 @@ def render(report: dict[str, Any]) -> str:
     if "samples" in report:
         smp = report["samples"]
         rate = smp["compliant_flag_rate"]
-        lines.append(f"sample calls: tone events found {smp['events_found']}; unlabelled flags {smp['false_flags']}; "
-                     f"compliant calls with an unlabelled flag: {'n/a' if rate is None else f'{100 * rate:.0f} %'}")
-        for row in smp["calls"]:
-            lines.append(f"  {row['call_id']:26s} compliant={row['compliant']!s:5s} expected="
-                         f"{[(e['rule'], e['start'], e['end'], e['found']) for e in row['expected']]} "
-                         f"flags={[(f['rule'], f['start'], f['end']) for f in row['flags']]} agitation={row['agitation']}")
+        lines.append(f"labelled calls: tone events found {smp['events_found']} (recall: emotional caller "
+                     f"{smp['recall']['emotional_caller']}, emotional agent {smp['recall']['emotional_agent']}); "
+                     f"unlabelled flags {smp['false_flags']}; compliant calls with an unlabelled flag: "
+                     f"{'n/a' if rate is None else f'{100 * rate:.0f} %'}")
+        fph = smp["false_flags_per_hour"]
+        lines.append(f"  false flags per hour of calm speech: emotional agent {fph['emotional_agent']} "
+                     f"({smp['calm_hours']['agent']} h of agent speech), emotional caller {fph['emotional_caller']} "
+                     f"({smp['calm_hours']['caller']} h)")
+        if report.get("show_calls"):
+            for row in smp["calls"]:
+                lines.append(f"  {row['call_id']:26s} compliant={row['compliant']!s:5s} expected="
+                             f"{[(e['rule'], e['start'], e['end'], e['found']) for e in row['expected']]} "
+                             f"flags={[(f['rule'], f['start'], f['end']) for f in row['flags']]} agitation={row['agitation']}")
+    if "calm_real" in report:
+        real = report["calm_real"]
+        lines.append(f"real calm calls ({', '.join(c['call'] for c in real['calls'])}): {real['flags']} flags in "
+                     f"{real['speech_hours']:.3f} h of speech ({real['flags_per_hour']} per hour)")
     return "\n".join(lines)

@@ -269,8 +269,23 @@ _AGENT_SERVICE = re.compile(
 _POLITE = re.compile(r"(please|thank you|thanks|sorry|certainly|of course|您|请|谢谢|对不起|再见)", re.IGNORECASE)
 
 
+# What a caller says about themselves and their problem, and asks for: the other side of the agent's cues.
+_CALLER = re.compile(
+    r"(i'?m calling (about|because|to|from)|i('m| am) (ringing|phoning)|i (bought|ordered|booked|paid|got a)|"
+    r"my name is \w+( \w+)? and|\bmy (car|order|account|card|bill|phone|parcel|package|booking|flight|policy|claim|"
+    r"son|daughter|wife|husband|mum|mom|dad)\b|i (want|need|would like|'d like) to|can you (help|tell|check)|"
+    r"could you (help|tell|check)|it('s| is) (not working|broken)|i have a (problem|question|complaint)|"
+    r"我想|我要|我打电话|我打过来|我的(卡|订单|账户|账号|手机|车|快递|包裹|保单|房子|孩子|电费|话费)|我买的|我订的|我在你们|"
+    r"帮我|你们(怎么|能不能|可以)|我有个问题|怎么回事)",
+    re.IGNORECASE,
+)
+FIRST_SPEAKER_BONUS = 1.0  # an inbound call is answered by the agent: the first voice leans agent
+
+
 def agent_likeness(texts: list[tuple[float, str]], call_start: float) -> float:
-    """How much a voice's words sound like the agent's: opening cues early, service phrases, politeness."""
+    """How much a voice's words sound like the agent's: opening cues early, service phrases and politeness
+    for, a caller's own problem and requests against (per square root of its words, so a talkative voice
+    does not win on volume)."""
     score = 0.0
     n_words = 0
     for start, text in texts:
@@ -279,7 +294,26 @@ def agent_likeness(texts: list[tuple[float, str]], call_start: float) -> float:
             score += 3.0 if start - call_start < 30 else 1.0
         score += 1.0 * len(_AGENT_SERVICE.findall(text))
         score += 0.25 * len(_POLITE.findall(text))
+        score -= 1.5 * len(_CALLER.findall(text))
     return score / max(1.0, np.sqrt(n_words))
+
+
+def role_scores(pairs: list[tuple[int, Segment]]) -> list[float]:
+    """Agent-likeness of voices 0 and 1 from what each says, the first to speak a little ahead."""
+    first = min((seg.start for _, seg in pairs), default=0.0)
+    scores = [agent_likeness([(seg.start, normalize_for_match(seg.text) if has_cjk(seg.text) else seg.text)
+                              for v, seg in pairs if v == k], first) for k in (0, 1)]
+    if pairs:
+        scores[min(pairs, key=lambda p: p[1].start)[0]] += FIRST_SPEAKER_BONUS / max(1.0, np.sqrt(len(pairs)))
+    return scores
+
+
+def role_confidence(scores: list[float]) -> float:
+    """0.5 (a coin toss) to 1 (no doubt) from how far apart the two voices' agent-likeness is."""
+    return round(float(1.0 / (1.0 + np.exp(-ROLE_SLOPE * abs(scores[0] - scores[1])))), 3)
+
+
+ROLE_SLOPE = 2.5  # a difference of one cue per sqrt-word gives 0.92
 
 
 def assign_words(transcript: Transcript, track: SpeakerTrack) -> list[tuple[int, Segment]]:
@@ -320,29 +354,28 @@ def diarize(
         agent_embedding = embed_voice_sample(opts.agent_voice)
     track = track_speakers(audio.channels[0], opts)
     pairs = assign_words(transcript, track)
-    agent_voice = pick_agent(track, pairs, agent_embedding)
+    agent_voice, confidence = pick_agent(track, pairs, agent_embedding)
     segments = [
         dataclasses.replace(seg, speaker="agent" if v == agent_voice else "caller")
         for v, seg in pairs
     ]
     segments.sort(key=lambda s: (s.start, s.end))
     settings = dict(transcript.settings)
-    settings["diarization"] = {**dataclasses.asdict(opts), "voices": track.n_speakers, "agent_voice_index": agent_voice}
+    settings["diarization"] = {**dataclasses.asdict(opts), "voices": track.n_speakers, "agent_voice_index": agent_voice,
+                               "role_confidence": confidence}
     return dataclasses.replace(transcript, segments=segments, settings=settings)
 
 
-def pick_agent(track: SpeakerTrack, pairs: list[tuple[int, Segment]], agent_embedding: np.ndarray | None) -> int:
-    """Which voice is the agent: by a voice sample when given, else by what each voice says."""
+def pick_agent(track: SpeakerTrack, pairs: list[tuple[int, Segment]], agent_embedding: np.ndarray | None) -> tuple[int, float]:
+    """Which voice is the agent, and how sure: by a voice sample when given, else by what each voice says."""
     if track.n_speakers < 2:
         # One voice: on a call centre's line, a lone voice is the agent
         # (voicemail greetings and one-sided recordings are the agent's side).
-        return 0
+        return 0, 1.0
     if agent_embedding is not None:
-        return int(np.argmax(track.centroids @ agent_embedding))
-    first = min((seg.start for _, seg in pairs), default=0.0)
-    scores = [agent_likeness([(seg.start, normalize_for_match(seg.text) if has_cjk(seg.text) else seg.text)
-                              for v, seg in pairs if v == k], first) for k in (0, 1)]
+        sims = track.centroids @ agent_embedding
+        return int(np.argmax(sims)), round(float(min(1.0, 0.5 + abs(sims[0] - sims[1]))), 3)
+    scores = role_scores(pairs)
     if scores[0] == scores[1]:
-        # No cue either way: on an inbound line the agent usually speaks first.
-        return pairs[0][0] if pairs else 0
-    return 0 if scores[0] > scores[1] else 1
+        return (pairs[0][0] if pairs else 0), 0.5
+    return (0 if scores[0] > scores[1] else 1), role_confidence(scores)

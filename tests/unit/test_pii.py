@@ -12,7 +12,7 @@ from qa_pipeline.base.audio import Audio
 from qa_pipeline.config import ConfigError, PrivacyConfig, load_config
 from qa_pipeline.contracts import Call, Segment, Transcript, Word
 from qa_pipeline.stages.pii.checks import classify_digits, cn_id_valid, luhn_valid, phone_kind
-from qa_pipeline.stages.pii.detect import detect_pii
+from qa_pipeline.stages.pii.detect import detect_pii, masked_numbers
 from qa_pipeline.stages.pii.redact import redact_audio, redact_transcript
 
 
@@ -108,8 +108,10 @@ def test_english_spoken_phone_across_segments_of_one_speaker():
 
 
 def test_english_double_triple_and_oh():
-    f = detect_pii(transcript("en", ("caller", "it is double five, triple seven, oh one two three")), CALL)
+    t = transcript("en", ("caller", "it is double five, triple seven, oh one two three"))
+    f = masked_numbers(t, CALL)
     assert len(f) == 1 and f[0].details.n_digits == 9
+    assert detect_pii(t, CALL) == []  # nine digits of no established type: masked, not personal data
 
 
 def test_written_phone_and_card_and_agent_readback():
@@ -181,7 +183,7 @@ def test_redacted_mandarin_transcript():
 def test_redact_audio_tone_on_the_speakers_channel_only():
     audio = _audio(2)
     t = transcript("en", ("caller", "four one five five five five two six seven one"))
-    f = detect_pii(t, CALL)
+    f = masked_numbers(t, CALL)  # every long number is covered in the audio, personal data or not
     out = redact_audio(audio, f, "tone", pad=0.0)
     a, b = int(f[0].start * 16000), int(f[0].end * 16000)
     np.testing.assert_array_equal(out[0], audio.channels[0])  # agent channel untouched
@@ -197,7 +199,7 @@ def test_redact_audio_tone_on_the_speakers_channel_only():
 
 def test_redact_audio_mono_uses_the_one_channel():
     audio = _audio(1)
-    f = detect_pii(transcript("en", ("agent", "four one five five five five two six seven one")), CALL)
+    f = masked_numbers(transcript("en", ("agent", "four one five five five five two six seven one")), CALL)
     out = redact_audio(audio, f, "silence", pad=0.0)
     assert not np.any(out[0][int(f[0].start * 16000) : int(f[0].end * 16000)])
 
@@ -278,12 +280,13 @@ def test_sound_reader_can_be_switched_off():
 def test_written_digits_are_not_retyped_by_a_stray_sound():
     # real ASR (zh_pii_update): the ID came back as 17 written digits after 是 (shi ~ si = 4); adding that
     # one 是 makes 18 digits that happen to pass Luhn. The written-digit finding must stay as it was.
-    found = detect_pii(transcript("zh", ("caller", "我的深圳套马是11105195102202010")), CALL)
+    found = masked_numbers(transcript("zh", ("caller", "我的深圳套马是11105195102202010")), CALL)
     assert types(found) == ["digits"] and found[0].details.read_by == ""
     # 15 written digits that fail Luhn; with 是 (4) in front they are a Luhn-valid 16-digit string
     assert luhn_valid("4622202123456784") and not luhn_valid("622202123456784")
     found = detect_pii(transcript("zh", ("caller", "卡号是622202123456784")), CALL)
-    assert types(found) == ["digits"] and found[0].details.read_by == ""
+    # …and 卡号 before them says what they are: a card with a digit missed, not a sound-read 16-digit one
+    assert types(found) == ["bank_card"] and found[0].details.read_by == "" and found[0].details.n_digits == 15
 
 
 @pytest.mark.parametrize("text", ORDINARY_ZH)
@@ -328,7 +331,7 @@ def test_email_without_at_needs_cue_and_name(text):
 def test_sound_reading_completes_a_partly_written_number():
     # the first five digits heard as look-alikes, the last six written: one phone number, covering both parts
     t = transcript("zh", ("caller", "号码要爬爬起屋757518。"))
-    assert types(detect_pii(t, CALL, PrivacyConfig(sound_digits=False))) == ["digits"]
+    assert types(masked_numbers(t, CALL, PrivacyConfig(sound_digits=False))) == ["digits"]
     found = detect_pii(t, CALL)
     assert types(found) == ["phone"] and found[0].details.read_by == "sound"
     assert found[0].start == pytest.approx(2 * 0.35) and found[0].details.masked.endswith("7518")
@@ -356,7 +359,9 @@ def test_a_number_split_between_speakers_on_a_mono_call_is_found_whole():
     assert [(f.speaker, f.details.n_digits, f.details.type) for f in mono] == [("caller", 16, "bank_card")]
     stereo = detect_pii(tr, Call(call_id="s", audio_path="s.wav", layout="stereo"))
     # Stereo: the agent's 4 digits are the agent's; the caller's 8 + 4 make a 12-digit string, not a card.
-    assert [(f.speaker, f.details.n_digits, f.details.type) for f in stereo] == [("caller", 12, "digits")]
+    # (no card: masked as a number, not a finding)
+    masked = masked_numbers(tr, Call(call_id="s", audio_path="s.wav", layout="stereo"))
+    assert stereo == [] and [(f.speaker, f.details.n_digits, f.details.type) for f in masked] == [("caller", 12, "digits")]
 
 
 def test_one_misheard_word_inside_a_long_number_does_not_end_it():

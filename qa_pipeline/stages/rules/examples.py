@@ -56,7 +56,7 @@ def check_step_examples(pack: RulePack) -> list[ExampleFailure]:
     """Each step's positive examples must pass it (ignoring windows and conditions); negative ones must not."""
     failures = []
     for step in pack.steps.values():
-        bare = dataclasses.replace(step, window=None, when=None)
+        bare = dataclasses.replace(step, window=None, when=None, restates=False)  # an example stands alone
         for kind, texts in (("positive", step.examples.positive), ("negative", step.examples.negative)):
             for text in texts:
                 result = evaluate_step(bare, example_transcript(text, step.speaker, pack.language), pack)

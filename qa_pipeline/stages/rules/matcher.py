@@ -57,6 +57,21 @@ BOUNDARY = "\x00"  # code of the token put between distant segments: never part 
 # Negations never match fuzzily: "这是我们的责任" is not "不是我们的责任", "I do know" is not "I don't know".
 NEGATIONS = frozenset({"bu", "mei", "bie", "not", "no", "dont", "didnt", "doesnt", "never", "cant",
                        "cannot", "wont", "isnt", "arent", "wasnt", "havent", "nothing", "nobody"})
+# Words that carry grammar, not content (normalised tokens: English words without apostrophes, Mandarin
+# characters). The content-word guard and restatement look past them.
+FUNCTION_WORDS = frozenset("""
+a an the and or but if so then than that this these those there here it its is are was were be been being am
+do does did doing have has had having will would shall should can could may might must i me my mine we us our
+ours you your yours he him his she her hers they them their theirs what which who whom whose when where why how
+to of in on at by for with from up down out over under again further once about into through during before after
+above below off just also very too only own same such more most other some any each few all both no not nor
+im ive id ill youre youve youd youll hes shes its were theyre theyve weve thats whats theres lets dont doesnt didnt
+cant cannot wont isnt arent wasnt werent havent hasnt hadnt wouldnt shouldnt couldnt oh um uh er ah okay ok yeah yes
+well right sure please thank thanks sir madam mr mrs ms miss like get got go going gonna want really actually
+的 了 吗 呢 吧 啊 呀 哦 嗯 呃 么 嘛 哈 啦 是 在 有 和 与 及 或 也 都 就 还 又 再 才 很 太 更 最 不 没 别 这 那 哪 此 些 个 们 我 你 您 他 她 它
+将 把 被 让 给 对 向 从 到 于 为 以 而 且 但 却 如 若 要 会 能 可 以 之 其 所 得 地 着 过 一 下 上 里 中 好 请 谢
+""".split())
+
 
 
 _codes: dict[str, str] = {}
@@ -226,6 +241,7 @@ class Phrase:
     fine_pieces: list[tuple[int, str]]  # single-token pieces (English), used when no piece occurs
     sound: str = ""  # Metaphone keys spelled out (English phrases of PHONETIC_MIN_WORDS words or more)
     min_near: int = 3  # MIN_NEAR_TOKENS of the phrase's language
+    content: tuple[str, ...] = ()  # sound keys of its content words (not FUNCTION_WORDS)
 
 
 @lru_cache(maxsize=20000)
@@ -249,8 +265,9 @@ def compile_phrase(text: str, threshold: float = 0.8) -> Phrase | None:
     fine = split(m) if m >= 4 and not has_cjk(text) else []
     letters = "".join(k + " " for k in keys)
     sound = sound_letters(keys) if m >= PHONETIC_MIN_WORDS and not has_cjk(text) else ""
+    content = tuple(k for tok, k in zip(tokens, keys) if tok not in FUNCTION_WORDS)
     return Phrase(text, surf, key_codes, pieces, keys, letters, tuple(sorted(k for k in keys if k in NEGATIONS)),
-                  fine, sound, MIN_NEAR_TOKENS["zh" if has_cjk(text) else "en"])
+                  fine, sound, MIN_NEAR_TOKENS["zh" if has_cjk(text) else "en"], content)
 
 
 def _find_all(haystack: str, needle: str) -> list[int]:
@@ -281,7 +298,7 @@ MIN_NEAR_TOKENS = {"zh": 4, "en": 3}
 
 
 def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min_sound: int = 3,
-                phonetic: bool = False, min_near: int | None = None) -> list[Match]:
+                phonetic: bool = False, min_near: int | None = None, content_guard: bool = False) -> list[Match]:
     """Every occurrence of one phrase in a stream, by the given tier (and the tiers below it).
 
     Phrases shorter than ``min_sound`` tokens match by their written form only: one or two syllables
@@ -362,18 +379,28 @@ def find_phrase(phrase: Phrase, stream: Stream, tier: str, threshold: float, min
             span_keys = [stream.tokens[k].key for k in range(a, b)]
             if tuple(sorted(k for k in span_keys if k in NEGATIONS)) != phrase.negations:
                 continue  # a negation must be heard as in the phrase
+            if content_guard and not _same_content(phrase.content, span_keys):
+                continue  # near in sound but not in what it is about ("how much do you want to pay" ~ "... earn")
             covered.update(range(a, b))
             out[a] = Match(a, b, round(score / 100 * 0.95, 3), "fuzzy", phrase.text)
     return list(out.values())
 
 
+def _same_content(content: tuple[str, ...], span_keys: list[str]) -> bool:
+    """Every content word of the phrase is heard in the span: by its sound key (Mandarin pinyin), or for an
+    English word also as an inflection of it (problem / problems, charge / charged)."""
+    keys = set(span_keys)
+    return all(k in keys or (k.isascii() and any(fuzz.ratio(k, s) >= 80 for s in keys)) for k in content)
+
+
 def find_any(phrases: list[str], patterns: list[str], stream: Stream, tier: str, threshold: float,
-             min_sound: int = 3, phonetic: bool = False, min_near: int | None = None) -> list[Match]:
+             min_sound: int = 3, phonetic: bool = False, min_near: int | None = None,
+             content_guard: bool = False) -> list[Match]:
     matches: list[Match] = []
     for text in phrases:
         phrase = compile_phrase(text, threshold)
         if phrase is not None:
-            matches += find_phrase(phrase, stream, tier, threshold, min_sound, phonetic, min_near)
+            matches += find_phrase(phrase, stream, tier, threshold, min_sound, phonetic, min_near, content_guard)
     if TIER_RANK[tier] >= TIER_RANK["regex"]:
         for pattern in patterns:
             for mo in _regex(pattern).finditer(stream.text):
@@ -415,14 +442,37 @@ def streams_for(streams: dict[str, Stream], speaker: str) -> list[tuple[Stream, 
     return out
 
 
-def rule_matches(rule: Rule | Cue, stream: Stream, max_tier: str = "semantic") -> list[Match]:
+def rule_matches(rule: Rule | Cue, stream: Stream, max_tier: str = "semantic", semantic: list[Match] = ()) -> list[Match]:
+    """The rule's lexical matches in the stream, with ``semantic`` ones (sentences the semantic tier gave the
+    rule) merged in; the rule's exceptions apply to both."""
     tier = rule.tier if TIER_RANK[rule.tier] <= TIER_RANK[max_tier] else max_tier
     patterns = getattr(rule, "patterns", [])
     phonetic = PHONETIC_KINDS.get(getattr(rule, "kind", "cue"), False)
-    matches = merge_matches(find_any(rule.phrases, patterns, stream, tier, rule.threshold, phonetic=phonetic))
+    # Blame needs the content words heard: a near match on function words alone is no evidence against an agent.
+    lexical = find_any(rule.phrases, patterns, stream, tier, rule.threshold, phonetic=phonetic,
+                       content_guard=getattr(rule, "kind", "") == "banned_phrase")
+    # A sentence already matched by its words keeps that (more exact) match.
+    semantic = [s for s in semantic if not any(m.start < s.end and s.start < m.end for m in lexical)]
+    matches = merge_matches(lexical + list(semantic))
     exceptions = getattr(rule, "exceptions", [])
     if matches and exceptions:
         # Exceptions often extend the banned phrase by a word (不知道您): they must be heard nearly whole.
         ex = find_any(exceptions, [], stream, tier, max(rule.threshold, 0.95))
         matches = [mt for mt in matches if not _excepted(mt, ex, getattr(rule, "exception_window", 8))]
     return matches
+
+
+def sentences(stream: Stream) -> list[tuple[int, int]]:
+    """Token spans of the stream's sentences (split at sentence ends, segment joins and boundaries)."""
+    spans, start = [], 0
+    for i, tok in enumerate(stream.tokens):
+        if tok.surface == BOUNDARY:
+            if i > start:
+                spans.append((start, i))
+            start = i + 1
+        elif tok.sentence_end:
+            spans.append((start, i + 1))
+            start = i + 1
+    if start < len(stream.tokens):
+        spans.append((start, len(stream.tokens)))
+    return spans

@@ -89,7 +89,10 @@ class Step:
     severity: str = "major"
     auto_fail: bool = False
     threshold: float = 0.0  # fuzzy similarity; 0 = the language default
-    semantic_threshold: float = 0.9  # cosine similarity of multilingual-e5-small embeddings
+    must_say: list[str] = field(default_factory=list)  # words that must be heard near the step's evidence
+    restates: bool = False  # the step restates what was said before it (a recap)
+    restate_min: float = 0.15  # ... this share of its content at least
+    confirmations: list[str] = field(default_factory=list)  # endings of a confirmation question (…对吗, …right)
     examples: Examples = field(default_factory=Examples)
     version: str = ""
     source: str = ""
@@ -110,6 +113,26 @@ class Cue:
 
 
 @dataclass
+class Intents:
+    """What the rules and steps mean, as example sentences: the semantic tier classifies each sentence by
+    its nearest examples (stages/rules/intents.py). A QA lead teaches the pack by adding sentences here, not
+    regexes. ``by_id``: examples per rule id (banned and escalation) and per step id; ``neutral_*``:
+    ordinary talk of that speaker that must not be given any of them (look-alikes first)."""
+
+    by_id: dict[str, list[str]] = field(default_factory=dict)
+    neutral_agent: list[str] = field(default_factory=list)
+    neutral_caller: list[str] = field(default_factory=list)
+    step_near_misses: list[str] = field(default_factory=list)
+    threshold: float = 0.0  # cosine similarity (mean of the k nearest) a sentence needs; 0: INTENT_DEFAULTS
+    margin: float = 0.0  # ... and by how much it must beat the nearest other class, neutral included
+    version: str = ""
+
+
+# Measured on the dev half of evalsets/utterances (docs/evaluation.md); a pack may set its own.
+INTENT_DEFAULTS = {"threshold": 0.5, "margin": 0.05}
+
+
+@dataclass
 class RulePack:
     language: str
     version: str
@@ -118,6 +141,7 @@ class RulePack:
     cues: dict[str, Cue] = field(default_factory=dict)
     call_types: dict[str, list[str]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    intents: Intents = field(default_factory=lambda: Intents())
 
     def steps_for(self, call_type: str | None) -> list[Step]:
         """The ordered steps of a call type; unknown types get ``default``."""
@@ -207,7 +231,10 @@ def _step(path: Path, data: Any, where: str, version: str) -> Step:
         severity=r.choice("severity", SEVERITIES, "major"),
         auto_fail=r.get("auto_fail", bool, False),
         threshold=r.unit("threshold", 0.0),
-        semantic_threshold=r.unit("semantic_threshold", 0.9),
+        must_say=r.strings("must_say"),
+        restates=r.get("restates", bool, False),
+        restate_min=r.unit("restate_min", 0.15),
+        confirmations=r.strings("confirmations"),
         examples=_examples(r),
         version=version,
         source=r.source(),
@@ -234,6 +261,24 @@ def _cue(path: Path, data: Any, where: str, version: str) -> Cue:
     return cue
 
 
+def _intents(r: Reader, version: str) -> Intents:
+    intents = Intents(version=version)
+    for key in ("rules", "steps"):
+        group = r.get(key, dict, {})
+        if group:
+            gr = _reader(r.path, group, f"intents.{key}")
+            for item_id in list(group):
+                intents.by_id[str(item_id)] = gr.strings(str(item_id))
+            gr.finish()
+    intents.neutral_agent = r.strings("neutral_agent")
+    intents.neutral_caller = r.strings("neutral_caller")
+    intents.step_near_misses = r.strings("step_near_misses")
+    intents.threshold = r.unit("threshold", 0.0)
+    intents.margin = r.get("margin", float, 0.0)
+    r.finish()
+    return intents
+
+
 def read_pack_file(path: Path) -> dict[str, Any]:
     """Parse and validate one pack file; returns its parts (not yet merged)."""
     data = load_yaml(path, RulePackError)
@@ -256,6 +301,9 @@ def read_pack_file(path: Path) -> dict[str, Any]:
                                     f"duplicate id {obj.id!r} (first at line {seen[obj.id]})")
             seen[obj.id] = getattr(item, "line", 0)
             out[key].append(obj)
+    data_intents = top.get("intents", dict, None)
+    if data_intents is not None:
+        out["intents"] = _intents(_reader(path, data_intents, "intents"), version)
     types = top.get("call_types", dict, {})
     if types:
         tr = _reader(path, types, "call_types")
@@ -315,6 +363,7 @@ def _load_rule_pack(state: tuple[tuple[str, int, int], ...], language: str) -> R
         versions.append(f"{path.stem}@{part['version']}")
         for key, item_id in part["disabled"]:
             getattr(pack, key).pop(item_id, None)
+            pack.intents.by_id.pop(item_id, None)  # a rule switched off takes its examples with it
         for rule in part["rules"]:
             pack.rules[rule.id] = rule
         for step in part["steps"]:
@@ -322,11 +371,20 @@ def _load_rule_pack(state: tuple[tuple[str, int, int], ...], language: str) -> R
         for cue in part["cues"]:
             pack.cues[cue.id] = cue
         pack.call_types.update(part["call_types"])
+        if "intents" in part:
+            new = part["intents"]
+            pack.intents.by_id.update(new.by_id)
+            for name in ("neutral_agent", "neutral_caller", "step_near_misses"):
+                setattr(pack.intents, name, [*getattr(pack.intents, name), *getattr(new, name)])
+            pack.intents.threshold = new.threshold or pack.intents.threshold
+            pack.intents.margin = new.margin or pack.intents.margin
     pack.version = "+".join(versions) or "empty"
     for item in [*pack.rules.values(), *pack.cues.values()]:
         item.threshold = item.threshold or DEFAULT_THRESHOLD[language]
     for step in pack.steps.values():
         step.threshold = step.threshold or DEFAULT_STEP_THRESHOLD[language]
+    pack.intents.threshold = pack.intents.threshold or INTENT_DEFAULTS["threshold"]
+    pack.intents.margin = pack.intents.margin or INTENT_DEFAULTS["margin"]
     _check_references(pack)
     return pack
 
@@ -342,3 +400,8 @@ def _check_references(pack: RulePack) -> None:
             path, _, line = step.source.rpartition(":")
             raise RulePackError(path, int(line) if line.isdigit() else None, f"steps.{step.id}.when",
                                 f"unknown cue {step.when!r}; known: {', '.join(sorted(pack.cues))}")
+    known = {*pack.rules, *pack.steps}
+    for item_id in pack.intents.by_id:
+        if item_id not in known:
+            raise RulePackError(pack.files[-1] if pack.files else "<pack>", None, f"intents.{item_id}",
+                                "no rule or step has this id")

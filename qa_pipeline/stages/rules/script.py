@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
-
-from qa_pipeline.base.e5 import embed
-from qa_pipeline.base.textnorm import has_cjk
+from qa_pipeline.base.textnorm import has_cjk, normalize_for_match
 from qa_pipeline.contracts import Call, Finding, StepResult, Transcript, from_data
+from qa_pipeline.stages.rules.intents import CallIntents, call_intents
 from qa_pipeline.stages.rules.matcher import (
     BOUNDARY,
+    FUNCTION_WORDS,
     PHONETIC_KINDS,
     Match,
     Stream,
@@ -32,6 +31,7 @@ from qa_pipeline.stages.rules.matcher import (
     merge_matches,
     normalize_tokens,
     rule_matches,
+    sentences,
     streams_for,
 )
 from qa_pipeline.stages.rules.pack import TIER_RANK, RulePack, Step
@@ -73,59 +73,72 @@ def step_lexical(step: Step, stream: Stream, max_tier: str = "semantic") -> tupl
 
 
 # ---------------------------------------------------------------- semantic tier
-def sentences(stream: Stream) -> list[tuple[int, int]]:
-    """Token spans of the stream's sentences (split at sentence ends, segment joins and boundaries)."""
-    spans, start = [], 0
-    for i, tok in enumerate(stream.tokens):
-        if tok.surface == BOUNDARY:
-            if i > start:
-                spans.append((start, i))
-            start = i + 1
-        elif tok.sentence_end:
-            spans.append((start, i + 1))
-            start = i + 1
-    if start < len(stream.tokens):
-        spans.append((start, len(stream.tokens)))
-    return spans
+# ---------------------------------------------------------------- what a passing step must also show
+SAY_SLACK = 5.0  # seconds either side of a step's evidence in which its must_say words may be heard
 
 
-# Only whole-sentence phrasings are semantic exemplars: a 3-character fragment such as 我已经帮您 embeds
-# close to almost any sentence of an agent.
-MIN_SEMANTIC_TOKENS = {"zh": 8, "en": 5}  # characters / words
+def _says_what_it_must(step: Step, stream: Stream, m: Match, max_tier: str) -> bool:
+    """The step's required words (Mandarin greetings: 您好) are heard near its evidence, whatever tier found it."""
+    if not step.must_say or (m.tier != "semantic" and any(word in m.phrase for word in step.must_say)):
+        return True  # (a whole phrasing that holds the word, heard with a syllable off, holds it too)
+    t0, t1 = stream.tokens[m.start].start - SAY_SLACK, stream.tokens[m.end - 1].end + SAY_SLACK
+    tier = "fuzzy" if TIER_RANK[max_tier] >= TIER_RANK["fuzzy"] else max_tier
+    return any(t0 <= stream.tokens[h.start].start <= t1
+               for h in find_any(step.must_say, [], stream, tier, step.threshold, min_sound=2))
 
-# Small talk that every step's short phrasings resemble: a sentence closer to these than to the
-# step is not the step (embeddings of short sentences are all fairly similar).
-NEUTRAL = ["好的", "嗯嗯", "请稍等", "稍等一下", "是的", "对", "可以", "okay", "sure", "alright", "one moment please",
-           "yes", "let me see", "all right", "hold on", "wonderful"]
+
+def content_units(tokens: list[str]) -> set[str]:
+    """What a sentence is about: English words other than function words; Mandarin pairs of adjacent
+    characters neither of which is a function character (single characters are too common to say anything)."""
+    if any(has_cjk(t) for t in tokens):
+        keep = [t if t not in FUNCTION_WORDS else None for t in tokens]
+        return {a + b for a, b in zip(keep, keep[1:]) if a and b and has_cjk(a) and has_cjk(b)} | {
+            w for w in keep if w and not has_cjk(w) and len(w) > 1}
+    return {t for t in tokens if t not in FUNCTION_WORDS}
 
 
-def semantic_matches(step: Step, stream: Stream, keep, pack: RulePack,
-                     segment_texts: dict[tuple[float, float], str] | None = None) -> list[Match]:
-    """Sentences (filtered by ``keep(a, b)``) whose nearest phrasing, among this step's, the other steps'
-    and small talk, is one of this step's, with cosine similarity at least the step's threshold.
+def restatement(stream: Stream, m: Match, streams: dict[str, Stream]) -> float:
+    """How much of a sentence's content was said before it in the call, by either party: a recap restates
+    the caller's issue or what was agreed, it does not bring news. The share of its content units heard
+    before, or 0 when fewer than RESTATE_MIN_SHARED of them were."""
+    a, b = _sentence_around(stream, m)
+    mine = content_units([t.surface for t in stream.tokens[a:b]])
+    if not mine:
+        return 0.0
+    start = stream.tokens[a].start
+    before: set[str] = set()
+    for other in streams.values():
+        before |= content_units([t.surface for t in other.tokens if t.end <= start and t.surface != BOUNDARY])
+    shared = len(mine & before)
+    return shared / len(mine) if shared >= RESTATE_MIN_SHARED else 0.0
 
-    ``segment_texts`` (the speaker's segments' display text by (start, end)): a sentence that is a whole
-    segment is embedded as that text, the very string text sentiment embeds, so the call pays once."""
-    exemplars = [p for p in step.phrases
-                 if len(normalize_tokens(p)) >= MIN_SEMANTIC_TOKENS["zh" if has_cjk(p) else "en"]]
-    if not exemplars:
-        return []
-    spans = [(a, b) for a, b in sentences(stream) if keep(a, b)]
-    if not spans:
-        return []
-    others = [p for s in pack.steps.values() if s.id != step.id for p in s.phrases] + NEUTRAL
-    whole = segment_texts or {}
-    texts = [whole.get((round(stream.tokens[a].start, 2), round(stream.tokens[b - 1].end, 2))) or stream.display(a, b)
-             for a, b in spans]
-    units = embed(texts)
-    own = units @ embed(exemplars).T
-    rival = (units @ embed(others).T).max(axis=1)
+
+RESTATE_MIN_SHARED = 2  # content units: one shared word ("card", 问题) is no restatement
+
+
+def _sentence_around(stream: Stream, m: Match) -> tuple[int, int]:
+    for a, b in sentences(stream):
+        if a <= m.start < b:
+            return a, max(b, m.end)
+    return m.start, m.end
+
+
+def confirmation_questions(stream: Stream, step: Step) -> list[Match]:
+    """Sentences that end by asking the caller to confirm (…, right? / …，对吗？): recap candidates. A short
+    tag (“Yeah?”, “对吧？”) stands for the sentence before it, which is what it asks about."""
     out = []
-    for (a, b), row, other in zip(spans, own, rival):
-        best = int(np.argmax(row))
-        if row[best] >= step.semantic_threshold and row[best] > other:
-            out.append(Match(a, b, round(float(row[best]), 3), "semantic", exemplars[best]))
+    spans = sentences(stream)
+    for n, (a, b) in enumerate(spans):
+        tail = normalize_for_match(stream.display(a, b))[-24:]
+        if not any(normalize_for_match(c) in tail for c in step.confirmations):
+            continue
+        if n and b - a <= SHORT_TAG and BOUNDARY not in stream.keys[spans[n - 1][0]:b]:
+            a = spans[n - 1][0]
+        out.append(Match(a, b, 0.8, "semantic", "(confirmation question)"))
     return out
+
+
+SHORT_TAG = 5  # tokens
 
 
 # ---------------------------------------------------------------- steps
@@ -185,8 +198,10 @@ def _cluster(matches: list[Match], stream: Stream, from_end: bool) -> list[Match
 
 
 def evaluate_step(step: Step, transcript: Transcript, pack: RulePack, max_tier: str = "semantic",
-                  streams: dict[str, Stream] | None = None) -> StepOutcome:
+                  streams: dict[str, Stream] | None = None, intents: CallIntents | None = None) -> StepOutcome:
     streams = streams if streams is not None else build_streams(transcript)
+    if intents is None and step.tier == "semantic" and TIER_RANK[max_tier] >= TIER_RANK["semantic"]:
+        intents = call_intents(transcript, streams, pack)
     first, last = speech_bounds(transcript)
     lo, hi = first, last
     if step.window is not None:
@@ -207,22 +222,28 @@ def evaluate_step(step: Step, transcript: Transcript, pack: RulePack, max_tier: 
             in_window = t0 <= hi if step.window and step.window.anchor == "start" else t1 >= lo
             return in_window and (after is None or t1 >= after)
 
+        def fits(m: Match, stream: Stream = stream) -> bool:
+            return keep(m.start, m.end) and _says_what_it_must(step, stream, m, max_tier) and (
+                not step.restates or restatement(stream, m, streams) >= step.restate_min)
+
         whole, parts = step_lexical(step, stream, max_tier)
-        whole = [m for m in whole if keep(m.start, m.end)]
+        whole = [m for m in whole if fits(m)]
         parts = {name: [m for m in ms if keep(m.start, m.end)] for name, ms in parts.items()}
         chosen: list[Match] = []
         occurrences = whole + [m for ms in parts.values() for m in ms]
+        from_end = bool(step.window and step.window.anchor == "end")
         if parts and all(parts.values()):
-            pick = (lambda ms: ms[-1]) if step.window and step.window.anchor == "end" else (lambda ms: ms[0])
+            pick = (lambda ms: ms[-1]) if from_end else (lambda ms: ms[0])
             chosen = sorted((pick(ms) for ms in parts.values()), key=lambda m: m.start)
-        elif whole:
-            chosen = _cluster(whole, stream, from_end=bool(step.window and step.window.anchor == "end"))
-        elif step.tier == "semantic" and TIER_RANK[max_tier] >= TIER_RANK["semantic"]:
-            segment_texts = {(round(s.start, 2), round(s.end, 2)): s.text
-                             for s in transcript.segments if s.speaker == stream.speaker}
-            sem = semantic_matches(step, stream, keep, pack, segment_texts)
+        if not chosen and whole:
+            chosen = _cluster(whole, stream, from_end=from_end)
+        if not chosen and intents is not None and step.tier == "semantic" and TIER_RANK[max_tier] >= TIER_RANK["semantic"]:
+            sem = [m for m in (Match(s.start, s.end, s.hit.score, "semantic", s.hit.nearest)
+                               for speaker, s in intents.hits(step.id, "agent") if speaker == stream.speaker) if fits(m)]
+            if step.restates:  # a confirmation question that restates what was said is a recap however it is worded
+                sem += [m for m in confirmation_questions(stream, step) if fits(m)]
             if sem:
-                chosen = [sem[-1] if step.window and step.window.anchor == "end" else sem[0]]
+                chosen = [max(sem, key=lambda m: m.start) if from_end else min(sem, key=lambda m: m.start)]
                 occurrences = sem
         if chosen and best is None:
             best = (stream, chosen)
@@ -249,10 +270,13 @@ def evaluate_step(step: Step, transcript: Transcript, pack: RulePack, max_tier: 
 
 
 def check_script(transcript: Transcript, call: Call, pack: RulePack, max_tier: str = "semantic",
-                 streams: dict[str, Stream] | None = None) -> list[Finding]:
+                 streams: dict[str, Stream] | None = None, intents: CallIntents | None = None) -> list[Finding]:
     """One ``script_step`` finding per step of the call's type, plus one per order violation."""
     streams = streams if streams is not None else build_streams(transcript)
-    results = [evaluate_step(step, transcript, pack, max_tier, streams) for step in pack.steps_for(call.call_type)]
+    if intents is None and TIER_RANK[max_tier] >= TIER_RANK["semantic"]:
+        intents = call_intents(transcript, streams, pack)
+    results = [evaluate_step(step, transcript, pack, max_tier, streams, intents)
+               for step in pack.steps_for(call.call_type)]
     findings = [
         Finding(call_id=call.call_id, kind="script_step", rule_id=r.step.id, rule_version=pack.version,
                 speaker=r.speaker, start=r.start, end=r.end, evidence=r.evidence,  # type: ignore[arg-type]
