@@ -33,7 +33,8 @@ fails while a command, option or argument has no entry here.
 Common to all commands:
 - `qa COMMAND --help` prints the same information; `qa --version` prints the version.
 - Exit statuses are those of [exit-codes.md](exit-codes.md): a configuration error is 4, a wrong command line
-  or human input 2, and so on. Errors are one line on stderr, never a traceback.
+  or human input 2, and so on. An error the product expects is one line on stderr; only a bug (status 1)
+  prints a traceback.
 - `--config qa.yaml` is the file of [configuration.md](configuration.md) (default: `$QA_CONFIG`, else the
   built-in defaults). `--db` is the SQLite database (default `qa.db` in the working directory).
 - `--json` prints machine-readable JSON on stdout instead of the human view.
