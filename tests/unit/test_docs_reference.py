@@ -26,7 +26,7 @@ CLI_DOC = DOCS / "reference" / "cli.md"
 CONFIG_DOC = DOCS / "reference" / "configuration.md"
 API_DOC = DOCS / "reference" / "api.md"
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
-FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
+FENCE = re.compile(r"^[ \t]*(```|~~~).*?^[ \t]*\1", re.MULTILINE | re.DOTALL)  # code blocks, also indented
 
 
 def commands() -> dict[str, Any]:
