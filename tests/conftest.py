@@ -64,3 +64,12 @@ def copy_db(src: Path, dest_dir: Path) -> Path:
     with sqlite3.connect(src) as a, sqlite3.connect(dest) as b:
         a.backup(b)
     return dest
+
+
+@pytest.fixture(scope="session")
+def reference_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The labelled sample calls through the real stages on their reference transcripts (no Whisper, ~10 s),
+    once per session (tests/reference_db.py). Tests that write to it take a copy (``copy_db``)."""
+    from tests.reference_db import build_reference_db
+
+    return build_reference_db(tmp_path_factory.mktemp("reference_db") / "qa.db")
