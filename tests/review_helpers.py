@@ -59,10 +59,12 @@ def sql(db: Path, query: str, *params: Any) -> list[tuple]:
 
 
 def flagged_call(db: Path, min_findings: int = 2) -> tuple[str, list[tuple[str, str]]]:
-    """The highest-priority queued call with at least ``min_findings`` flagged findings: (call_id, [(key, rule)])."""
+    """The highest-priority open, unclaimed call in the queue with at least ``min_findings`` flagged findings:
+    (call_id, [(finding_key, rule_id)])."""
     rows = sql(db, "SELECT q.call_id, f.finding_key, f.rule_id FROM queue_items q JOIN calls c USING (call_id)"
-                   " JOIN findings f ON f.result_id = c.current_result_id"
-                   " WHERE f.kind != 'script_step' OR f.status = 'fail' ORDER BY q.priority DESC, q.call_id, f.start")
+                   " JOIN findings f ON f.result_id = c.current_result_id WHERE q.status = 'open'"
+                   " AND q.claimed_by IS NULL AND (f.kind != 'script_step' OR f.status = 'fail')"
+                   " ORDER BY q.priority DESC, q.call_id, f.start")
     by_call: dict[str, list[tuple[str, str]]] = {}
     for call_id, key, rule in rows:
         by_call.setdefault(call_id, []).append((key, rule))
