@@ -30,28 +30,38 @@ def reference_transcript(label: dict, duration: float) -> Transcript:
                       duration=duration, segments=segments)
 
 
-def build_reference_db(db: Path) -> Path:
-    """Every labelled sample call through the real stages (reference transcripts) into ``db``; the queue built."""
+def reference_results(config=None, call_ids: list[str] | None = None) -> list:
+    """CallResults of the labelled sample calls (or ``call_ids``) through the real stages on their reference
+    transcripts, with ``config`` (default: the packaged defaults)."""
     from qa_pipeline.base.audio import load_audio
     from qa_pipeline.batch.discover import read_manifest
     from qa_pipeline.config import load_config
     from qa_pipeline.pipeline import analyze_call
+
+    config = config or load_config(None)
+    labels = json.loads((SAMPLES / "labels.json").read_text(encoding="utf-8"))["calls"]
+    results = []
+    for call in read_manifest(SAMPLES / "manifest.csv"):
+        label = labels.get(call.call_id)
+        if not label or not label["utterances"] or (call_ids is not None and call.call_id not in call_ids):
+            continue
+        audio = load_audio(call.audio_path, config.audio.max_seconds, call.agent_channel, call.layout)
+        results.append(analyze_call(call, config, audio, transcript=reference_transcript(label, audio.duration)))
+    return results
+
+
+def build_reference_db(db: Path) -> Path:
+    """Every labelled sample call through the real stages (reference transcripts) into ``db``; the queue built."""
+    from qa_pipeline.config import load_config
     from qa_pipeline.store.db import Store
 
     config = load_config(None)
-    labels = json.loads((SAMPLES / "labels.json").read_text(encoding="utf-8"))["calls"]
     store = Store(db)
     run_id = store.start_run({"source": "reference transcripts"})
-    stored = 0
-    for call in read_manifest(SAMPLES / "manifest.csv"):
-        label = labels.get(call.call_id)
-        if not label or not label["utterances"]:
-            continue
-        audio = load_audio(call.audio_path, config.audio.max_seconds, call.agent_channel, call.layout)
-        result = analyze_call(call, config, audio, transcript=reference_transcript(label, audio.duration))
+    results = reference_results(config)
+    for result in results:
         store.ingest_result(result, run_id)
-        stored += 1
     store.rebuild_queue(config.queue)
-    store.finish_run(run_id, {"processed": stored}, "ok")
+    store.finish_run(run_id, {"processed": len(results)}, "ok")
     store.close()
     return db
