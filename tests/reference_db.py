@@ -65,3 +65,20 @@ def build_reference_db(db: Path) -> Path:
     store.finish_run(run_id, {"processed": len(results)}, "ok")
     store.close()
     return db
+
+
+RERUN_ASSIST = (("greeting",), ("closing", "politeness"))
+RERUN_CALLS = ("en_agent_temper", "zh_banned_provocation", "en_pii_readback")
+
+
+def build_reruns(path: Path) -> Path:
+    """Two re-runs of RERUN_CALLS with RERUN_ASSIST in assist mode (new versions, so new results), as JSON."""
+    import dataclasses
+
+    from qa_pipeline.config import load_config
+    from qa_pipeline.contracts import to_dict
+
+    runs = [[to_dict(r) for r in reference_results(dataclasses.replace(load_config(None), assist=assist),
+                                                    list(RERUN_CALLS))] for assist in RERUN_ASSIST]
+    path.write_text(json.dumps(runs, ensure_ascii=False), encoding="utf-8")
+    return path

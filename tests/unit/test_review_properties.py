@@ -6,11 +6,12 @@ decisions.
 A small model, written from the rules and not from the code, predicts which actions the store must accept and
 what it must then hold; the store is driven through its API (the boundary the CLI and the web app call).
 Nightly re-runs ingest real results of the same calls under other versions (the real stages on the reference
-transcripts with rules put in assist mode) and rebuild the queue."""
+transcripts with rules put in assist mode) and rebuild the queue. 60 sequences by default (the unit tier's time);
+QA_PROPERTY_EXAMPLES=1000 for a longer search."""
 
 from __future__ import annotations
 
-import dataclasses
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -28,19 +29,13 @@ LEAD = "lead1"
 
 
 @pytest.fixture(scope="module")
-def world(reference_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def world(reference_db: Path, reference_reruns: list, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The base database with users, the calls the sequences act on, and two nightly re-runs' results."""
-    from qa_pipeline.config import load_config
-    from tests.reference_db import reference_results
-
     base = users_db(reference_db, tmp_path_factory.mktemp("property"))
     calls = [r[0] for r in sql(base, "SELECT call_id FROM queue_items ORDER BY priority DESC, call_id LIMIT ?", CALLS)]
-    reruns = []
-    for assist in (("greeting",), ("closing", "politeness")):
-        config = dataclasses.replace(load_config(None), assist=assist)
-        reruns.append(reference_results(config, calls[:3]))
+    assert {r.call.call_id for run in reference_reruns for r in run} <= set(calls)
     agents = {c: "agent_" + sql(base, "SELECT agent_id FROM calls WHERE call_id=?", c)[0][0] for c in calls}
-    return {"base": base, "calls": calls, "reruns": reruns, "agents": agents}
+    return {"base": base, "calls": calls, "reruns": reference_reruns, "agents": agents}
 
 
 # "holder": whoever holds the call's claim now (coach1 when nobody does), so that sequences often act as the
@@ -253,7 +248,7 @@ def check(store: Any, model: Model) -> None:
     assert report["coaches"]["verdicts"]["n"] == pairs
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=int(os.environ.get("QA_PROPERTY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(st.lists(ops, min_size=15, max_size=50))
 def test_any_sequence_of_human_actions_keeps_every_decision(world: dict[str, Any], actions: list[tuple]) -> None:
