@@ -15,7 +15,7 @@ from typing import Any, get_args
 
 from qa_pipeline.config import QueueConfig
 from qa_pipeline.contracts import FindingKind
-from qa_pipeline.errors import ConflictError, NotFoundError
+from qa_pipeline.errors import ConflictError, NotFoundError, ValidationError
 from qa_pipeline.store import validate
 from qa_pipeline.store.users import REVIEWERS, require_role
 
@@ -123,6 +123,7 @@ def _filters(team: str | None, agent: str | None, kind: str | None, week: str | 
             sql += f" AND q.{col} = ?"
             params.append(value)
     if kind:
+        validate.choice("finding kind", kind, get_args(FindingKind))
         sql += " AND EXISTS (SELECT 1 FROM findings f WHERE f.result_id = q.result_id AND f.kind = ?)"
         params.append(kind)
     if day:
@@ -147,7 +148,13 @@ def list_queue(store: Any, status: str = "open", team: str | None = None, agent:
 # can hand it over to another reviewer; only the holder can release it.
 
 def _ttl(ttl_minutes: float | None) -> float:
-    return (ttl_minutes if ttl_minutes is not None else QueueConfig().claim_ttl_minutes) * 60
+    """The lease in seconds: from one minute to a working day (QueueConfig's default when not given)."""
+    if ttl_minutes is None:
+        return QueueConfig().claim_ttl_minutes * 60
+    minutes = validate.number("claim length in minutes", ttl_minutes)
+    if not 1 <= minutes <= 24 * 60:
+        raise ValidationError(f"a claim lasts from 1 to {24 * 60} minutes, not {minutes:g}")
+    return minutes * 60
 
 
 def _stamp(epoch: float | None) -> str:

@@ -5,6 +5,7 @@ the same inputs with the same message, and nothing is stored."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,14 @@ def test_verdicts_must_name_a_finding_once_with_one_verdict(db: Path) -> None:
     resp = coach.post(f"/calls/{call_id}/review", data={"csrf": csrf_of(coach.get("/queue").text),
                                                         "verdict_nope": "confirm"})
     assert resp.status_code == 400 and "no finding" in resp.text
+
+
+def test_queue_filters_and_claim_lengths_are_checked(db: Path) -> None:
+    assert "finding kind" in qa("queue", "list", "--kind", "bogus", "--db", db, code=2).output
+    resp = web(db, "coach1").get("/queue", params={"kind": "bogus"})
+    assert resp.status_code == 400 and "finding kind" in resp.text
+    for minutes in ("-5", "0", "nan", "100000"):
+        out = qa("queue", "claim", "--db", db, "--user", "coach1", "--ttl-minutes", minutes, code=2)
+        assert "claim l" in out.output, (minutes, out.output)
+    assert sql(db, "SELECT count(*) FROM queue_items WHERE claimed_by='coach1' AND claim_expires < ?",
+               time.time()) == [(0,)]
