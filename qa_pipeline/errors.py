@@ -111,6 +111,11 @@ class ReviewError(QAError, ValueError):
     exit_code = EXIT_USAGE
 
 
+class ValidationError(ReviewError):
+    """A human input out of bounds: a score above its criterion's weight or not a number, a text too long, a
+    date or ISO week that does not exist. The message names the field."""
+
+
 class NotFoundError(ReviewError):
     """The call, review, dispute or user named does not exist."""
 

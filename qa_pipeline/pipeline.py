@@ -18,11 +18,12 @@ from qa_pipeline.base.audio import Audio, load_audio
 from qa_pipeline.base.e5 import e5_model
 from qa_pipeline.base.models import load_whisper, resolve_model
 from qa_pipeline.config import QAConfig, TranscribeOptions
-from qa_pipeline.contracts import Call, CallResult, Finding
+from qa_pipeline.contracts import Call, CallResult, Finding, Transcript
 from qa_pipeline.errors import ConfigError, ModelError
 from qa_pipeline.stages.diarize import diarize, embed_windows
 from qa_pipeline.stages.pii.detect import detect_pii
 from qa_pipeline.stages.rules.examples import example_transcript
+from qa_pipeline.stages.rules.intents import call_intents
 from qa_pipeline.stages.rules.matcher import build_streams
 from qa_pipeline.stages.rules.pack import load_rule_pack
 from qa_pipeline.stages.rules.phrases import detect_phrases
@@ -126,8 +127,12 @@ def warm_up(config: QAConfig, mono: bool = False) -> float:
     return round(time.perf_counter() - start, 3)
 
 
-def analyze_call(call: Call, config: QAConfig, audio: Audio | None = None) -> CallResult:
-    """Run every stage on one call. Raises AudioError for unusable recordings."""
+def analyze_call(call: Call, config: QAConfig, audio: Audio | None = None,
+                 transcript: Transcript | None = None) -> CallResult:
+    """Run every stage on one call. Raises AudioError for unusable recordings.
+
+    ``transcript``: a transcript to use instead of transcribing (a reference transcript, with its speaker
+    roles as given: a mono call is not diarized). Rules, tone, PII and scoring run on it as on Whisper's."""
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -143,15 +148,19 @@ def analyze_call(call: Call, config: QAConfig, audio: Audio | None = None) -> Ca
         audio = load_audio(call.audio_path, config.audio.max_seconds, call.agent_channel, layout)
     call = dataclasses.replace(call, sha256=audio.sha256, layout=audio.layout)  # type: ignore[arg-type]
     lap("ingest")
-    transcript = transcribe_cached(audio, asr_options(config, call))
+    given = transcript is not None
+    if transcript is None:
+        transcript = transcribe_cached(audio, asr_options(config, call))
     lap("transcribe")
-    if audio.layout == "mono":
+    if audio.layout == "mono" and not given:
         transcript = diarize(audio, transcript, config.diarization)
         lap("diarize")
     pack = load_rule_pack(config.rule_paths(), transcript.language)
-    streams = build_streams(transcript)  # each speaker's tokens, read by phrases and script steps alike
-    findings: list[Finding] = detect_phrases(transcript, call, pack, streams=streams)
-    findings += check_script(transcript, call, pack, streams=streams)
+    # Each speaker's tokens and classified sentences, built once and read by phrases and script steps alike.
+    streams = build_streams(transcript)
+    intents = call_intents(transcript, streams, pack)
+    findings: list[Finding] = detect_phrases(transcript, call, pack, streams=streams, intents=intents)
+    findings += check_script(transcript, call, pack, streams=streams, intents=intents)
     lap("rules")
     tone = analyze_tone(audio, transcript, call, config.tone)
     findings += tone.findings

@@ -32,7 +32,7 @@ from qa_pipeline.contracts import Call, CallResult, Finding, Segment, Transcript
 from qa_pipeline.stages.scoring import load_form, score_call  # noqa: E402
 from qa_pipeline.store.auth import hash_password  # noqa: E402
 from qa_pipeline.store.db import Store  # noqa: E402
-from qa_pipeline.store.review import add_user  # noqa: E402
+from qa_pipeline.store.users import add_user  # noqa: E402
 
 PHRASES = ["您好，这里是客服中心，我是小王", "请问有什么可以帮您", "我的信用卡被盗刷了，你们怎么回事", "请您提供一下身份证后四位",
            "好的，我帮您查询一下，请稍等", "这个我不知道，你自己去问吧", "非常抱歉给您带来不便", "还有其他可以帮您的吗", "谢谢您的来电，再见"]

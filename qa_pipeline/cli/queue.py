@@ -11,20 +11,24 @@ from qa_pipeline import to_dict
 from qa_pipeline.cli.common import DbOpt, JsonOpt, Typer, UserOpt, clock, emit, fail, open_store, out
 from qa_pipeline.errors import EXIT_USAGE
 from qa_pipeline.store import queue as review_queue
-from qa_pipeline.store.review import latest_review, require_role
+from qa_pipeline.store.review import current_review
 
 app = Typer(help="The review queue: list, claim, show, release.")
 
 
+TeamOpt = Annotated[str | None, typer.Option(help="Only this team.")]
+AgentOpt = Annotated[str | None, typer.Option(help="Only this agent.")]
+KindOpt = Annotated[str | None, typer.Option(help="Only calls with a finding of this kind.")]
+WeekOpt = Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W47.")]
+DayOpt = Annotated[str | None, typer.Option(help="YYYY-MM-DD: calls started that day.")]
+
+
 @app.command("list")
-def queue_list(db: DbOpt = Path("qa.db"), team: Annotated[str | None, typer.Option()] = None,
-               agent: Annotated[str | None, typer.Option()] = None,
-               kind: Annotated[str | None, typer.Option(help="Only calls with a finding of this kind.")] = None,
-               week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W47.")] = None,
-               status: Annotated[str, typer.Option(help="open | done")] = "open",
+def queue_list(db: DbOpt = Path("qa.db"), team: TeamOpt = None, agent: AgentOpt = None, kind: KindOpt = None,
+               week: WeekOpt = None, day: DayOpt = None, status: Annotated[str, typer.Option(help="open | done")] = "open",
                limit: Annotated[int, typer.Option()] = 50, as_json: JsonOpt = False) -> None:
     """Queue items by priority (risk first, then the random sample and exemplary calls)."""
-    rows = review_queue.list_queue(open_store(db), status, team, agent, kind, week, limit)
+    rows = review_queue.list_queue(open_store(db), status, team, agent, kind, week, limit, day)
 
     def render(items: list[dict[str, Any]]) -> None:
         for r in items:
@@ -37,28 +41,40 @@ def queue_list(db: DbOpt = Path("qa.db"), team: Annotated[str | None, typer.Opti
 @app.command("claim")
 def queue_claim(db: DbOpt = Path("qa.db"), user: UserOpt = "", call_id: Annotated[str | None, typer.Argument()] = None,
                 ttl_minutes: Annotated[float | None, typer.Option(help="Claim expires after this long.")] = None,
-                as_json: JsonOpt = False) -> None:
-    """Claim the highest-priority open item (or CALL_ID). Two coaches never get the same item."""
-    store = open_store(db)
-    require_role(store, user, "coach", "qa_lead")
-    item = review_queue.claim(store, user, call_id, ttl_minutes)
+                team: TeamOpt = None, agent: AgentOpt = None, kind: KindOpt = None, week: WeekOpt = None,
+                day: DayOpt = None, as_json: JsonOpt = False) -> None:
+    """Claim the highest-priority open item matching the filters, or CALL_ID (also a reviewed call, to review it
+    again). The claim is a lease: only you can review the call until it expires. Two coaches never get the
+    same item."""
+    item = review_queue.claim(open_store(db), user, call_id, ttl_minutes, team, agent, kind, week, day)
     if item is None:
-        raise fail("nothing to claim", 1) if not as_json else typer.Exit(1)
-    emit(item, as_json, lambda r: out.print(f"claimed {r['call_id']} (priority {r['priority']}): {r['reason']}",
-                                            highlight=False))
+        raise fail("nothing to claim" + (" with these filters" if any((team, agent, kind, week, day)) else ""), 1) \
+            if not as_json else typer.Exit(1)
+    emit(item, as_json, lambda r: out.print(f"claimed {r['call_id']} until {r['expires']} (priority {r['priority']}): "
+                                            f"{r['reason']}", highlight=False, markup=False))
 
 
 @app.command("release")
 def queue_release(call_id: str, db: DbOpt = Path("qa.db"), user: UserOpt = "") -> None:
-    """Give a claimed item back to the queue."""
-    if not review_queue.release(open_store(db), user, call_id):
-        raise fail(f"{call_id} is not claimed by {user}", 1)
+    """Give a call you hold back to the queue (a call someone else holds: refused, exit 2)."""
+    review_queue.release(open_store(db), user, call_id)
     out.print(f"released {call_id}")
+
+
+@app.command("handover")
+def queue_handover(call_id: str, to: Annotated[str, typer.Option("--to", help="The coach or QA lead who takes over.")],
+                   db: DbOpt = Path("qa.db"), user: UserOpt = "",
+                   ttl_minutes: Annotated[float | None, typer.Option(help="Their claim expires after this long.")] = None,
+                   as_json: JsonOpt = False) -> None:
+    """Hand a call you hold over to another reviewer (a QA lead may hand over anyone's, audited)."""
+    item = review_queue.handover(open_store(db), user, call_id, to, ttl_minutes)
+    emit(item, as_json, lambda r: out.print(f"{r['call_id']} handed over to {r['holder']} until {r['expires']}",
+                                            highlight=False, markup=False))
 
 
 @app.command("show")
 def queue_show(call_id: str, db: DbOpt = Path("qa.db"), as_json: JsonOpt = False) -> None:
-    """A call's transcript, findings (with keys for verdicts), score and latest review."""
+    """A call's transcript, findings (with keys for verdicts), score, claim and current review."""
     store = open_store(db)
     call = store.call(call_id)
     if call is None:
@@ -67,7 +83,7 @@ def queue_show(call_id: str, db: DbOpt = Path("qa.db"), as_json: JsonOpt = False
     data = {"call": call, "findings": store.findings(call_id), "score": to_dict(result.score) if result else None,
             "segments": [{"speaker": s.speaker, "start": s.start, "end": s.end, "text": s.text}
                          for s in (result.transcript.segments if result else [])],
-            "review": latest_review(store, call_id)}
+            "review": current_review(store, call_id), "claim": review_queue.lease(store, call_id)}
 
     def render(d: dict[str, Any]) -> None:
         c = d["call"]
@@ -80,9 +96,11 @@ def queue_show(call_id: str, db: DbOpt = Path("qa.db"), as_json: JsonOpt = False
                       f"{f['evidence']} ({f['status'] or f['severity']})", highlight=False, markup=False)
         for s in d["segments"]:
             out.print(f"[{clock(s['start'])}-{clock(s['end'])}] {s['speaker']}: {s['text']}", highlight=False, markup=False)
+        if d["claim"]:
+            out.print(f"claimed by {d['claim']['holder']} until {d['claim']['expires']}", highlight=False, markup=False)
         if d["review"]:
-            out.print(f"review by {d['review']['reviewer']}: {d['review']['verdicts']} {d['review']['notes']}",
-                      highlight=False, markup=False)
+            out.print(f"review v{d['review']['version']} by {d['review']['reviewer']}: {d['review']['verdicts']} "
+                      f"{d['review']['notes']}", highlight=False, markup=False)
     emit(data, as_json, render)
 
 

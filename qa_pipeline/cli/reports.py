@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +11,7 @@ import typer
 import qa_pipeline as qa
 from qa_pipeline.cli.common import ConfigOpt, DbOpt, Typer, err, fail, load_settings, open_store, write_output
 from qa_pipeline.errors import EXIT_USAGE
+from qa_pipeline.store import validate
 
 report_app = Typer(help="Reports for QA leads: the daily team report.")
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")]
@@ -29,10 +29,7 @@ def scorecard(
     """Weekly agent scorecard for HR: one row per agent, human decisions first, tiers, trend."""
     if fmt not in qa.FORMATS:
         raise fail(f"--format must be one of {', '.join(qa.FORMATS)}, not {fmt!r}", EXIT_USAGE)
-    try:
-        qa.parse_week(week)
-    except ValueError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
+    validate.iso_week(week)  # a week that does not exist: exit 2 with why
     if fmt == "xlsx" and out_path is None and sys.stdout.isatty():
         raise fail("xlsx is binary: give --out FILE.xlsx", EXIT_USAGE)
     settings = load_settings(config).reports
@@ -54,9 +51,6 @@ def report_daily(
     """Daily team report: calls processed, flags by kind, queue backlog, recurring findings, training examples."""
     if fmt not in qa.DAILY_FORMATS:
         raise fail(f"--format must be one of {', '.join(qa.DAILY_FORMATS)}, not {fmt!r}", EXIT_USAGE)
-    try:
-        dt.date.fromisoformat(date)
-    except ValueError:
-        raise fail(f"--date must be YYYY-MM-DD, not {date!r}", EXIT_USAGE) from None
+    validate.day(date)
     report = qa.daily_report(open_store(db), date, load_settings(config).reports)
     write_output(qa.render_daily(report, fmt), out_path, f"daily report {date} ({report.calls} calls)")

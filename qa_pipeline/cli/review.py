@@ -10,7 +10,8 @@ import typer
 from qa_pipeline.cli.common import DbOpt, JsonOpt, Typer, UserOpt, emit, fail, open_store, out
 from qa_pipeline.errors import EXIT_USAGE
 from qa_pipeline.store.calibration import calibration_report
-from qa_pipeline.store.review import open_dispute, resolve_dispute, set_assist, submit_review
+from qa_pipeline.store.disputes import open_dispute, resolve_dispute
+from qa_pipeline.store.review import review_history, set_assist, submit_review
 
 review_app = Typer(help="Coach reviews.")
 dispute_app = Typer(help="Agents dispute reviews; QA leads resolve.")
@@ -28,18 +29,50 @@ def review_submit(
     call_id: str, db: DbOpt = Path("qa.db"), user: UserOpt = "", confirm: ConfirmOpt = None, reject: RejectOpt = None,
     score: Annotated[list[str] | None, typer.Option("--score", help="Human score per criterion, CRITERION=POINTS.")] = None,
     notes: Annotated[str, typer.Option()] = "", coaching: Annotated[str, typer.Option("--coaching", help="Coaching action.")] = "",
+    reason: Annotated[str, typer.Option("--reason", help="Why: needed when the call already has a review.")] = "",
+    as_lead: Annotated[bool, typer.Option("--as-lead", help="QA leads: review without holding the call's claim "
+                                                            "(recorded in the audit log).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record a review: per-finding confirm/reject, human scores, notes, coaching action."""
-    scores = {}
-    for item in score or []:
-        key, _, value = item.partition("=")
-        try:
-            scores[key] = float(value)
-        except ValueError:
-            raise fail(f"--score must be CRITERION=POINTS, not {item!r}", EXIT_USAGE) from None
-    review_id = submit_review(open_store(db), user, call_id, verdicts(confirm, reject), scores, notes, coaching)
+    """Record a review of a call you have claimed: per-finding confirm/reject, human scores, notes, coaching.
+
+    A call that already has a review gets a new version (give --reason); the old one is kept."""
+    review_id = submit_review(open_store(db), user, call_id, verdicts(confirm, reject), parse_scores(score), notes,
+                              coaching, reason, as_lead)
     emit({"review_id": review_id}, as_json, lambda d: out.print(f"review {d['review_id']} saved"))
+
+
+def parse_scores(items: list[str] | None) -> dict[str, str]:
+    """CRITERION=POINTS pairs; the points are checked by the store (the same check as the web app's)."""
+    scores = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise fail(f"--score must be CRITERION=POINTS, not {item!r}", EXIT_USAGE)
+        scores[key] = value
+    return scores
+
+
+@review_app.command("history")
+def review_history_cmd(call_id: str, db: DbOpt = Path("qa.db"), as_json: JsonOpt = False) -> None:
+    """Every version of a call's review, with who, when and why, and the disputes on each."""
+    store = open_store(db)
+    if store.call(call_id) is None:
+        raise fail(f"no call {call_id!r}", EXIT_USAGE)
+
+    def render(versions: list[dict[str, Any]]) -> None:
+        if not versions:
+            out.print(f"{call_id} has no review")
+        for v in versions:
+            lead = " (as QA lead)" if v["acting_as"] else ""
+            out.print(f"v{v['version']} {v['status']:10s} {v['created_at']} {v['reviewer']}{lead}: "
+                      f"{len(v['verdicts'])} verdict(s) {v['human_scores'] or ''}"
+                      + (f" — why: {v['reason']}" if v["reason"] else ""), highlight=False, markup=False)
+            for d in v["disputes"]:
+                out.print(f"    dispute {d['dispute_id']} by {d['opened_by']} {d['created_at']}: {d['reason']} — "
+                          f"{d['status']}" + (f" by {d['resolved_by']}: {d['resolution']}" if d["resolved_by"] else ""),
+                          highlight=False, markup=False)
+    emit(review_history(store, call_id), as_json, render)
 
 
 @dispute_app.command("open")
@@ -53,16 +86,20 @@ def dispute_open(review_id: str, reason: Annotated[str, typer.Option()], db: DbO
 @dispute_app.command("resolve")
 def dispute_resolve(dispute_id: str, decision: Annotated[str, typer.Option(help="upheld | changed")],
                     db: DbOpt = Path("qa.db"), user: UserOpt = "", note: Annotated[str, typer.Option()] = "",
-                    confirm: ConfirmOpt = None, reject: RejectOpt = None) -> None:
-    """A QA lead upholds a review or changes it."""
-    resolve_dispute(open_store(db), user, dispute_id, decision, note, verdicts(confirm, reject))
-    out.print(f"dispute {dispute_id}: {decision}")
+                    confirm: ConfirmOpt = None, reject: RejectOpt = None,
+                    score: Annotated[list[str] | None, typer.Option("--score", help="CRITERION=POINTS to change.")] = None,
+                    ) -> None:
+    """A QA lead upholds a review or changes it (a new version that keeps the coach's notes and coaching)."""
+    new_id = resolve_dispute(open_store(db), user, dispute_id, decision, note, verdicts(confirm, reject),
+                             parse_scores(score))
+    out.print(f"dispute {dispute_id}: {decision}" + (f" (new review version {new_id})" if new_id else ""))
 
 
 def calibration(db: DbOpt = Path("qa.db"), min_precision: Annotated[float, typer.Option()] = 0.8,
                 min_kappa: Annotated[float, typer.Option()] = 0.6, min_n: Annotated[int, typer.Option()] = 5,
                 as_json: JsonOpt = False) -> None:
-    """Per-rule precision from coach verdicts and per-criterion Cohen's kappa (machine vs human)."""
+    """Per-rule precision from the current reviews' verdicts, per-criterion Cohen's kappa (machine vs coach) and
+    coach-vs-coach agreement on calls two reviewers reviewed."""
     report = calibration_report(open_store(db), min_precision, min_kappa, min_n)
 
     def render(r: dict[str, Any]) -> None:
@@ -75,6 +112,13 @@ def calibration(db: DbOpt = Path("qa.db"), min_precision: Annotated[float, typer
         for row in r["criteria"]:
             flag = "  BELOW BAR" if row["below_bar"] else ""
             out.print(f"  {row['criterion']:20s} n={row['n']:3d} agreement {row['agreement']} kappa {row['kappa']}{flag}",
+                      highlight=False, markup=False)
+        cc = r["coaches"]
+        out.print(f"coach vs coach ({cc['calls']} calls reviewed by two or more): verdicts n={cc['verdicts']['n']} "
+                  f"agreement {cc['verdicts']['agreement']} kappa {cc['verdicts']['kappa']}", highlight=False, markup=False)
+        for row in cc["pairs"] + cc["criteria"]:
+            name = row.get("coaches") or f"criterion {row['criterion']}"
+            out.print(f"  {name:32s} n={row['n']:3d} agreement {row['agreement']} kappa {row['kappa']}",
                       highlight=False, markup=False)
         out.print(f"assist mode: {', '.join(r['assist_mode']) or '-'}", highlight=False)
     emit(report, as_json, render)

@@ -1,6 +1,6 @@
 """A call as the reports count it, with the human decisions applied first.
 
-- the call's latest review counts (``review.latest_review`` order);
+- the call's current review counts (one per call: a re-review or a dispute decision replaces it);
 - a finding the review rejected is dropped and the call is scored again with the form
   (a rejected script-step result is flipped: "greeting missing" rejected = the greeting was there);
 - the review's human points per criterion replace the machine's, re-totalled by the form's rule;
@@ -58,14 +58,14 @@ class CallLine:
     url: str = ""
 
 
-def latest_reviews(store: Store, call_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The latest review of each call (same order as review.latest_review), with its verdicts."""
+def current_reviews(store: Store, call_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The current review of each call that has one, with its verdicts."""
     out: dict[str, dict[str, Any]] = {}
     for chunk in chunks(call_ids):
         marks = ",".join("?" * len(chunk))
         for r in store.db.query(
-            f"SELECT review_id, call_id, human_scores FROM reviews WHERE call_id IN ({marks})"
-            " ORDER BY call_id, created_at, rowid", chunk):
+            f"SELECT review_id, call_id, human_scores FROM reviews WHERE call_id IN ({marks}) AND status = 'current'",
+                chunk):
             out[r["call_id"]] = {"review_id": r["review_id"], "human_scores": json.loads(r["human_scores"] or "{}"),
                                  "verdicts": {}}
     ids = [r["review_id"] for r in out.values()]
@@ -156,7 +156,7 @@ def evaluate_calls(store: Store, where: str, params: list[Any], form_path: str |
             "SELECT f.call_id, f.finding_key, f.kind, f.rule_id, f.speaker, f.category, f.status, f.details"
             f" FROM findings f JOIN calls c ON c.current_result_id = f.result_id WHERE c.call_id IN ({marks})", chunk):
             findings[f["call_id"]].append(dict(f))
-    reviews = latest_reviews(store, ids)
+    reviews = current_reviews(store, ids)
     out = []
     for r in rows:
         cid = r["call_id"]

@@ -72,12 +72,25 @@ def table(card: Scorecard) -> tuple[list[str], list[list[Any]]]:
     return cols, [[cell(r, c) for c in cols] for r in rows]
 
 
+# A text cell starting with one of these is read as a formula by Excel, LibreOffice or Google Sheets
+# (CSV/formula injection: an agent name "=HYPERLINK(...)" would run). OWASP's advice for CSV: a leading
+# single quote, which spreadsheets show as text; in XLSX the cell is written as a string cell instead.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: Any) -> Any:
+    """A CSV cell that no spreadsheet runs: text that would start a formula gets a leading quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
 def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow([csv_text(h) for h in header])
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow([csv_text(v) for v in row])
     return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")  # BOM: Excel opens it as UTF-8
 
 
@@ -90,6 +103,14 @@ def sheet_title(team: str, taken: set[str]) -> str:
         title, i = base[: 31 - len(suffix)] + suffix, i + 1
     taken.add(title.lower())
     return title
+
+
+def append_text_safe(ws: Any, values: list[Any]) -> None:
+    """Append a row whose text cells stay text: openpyxl makes any string starting with "=" a formula."""
+    ws.append(values)
+    for c in ws[ws.max_row]:
+        if isinstance(c.value, str) and c.data_type == "f":
+            c.data_type = "s"
 
 
 def _xlsx(card: Scorecard) -> bytes:
@@ -105,13 +126,13 @@ def _xlsx(card: Scorecard) -> bytes:
     teams = card.teams or [card.team or ""]
     for team in teams:
         ws = wb.create_sheet(sheet_title(team, taken))
-        ws.append(cols)
+        append_text_safe(ws, cols)
         for c in ws[1]:
             c.font = Font(bold=True)
             c.alignment = Alignment(wrap_text=True, vertical="top")
         for values, agent in zip(rows, card.rows):
             if agent.team == team:
-                ws.append(values)
+                append_text_safe(ws, values)
         for r in ws.iter_rows(min_row=2):
             for i in percent:
                 r[i].number_format = "0.0%"
@@ -127,7 +148,7 @@ def _xlsx(card: Scorecard) -> bytes:
         c.font = Font(bold=True)
     for agent in card.rows:
         for line in agent.calls_detail:
-            calls.append([line.call_id, line.agent_id, line.team, line.week, line.started_at, line.score,
+            append_text_safe(calls, [line.call_id, line.agent_id, line.team, line.week, line.started_at, line.score,
                           line.machine_score, line.score_source, line.reviewed, line.passed, line.auto_fail,
                           sum(line.banned.values()), " ".join(s for s, v in line.steps.items() if v == "fail"),
                           line.url])

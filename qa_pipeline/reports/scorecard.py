@@ -3,7 +3,7 @@
 Every number is about the calls *taken* in the period (``calls.week`` / the date of
 ``calls.started_at``), with the human decisions recorded when the report runs:
 
-- a call's score is the machine's, re-scored when its latest review rejects findings
+- a call's score is the machine's, re-scored when its current review rejects findings
   (the rejected finding is dropped; a rejected script-step result is flipped) and with
   the review's human points per criterion replacing the machine's;
 - counts (banned phrases, auto-fails, emotional-agent flags, escalations) leave out
@@ -18,7 +18,6 @@ import dataclasses
 import datetime as dt
 import json
 import math
-import re
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -30,30 +29,24 @@ from qa_pipeline.reports.calls import (
     apply_human_scores,
     call_url,
     chunks,
+    current_reviews,
     evaluate_calls,
-    latest_reviews,
     score_total,
 )
+from qa_pipeline.store import validate
 from qa_pipeline.store.db import Store, now
 
 __all__ = ["AgentWeek", "CallLine", "DailyReport", "ReportConfig", "Scorecard", "apply_human_scores", "call_url",
            "daily_report", "evaluate_calls", "score_total", "weekly_scorecard"]
 
-WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 FLAG_KINDS_SKIP_STATUS = ("pass", "na")  # script-step results that are not flags
 
 
 # ----------------------------------------------------------------------------- configuration
 # ----------------------------------------------------------------------------- weeks
 def parse_week(week: str) -> dt.date:
-    """Monday of an ISO week ``YYYY-Www``; ValueError for anything else."""
-    m = WEEK_RE.match(week or "")
-    if not m:
-        raise ValueError(f"week must look like 2026-W47, not {week!r}")
-    try:
-        return dt.date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
-    except ValueError:
-        raise ValueError(f"{week!r} is not an ISO week") from None
+    """Monday of an ISO week ``YYYY-Www`` that exists; ValidationError (a ValueError) for anything else."""
+    return validate.week_monday(week)
 
 
 def week_of(day: dt.date) -> str:
@@ -335,7 +328,7 @@ def daily_report(store: Store, date: str, config: ReportConfig | None = None) ->
 def _recurring(store: Store, window: list[CallLine], limit: int) -> list[dict[str, Any]]:
     """Rules that fired (and were not rejected) in the most calls of the window; script steps: failures."""
     ids = [c.call_id for c in window]
-    reviews = latest_reviews(store, ids)
+    reviews = current_reviews(store, ids)
     hits: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     counts: Counter[tuple[str, str, str]] = Counter()
     for chunk in chunks(ids):

@@ -30,25 +30,16 @@ def verify_password(password: str, stored: str | None) -> bool:
 
 # ------------------------------------------------------------------ web sessions and login throttling
 # Session ids are 256-bit random tokens; the database keeps only their SHA-256, so a copy of the
-# database does not yield a live session. Each session carries its own CSRF token.
+# database does not yield a live session. Each session carries its own CSRF token and expires
+# SESSION_TTL_S after sign-in; disabling a user or changing their password ends their sessions
+# (store.users), and a disabled user's session is refused even before then.
 
 SESSION_TTL_S = 8 * 3600
 THROTTLE_MAX_FAILURES = 5
 THROTTLE_WINDOW_S = 15 * 60
 
-_AUTH_TABLES = (
-    "CREATE TABLE IF NOT EXISTS web_sessions (token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, csrf TEXT NOT NULL,"
-    " ip TEXT, created REAL, expires REAL)",
-    "CREATE TABLE IF NOT EXISTS login_failures (id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT, ip TEXT, at REAL)",
-    "CREATE INDEX IF NOT EXISTS idx_login_failures ON login_failures(user, ip, at)",
-)
 # Verified against when the user does not exist, so an unknown name costs the same time as a wrong password.
 _DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
-
-
-def ensure_auth_tables(store: Any) -> None:
-    for sql in _AUTH_TABLES:
-        store.conn.execute(sql)
 
 
 def _token_hash(token: str) -> str:
@@ -71,12 +62,15 @@ def recent_failures(store: Any, name: str, ip: str, now: float | None = None) ->
 
 def login(store: Any, name: str, password: str, ip: str) -> LoginResult:
     """Check a password; on success open a session. 5 failures per user+IP in 15 minutes → throttled."""
-    ensure_auth_tables(store)
     if recent_failures(store, name, ip) >= THROTTLE_MAX_FAILURES:
         store.audit(name, "login.throttled", f"user:{name}", None, {"ip": ip})
         return LoginResult("throttled")
-    row = store.conn.execute("SELECT name, role, agent_id, password_hash FROM users WHERE name=?", (name,)).fetchone()
+    row = store.conn.execute("SELECT name, role, agent_id, password_hash, disabled_at FROM users WHERE name=?",
+                             (name,)).fetchone()
     ok = verify_password(password, row[3] if row and row[3] else _DUMMY_HASH) and row is not None and bool(row[3])
+    if ok and row[4]:  # a disabled account: the same answer as a wrong password, but the audit log says why
+        store.audit(name, "login.disabled", f"user:{name}", None, {"ip": ip})
+        return LoginResult("bad")
     if not ok:
         store.conn.execute("INSERT INTO login_failures (user, ip, at) VALUES (?,?,?)", (name, ip, time.time()))
         store.audit(name, "login.fail", f"user:{name}", None, {"ip": ip})
@@ -98,7 +92,7 @@ def session_user(store: Any, token: str | None) -> dict[str, Any] | None:
         return None
     row = store.conn.execute(
         "SELECT u.name, u.role, u.agent_id, s.csrf FROM web_sessions s JOIN users u ON u.name = s.user"
-        " WHERE s.token_hash=? AND s.expires > ?", (_token_hash(token), time.time())).fetchone()
+        " WHERE s.token_hash=? AND s.expires > ? AND u.disabled_at IS NULL", (_token_hash(token), time.time())).fetchone()
     return dict(zip(("name", "role", "agent_id", "csrf"), row)) if row else None
 
 

@@ -26,7 +26,7 @@ from qa_pipeline.config import QueueConfig
 from qa_pipeline.contracts import CallResult, Finding, call_result_from_dict, to_dict
 from qa_pipeline.store.queue import rebuild_queue
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def now() -> str:
@@ -103,7 +103,51 @@ CREATE TABLE IF NOT EXISTS audit_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT, actor TEXT, action TEXT, entity TEXT, before TEXT, after TEXT);
 """
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+# Version 2: human decisions get owners and a history (issue 16).
+# - A review is one version of its call's review history: ``version`` 1, 2, … per call; exactly one
+#   ``status='current'`` review per call (a unique index says so); the versions it replaced stay, marked
+#   ``superseded`` (a new review) or ``overturned`` (a QA lead's dispute decision), with who replaced them
+#   and when. Reviews of a version 1 database become the versions of their call in the order they were made;
+#   the latest is current, and a review a dispute "changed" is marked overturned.
+# - A dispute decision that changes a review names the version it made (``new_review_id``).
+# - Users can be disabled; a password change is dated. The web sessions' tables are part of the schema.
+_SCHEMA_V2 = """
+ALTER TABLE reviews ADD COLUMN version INTEGER;
+ALTER TABLE reviews ADD COLUMN supersedes TEXT;
+ALTER TABLE reviews ADD COLUMN reason TEXT;
+ALTER TABLE reviews ADD COLUMN acting_as TEXT;
+ALTER TABLE reviews ADD COLUMN dispute_id TEXT;
+ALTER TABLE reviews ADD COLUMN replaced_by TEXT;
+ALTER TABLE reviews ADD COLUMN replaced_at TEXT;
+UPDATE reviews SET version = (SELECT count(*) FROM reviews r2 WHERE r2.call_id = reviews.call_id
+    AND (r2.created_at < reviews.created_at OR (r2.created_at = reviews.created_at AND r2.rowid <= reviews.rowid)));
+UPDATE reviews SET supersedes = (SELECT r2.review_id FROM reviews r2
+    WHERE r2.call_id = reviews.call_id AND r2.version = reviews.version - 1);
+UPDATE reviews SET replaced_by = (SELECT r2.review_id FROM reviews r2
+    WHERE r2.call_id = reviews.call_id AND r2.version = reviews.version + 1);
+UPDATE reviews SET replaced_at = (SELECT r2.created_at FROM reviews r2 WHERE r2.review_id = reviews.replaced_by);
+UPDATE reviews SET status = CASE WHEN replaced_by IS NULL THEN 'current'
+    WHEN review_id IN (SELECT review_id FROM disputes WHERE status = 'changed') THEN 'overturned'
+    ELSE 'superseded' END;
+UPDATE reviews SET dispute_id = (SELECT d.dispute_id FROM disputes d
+    WHERE d.status = 'changed' AND reviews.notes LIKE 'dispute ' || d.dispute_id || ':%');
+CREATE UNIQUE INDEX IF NOT EXISTS idx_reviews_version ON reviews(call_id, version);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_reviews_current ON reviews(call_id) WHERE status = 'current';
+CREATE INDEX IF NOT EXISTS idx_verdicts_rule ON finding_verdicts(rule_id);
+ALTER TABLE disputes ADD COLUMN new_review_id TEXT;
+UPDATE disputes SET new_review_id = (SELECT r.review_id FROM reviews r WHERE r.dispute_id = disputes.dispute_id);
+CREATE INDEX IF NOT EXISTS idx_disputes_review ON disputes(review_id, status);
+ALTER TABLE users ADD COLUMN disabled_at TEXT;
+ALTER TABLE users ADD COLUMN disabled_by TEXT;
+ALTER TABLE users ADD COLUMN password_changed_at TEXT;
+CREATE TABLE IF NOT EXISTS web_sessions (token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, csrf TEXT NOT NULL,
+    ip TEXT, created REAL, expires REAL);
+CREATE INDEX IF NOT EXISTS idx_web_sessions_user ON web_sessions(user);
+CREATE TABLE IF NOT EXISTS login_failures (id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT, ip TEXT, at REAL);
+CREATE INDEX IF NOT EXISTS idx_login_failures ON login_failures(user, ip, at)
+"""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 
 def iso_week(started_at: str) -> str:
@@ -136,9 +180,10 @@ class Store:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self) -> None:
-        current = self.schema_version()
-        for version in sorted(v for v in MIGRATIONS if v > current):
+        for version in sorted(v for v in MIGRATIONS if v > self.schema_version()):
             with self.transaction():
+                if self.schema_version() >= version:
+                    continue  # another process migrated while this one waited for the write lock
                 self._apply(MIGRATIONS[version])
                 self.conn.execute(f"PRAGMA user_version={version}")
 
@@ -291,10 +336,11 @@ class Store:
         """Full-text search over current transcripts (trigram: Mandarin and English alike)."""
         text = text.strip()
         if len(text) < 3:
-            # the trigram tokenizer needs 3 characters; shorter queries scan
+            # the trigram tokenizer needs 3 characters; shorter queries scan, with % and _ taken literally
+            like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             return list(self.db.query(
-                "SELECT call_id, result_id, idx, speaker, start, text FROM segments WHERE text LIKE ? LIMIT ?",
-                [f"%{text}%", limit]))
+                "SELECT call_id, result_id, idx, speaker, start, text FROM segments WHERE text LIKE ? ESCAPE '\\'"
+                " LIMIT ?", [f"%{like}%", limit]))
         query = '"' + text.replace('"', '""') + '"'
         return list(self.db.query(
             "SELECT call_id, result_id, start, speaker, text FROM segments_fts WHERE segments_fts MATCH ?"

@@ -3,7 +3,7 @@ rest, and exemplary calls for training (案例教学).
 
 Rebuilding never disturbs an item a coach has claimed or finished; claiming is
 one UPDATE … RETURNING inside BEGIN IMMEDIATE, so two coaches (or processes)
-never get the same item.
+never get the same item. A claim is a lease with an expiry (see ``claim``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from typing import Any, get_args
 
 from qa_pipeline.config import QueueConfig
 from qa_pipeline.contracts import FindingKind
+from qa_pipeline.errors import ConflictError, NotFoundError, ValidationError
+from qa_pipeline.store import validate
+from qa_pipeline.store.users import REVIEWERS, require_role
 
 SEVERITY_POINTS = {"critical": 30.0, "major": 15.0, "minor": 5.0}
 
@@ -108,53 +111,139 @@ def rebuild_queue(store: Any, config: QueueConfig | None = None) -> int:
     return len(items)
 
 
-def list_queue(store: Any, status: str = "open", team: str | None = None, agent: str | None = None,
-               kind: str | None = None, week: str | None = None, limit: int = 50,
-               day: str | None = None) -> list[dict[str, Any]]:
-    """Queue items by priority. ``day``: YYYY-MM-DD, calls started that day."""
-    sql = "SELECT q.* FROM queue_items q WHERE q.status = ?"
-    params: list[Any] = [status]
+def _filters(team: str | None, agent: str | None, kind: str | None, week: str | None,
+             day: str | None) -> tuple[str, list[Any]]:
+    """SQL (over queue_items q) and parameters for the queue's filters; a week or day that does not exist is
+    a ValidationError. ``day``: YYYY-MM-DD, calls started that day."""
+    sql, params = "", []
+    if week:
+        validate.iso_week(week)
     for col, value in (("team", team), ("agent_id", agent), ("week", week)):
         if value:
             sql += f" AND q.{col} = ?"
             params.append(value)
     if kind:
+        validate.choice("finding kind", kind, get_args(FindingKind))
         sql += " AND EXISTS (SELECT 1 FROM findings f WHERE f.result_id = q.result_id AND f.kind = ?)"
         params.append(kind)
     if day:
-
-        start = dt.date.fromisoformat(day)
+        start = dt.date.fromisoformat(validate.day(day))
         sql += " AND q.call_id IN (SELECT call_id FROM calls WHERE started_at >= ? AND started_at < ?)"
         params += [start.isoformat(), (start + dt.timedelta(days=1)).isoformat()]
-    sql += " ORDER BY q.priority DESC, q.call_id LIMIT ?"
-    params.append(limit)
-    return list(store.db.query(sql, params))
+    return sql, params
 
 
-def claim(store: Any, coach: str, call_id: str | None = None, ttl_minutes: float | None = None) -> dict[str, Any] | None:
-    """Atomically claim the top open item (or ``call_id``). None when nothing is claimable."""
-    ttl = (ttl_minutes if ttl_minutes is not None else QueueConfig().claim_ttl_minutes) * 60
-    now = time.time()
-    pick = ("SELECT call_id FROM queue_items WHERE status='open' AND (claimed_by IS NULL OR claim_expires < ?)"
-            + (" AND call_id = ?" if call_id else "") + " ORDER BY priority DESC, call_id LIMIT 1")
-    params: list[Any] = [now] + ([call_id] if call_id else [])
+def list_queue(store: Any, status: str = "open", team: str | None = None, agent: str | None = None,
+               kind: str | None = None, week: str | None = None, limit: int = 50,
+               day: str | None = None) -> list[dict[str, Any]]:
+    """Queue items by priority, filtered."""
+    where, params = _filters(team, agent, kind, week, day)
+    return list(store.db.query(f"SELECT q.* FROM queue_items q WHERE q.status = ?{where}"
+                               " ORDER BY q.priority DESC, q.call_id LIMIT ?", [status, *params, limit]))
+
+
+# ------------------------------------------------------------------ claims: leases on calls
+# A claim is a lease: the holder alone may review the call (review.submit_review checks it) until the lease
+# expires; then anyone may claim it. Claiming a call you hold renews the lease; a holder (or a QA lead)
+# can hand it over to another reviewer; only the holder can release it.
+
+def _ttl(ttl_minutes: float | None) -> float:
+    """The lease in seconds: from one minute to a working day (QueueConfig's default when not given)."""
+    if ttl_minutes is None:
+        return QueueConfig().claim_ttl_minutes * 60
+    minutes = validate.number("claim length in minutes", ttl_minutes)
+    if not 1 <= minutes <= 24 * 60:
+        raise ValidationError(f"a claim lasts from 1 to {24 * 60} minutes, not {minutes:g}")
+    return minutes * 60
+
+
+def _stamp(epoch: float | None) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(epoch or 0))
+
+
+def lease(store: Any, call_id: str) -> dict[str, Any] | None:
+    """The live lease on a call (holder, claimed_at, expires as text), or None."""
+    row = store.conn.execute("SELECT claimed_by, claimed_at, claim_expires FROM queue_items WHERE call_id=?"
+                             " AND claimed_by IS NOT NULL AND claim_expires >= ?", (call_id, time.time())).fetchone()
+    return {"holder": row[0], "claimed_at": row[1], "expires": _stamp(row[2])} if row else None
+
+
+def claim(store: Any, coach: str, call_id: str | None = None, ttl_minutes: float | None = None,
+          team: str | None = None, agent: str | None = None, kind: str | None = None, week: str | None = None,
+          day: str | None = None) -> dict[str, Any] | None:
+    """Atomically claim the top open item that matches the filters, or ``call_id``.
+
+    The next item: None when nothing is claimable. A named call: any call in the database, queued or not,
+    open or already reviewed (to review it again); ConflictError while someone else's lease on it runs."""
+    require_role(store, coach, *REVIEWERS)
+    ttl, now = _ttl(ttl_minutes), time.time()
+    if call_id:
+        if store.call(call_id) is None:
+            raise NotFoundError(f"no call {call_id!r} in the database")
+        pick, params = "?", [call_id]
+    else:
+        where, params = _filters(team, agent, kind, week, day)
+        pick = ("SELECT q.call_id FROM queue_items q WHERE q.status='open'"
+                f" AND (q.claimed_by IS NULL OR q.claim_expires < ?){where} ORDER BY q.priority DESC, q.call_id LIMIT 1")
+        params = [now, *params]
     with store.transaction() as conn:
+        if call_id:
+            _ensure_item(conn, call_id)
         row = conn.execute(
             f"UPDATE queue_items SET claimed_by=?, claimed_at=?, claim_expires=? WHERE call_id = ({pick})"
-            " RETURNING call_id, priority, reason", [coach, time.strftime("%Y-%m-%dT%H:%M:%S"), now + ttl, *params],
-        ).fetchone()
+            " AND (claimed_by IS NULL OR claim_expires < ? OR claimed_by = ?) RETURNING call_id, priority, reason",
+            [coach, _stamp(now), now + ttl, *params, now, coach]).fetchone()
+        if row is None and call_id:
+            held = lease(store, call_id)
+            raise ConflictError(f"{call_id} is claimed by {held['holder']} until {held['expires']}; ask them to hand"
+                                " it over (`qa queue handover`)" if held else f"{call_id} cannot be claimed")
         if row:
-            store.audit(coach, "queue.claim", f"call:{row[0]}", None, {"expires_in_s": ttl})
-    return {"call_id": row[0], "priority": row[1], "reason": row[2]} if row else None
+            store.audit(coach, "queue.claim", f"call:{row[0]}", None, {"expires_in_s": ttl, "expires": _stamp(now + ttl)})
+    return {"call_id": row[0], "priority": row[1], "reason": row[2], "expires": _stamp(now + ttl)} if row else None
 
 
-def release(store: Any, coach: str, call_id: str) -> bool:
+def _ensure_item(conn: Any, call_id: str) -> None:
+    """A queue item for a call claimed by name that the queue did not pick (found by search, say)."""
+    conn.execute(
+        "INSERT OR IGNORE INTO queue_items (call_id, result_id, priority, reason, source, week, agent_id, team,"
+        " status, created_at) SELECT c.call_id, c.current_result_id, 0, 'claimed by name', 'manual', c.week,"
+        " c.agent_id, c.team, CASE WHEN EXISTS (SELECT 1 FROM reviews r WHERE r.call_id = c.call_id) THEN 'done'"
+        " ELSE 'open' END, ? FROM calls c WHERE c.call_id = ?", (_stamp(time.time()), call_id))
+
+
+def release(store: Any, coach: str, call_id: str) -> None:
+    """Give a call you hold (or held: a lapsed lease too) back to the queue; ConflictError when you do not."""
     with store.transaction() as conn:
         cur = conn.execute("UPDATE queue_items SET claimed_by=NULL, claimed_at=NULL, claim_expires=NULL"
-                           " WHERE call_id=? AND claimed_by=? AND status='open'", (call_id, coach))
-        if cur.rowcount:
-            store.audit(coach, "queue.release", f"call:{call_id}")
-    return bool(cur.rowcount)
+                           " WHERE call_id=? AND claimed_by=?", (call_id, coach))
+        if not cur.rowcount:
+            held = lease(store, call_id)
+            if held:
+                raise ConflictError(f"{call_id} is claimed by {held['holder']} until {held['expires']}, not by "
+                                    f"{coach}: only the holder can release it")
+            raise ConflictError(f"{call_id} is not claimed by {coach} (nothing to release)")
+        store.audit(coach, "queue.release", f"call:{call_id}")
+
+
+def handover(store: Any, actor: str, call_id: str, to: str, ttl_minutes: float | None = None) -> dict[str, Any]:
+    """Pass a lease to another reviewer (a fresh lease for them). The holder may; so may a QA lead, which the
+    audit log records as acting as QA lead."""
+    u = require_role(store, actor, *REVIEWERS)
+    require_role(store, to, *REVIEWERS)
+    ttl, now = _ttl(ttl_minutes), time.time()
+    with store.transaction() as conn:
+        held = lease(store, call_id)
+        if held is None:
+            raise ConflictError(f"{call_id} is not claimed: claim it (`qa queue claim {call_id}`) instead")
+        as_lead = held["holder"] != actor
+        if as_lead and u["role"] != "qa_lead":
+            raise ConflictError(f"{call_id} is claimed by {held['holder']}, not by {actor}: only the holder or a"
+                                " QA lead can hand it over")
+        conn.execute("UPDATE queue_items SET claimed_by=?, claimed_at=?, claim_expires=? WHERE call_id=?",
+                     (to, _stamp(now), now + ttl, call_id))
+        store.audit(actor, "queue.handover", f"call:{call_id}", {"holder": held["holder"]},
+                    {"holder": to, "expires": _stamp(now + ttl), "acting_as": "qa_lead" if as_lead else None})
+    return {"call_id": call_id, "holder": to, "expires": _stamp(now + ttl)}
 
 
 def queue_facets(store: Any) -> dict[str, list[str]]:

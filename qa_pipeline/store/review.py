@@ -1,8 +1,12 @@
-"""Human decisions: reviews with per-finding verdicts, disputes, users, assist mode.
+"""Coach reviews: per-finding verdicts, human scores, notes and a coaching action, kept as a history.
 
-
-Everything here writes to the human tables only and lands in the audit log with
-who, what, when, before and after. Machine results are never modified.
+- Only the holder of a call's lease (``queue.claim``) may review it, or a QA lead who says they act as
+  one (``as_lead``), which the audit log records.
+- A call's reviews are versions 1, 2, …; exactly one is current. Reviewing a call that has a review is a new
+  version and needs a reason; the old version stays, marked superseded, with who replaced it and when.
+  A QA lead's dispute decision that changes a review is a version too (``disputes.py``).
+- Every input goes through ``validate`` first. Machine results are never modified; everything lands in the
+  audit log with who, what, when, before and after.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ import time
 import uuid
 from typing import Any
 
-from qa_pipeline.errors import ReviewError
+from qa_pipeline.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from qa_pipeline.store import validate
+from qa_pipeline.store.queue import lease
+from qa_pipeline.store.users import REVIEWERS, require_role
 
-ROLES = ("coach", "qa_lead", "hr", "agent")
 VERDICTS = ("confirm", "reject")
 
 
@@ -22,32 +28,29 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def add_user(store: Any, name: str, role: str, agent_id: str | None = None, password_hash: str | None = None,
-             actor: str = "admin") -> None:
-    if role not in ROLES:
-        raise ReviewError(f"role must be one of {ROLES}, not {role!r}")
-    with store.transaction() as conn:
-        before = conn.execute("SELECT role, agent_id FROM users WHERE name=?", (name,)).fetchone()
-        conn.execute("INSERT INTO users (name, role, agent_id, password_hash, created_at) VALUES (?,?,?,?,?)"
-                     " ON CONFLICT(name) DO UPDATE SET role=excluded.role, agent_id=excluded.agent_id,"
-                     " password_hash=COALESCE(excluded.password_hash, users.password_hash)",
-                     (name, role, agent_id, password_hash, _now()))
-        store.audit(actor, "user.add", f"user:{name}", dict(zip(("role", "agent_id"), before)) if before else None,
-                    {"role": role, "agent_id": agent_id})
+def criterion_weights(store: Any, call_id: str) -> dict[str, float]:
+    """Criterion id -> weight in the form version the call's current result was scored with."""
+    row = store.conn.execute("SELECT s.breakdown FROM calls c JOIN scores s ON s.result_id = c.current_result_id"
+                             " WHERE c.call_id=?", (call_id,)).fetchone()
+    criteria = json.loads(row[0] or "{}").get("criteria", []) if row else []
+    return {c["id"]: float(c["weight"]) for c in criteria}
 
 
-def user(store: Any, name: str) -> dict[str, Any] | None:
-    rows = list(store.db.query("SELECT name, role, agent_id, password_hash FROM users WHERE name=?", [name]))
-    return rows[0] if rows else None
-
-
-def require_role(store: Any, name: str, *roles: str) -> dict[str, Any]:
-    u = user(store, name)
-    if u is None:
-        raise ReviewError(f"unknown user {name!r}; add it with `qa users add`")
-    if roles and u["role"] not in roles:
-        raise ReviewError(f"user {name!r} is {u['role']}; this needs {' or '.join(roles)}")
-    return u
+def resolve_verdicts(store: Any, call_id: str, verdicts: dict[str, str] | None) -> dict[str, tuple[str, str]]:
+    """finding_key -> (rule_id, verdict) from references (finding key, finding id or rule id: all its findings)
+    to the call's current findings. One verdict per finding: two that disagree are an error."""
+    findings = store.findings(call_id)
+    resolved: dict[str, tuple[str, str]] = {}
+    for ref, verdict in (verdicts or {}).items():
+        validate.choice(f"verdict for {str(ref)[:40]!r}", verdict, VERDICTS)
+        hits = [f for f in findings if ref in (f["finding_key"], f["rule_id"], f["finding_id"])]
+        if not hits:
+            raise ValidationError(f"call {call_id} has no finding {str(ref)[:60]!r}; see `qa queue show {call_id}`")
+        for f in hits:
+            if resolved.get(f["finding_key"], (None, verdict))[1] != verdict:
+                raise ValidationError(f"finding {f['finding_key']} ({f['rule_id']}) is given both verdicts")
+            resolved[f["finding_key"]] = (f["rule_id"], verdict)
+    return resolved
 
 
 def submit_review(
@@ -55,94 +58,113 @@ def submit_review(
     coach: str,
     call_id: str,
     verdicts: dict[str, str] | None = None,
-    human_scores: dict[str, float] | None = None,
+    human_scores: dict[str, Any] | None = None,
     notes: str = "",
     coaching_action: str = "",
+    reason: str = "",
+    as_lead: bool = False,
 ) -> str:
-    """Record a coach's review of the call's current result. ``verdicts``: finding_key or rule_id → confirm|reject."""
-    require_role(store, coach, "coach", "qa_lead")
-    call = store.call(call_id)
-    if call is None:
-        raise ReviewError(f"no call {call_id!r} in the database")
-    findings = store.findings(call_id)
-    resolved: dict[str, tuple[str, str]] = {}
-    for ref, verdict in (verdicts or {}).items():
-        if verdict not in VERDICTS:
-            raise ReviewError(f"verdict for {ref!r} must be confirm or reject, not {verdict!r}")
-        hits = [f for f in findings if f["finding_key"] == ref or f["rule_id"] == ref or f["finding_id"] == ref]
-        if not hits:
-            raise ReviewError(f"call {call_id} has no finding {ref!r}; see `qa queue show {call_id}`")
-        for f in hits:
-            resolved[f["finding_key"]] = (f["rule_id"], verdict)
-    review_id = uuid.uuid4().hex[:12]
-    after = {"verdicts": {k: v[1] for k, v in resolved.items()}, "human_scores": human_scores or {},
-             "notes": notes, "coaching_action": coaching_action}
+    """Record a review of the call's current result; returns its id. ``verdicts``: finding key, finding id or
+    rule id -> confirm|reject. ``reason``: why, when the call already has a review (required then)."""
+    u = require_role(store, coach, *REVIEWERS)
+    if store.call(call_id) is None:
+        raise NotFoundError(f"no call {call_id!r} in the database")
+    if as_lead and u["role"] != "qa_lead":
+        raise PermissionDenied(f"{coach} is {u['role']}: only a QA lead can review a call without its claim")
+    fields = {"notes": validate.text("notes", notes), "coaching_action": validate.text("coaching_action", coaching_action),
+              "reason": validate.text("reason", reason)}
+    scores = validate.human_scores(human_scores, criterion_weights(store, call_id))
+    resolved = resolve_verdicts(store, call_id, verdicts)
     with store.transaction() as conn:
-        conn.execute("INSERT INTO reviews (review_id, call_id, result_id, reviewer, status, human_scores, notes,"
-                     " coaching_action, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                     (review_id, call_id, call["current_result_id"], coach, "final",
-                      json.dumps(human_scores or {}), notes, coaching_action, _now(), _now()))
-        conn.executemany("INSERT INTO finding_verdicts VALUES (?,?,?,?,?,?,?)",
-                         [(review_id, call_id, key, rule, verdict, "", _now()) for key, (rule, verdict) in resolved.items()])
-        conn.execute("UPDATE queue_items SET status='done' WHERE call_id=?", (call_id,))
-        store.audit(coach, "review.submit", f"call:{call_id}", None, {"review_id": review_id, **after})
+        held = lease(store, call_id)
+        override = held is None or held["holder"] != coach
+        if override and not as_lead:
+            raise ConflictError(
+                f"{call_id} is claimed by {held['holder']} until {held['expires']}: only they can review it now"
+                if held else f"claim {call_id} before reviewing it (`qa queue claim {call_id}`): your claim is "
+                             "missing or has expired")
+        current = current_review(store, call_id)
+        if current:
+            if _open_dispute(conn, current["review_id"]):
+                raise ConflictError(f"the review of {call_id} has an open dispute: a QA lead decides it first")
+            if not fields["reason"]:
+                raise ValidationError(f"{call_id} already has a review (version {current['version']} by "
+                                      f"{current['reviewer']} at {current['created_at']}): say why you review it "
+                                      "again (--reason; the old version is kept)")
+        review_id = write_version(store, call_id, coach, resolved, scores, fields, current, "superseded",
+                                  acting_as="qa_lead" if override else None)
+        conn.execute("UPDATE queue_items SET status='done', claimed_by=NULL, claimed_at=NULL, claim_expires=NULL"
+                     " WHERE call_id=?", (call_id,))
+        if override:  # a QA lead reviewing without the claim, perhaps over another reviewer's
+            store.audit(coach, "review.lead_override", f"call:{call_id}", {"holder": held["holder"] if held else None},
+                        {"review_id": review_id})
     return review_id
 
 
-def latest_review(store: Any, call_id: str) -> dict[str, Any] | None:
-    rows = list(store.db.query("SELECT * FROM reviews WHERE call_id=? ORDER BY created_at DESC, rowid DESC LIMIT 1",
-                               [call_id]))
-    if not rows:
-        return None
-    review = dict(rows[0])
-    review["human_scores"] = json.loads(review["human_scores"] or "{}")
-    review["verdicts"] = {r["finding_key"]: r["verdict"] for r in store.db.query(
-        "SELECT finding_key, verdict FROM finding_verdicts WHERE review_id=?", [review["review_id"]])}
-    return review
+def write_version(store: Any, call_id: str, reviewer: str, resolved: dict[str, tuple[str, str]],
+                  scores: dict[str, float], fields: dict[str, str], current: dict[str, Any] | None,
+                  replaced_as: str, acting_as: str | None = None, dispute_id: str | None = None) -> str:
+    """Write a new current version of a call's review (inside the caller's transaction); the current one, if
+    any, becomes ``replaced_as`` (superseded | overturned)."""
+    conn, now, review_id = store.conn, _now(), uuid.uuid4().hex[:12]
+    version = 1 + conn.execute("SELECT coalesce(max(version), 0) FROM reviews WHERE call_id=?", (call_id,)).fetchone()[0]
+    if current:
+        conn.execute("UPDATE reviews SET status=?, replaced_by=?, replaced_at=? WHERE review_id=?",
+                     (replaced_as, review_id, now, current["review_id"]))
+    result_id = conn.execute("SELECT current_result_id FROM calls WHERE call_id=?", (call_id,)).fetchone()[0]
+    conn.execute("INSERT INTO reviews (review_id, call_id, result_id, reviewer, status, human_scores, notes,"
+                 " coaching_action, created_at, updated_at, version, supersedes, reason, acting_as, dispute_id)"
+                 " VALUES (?,?,?,?, 'current', ?,?,?,?,?,?,?,?,?,?)",
+                 (review_id, call_id, result_id, reviewer, json.dumps(scores), fields["notes"],
+                  fields["coaching_action"], now, now, version, current["review_id"] if current else None,
+                  fields["reason"] or None, acting_as, dispute_id))
+    conn.executemany("INSERT INTO finding_verdicts VALUES (?,?,?,?,?,?,?)",
+                     [(review_id, call_id, key, rule, verdict, "", now) for key, (rule, verdict) in resolved.items()])
+    store.audit(reviewer, "review.submit", f"call:{call_id}",
+                {"review_id": current["review_id"], "version": current["version"]} if current else None,
+                {"review_id": review_id, "version": version, "verdicts": {k: v[1] for k, v in resolved.items()},
+                 "human_scores": scores, **fields, "acting_as": acting_as, "dispute_id": dispute_id})
+    return review_id
 
 
-def open_dispute(store: Any, agent_user: str, review_id: str, reason: str) -> str:
-    u = require_role(store, agent_user, "agent")
-    rows = list(store.db.query("SELECT r.call_id, c.agent_id FROM reviews r JOIN calls c USING (call_id)"
-                               " WHERE r.review_id=?", [review_id]))
-    if not rows:
-        raise ReviewError(f"no review {review_id!r}")
-    if rows[0]["agent_id"] != u["agent_id"]:
-        raise ReviewError(f"{agent_user} can dispute only reviews of their own calls")
-    dispute_id = uuid.uuid4().hex[:12]
-    with store.transaction() as conn:
-        conn.execute("INSERT INTO disputes (dispute_id, review_id, call_id, opened_by, reason, status, created_at)"
-                     " VALUES (?,?,?,?,?, 'open', ?)", (dispute_id, review_id, rows[0]["call_id"], agent_user, reason, _now()))
-        store.audit(agent_user, "dispute.open", f"review:{review_id}", None, {"dispute_id": dispute_id, "reason": reason})
-    return dispute_id
+def _open_dispute(conn: Any, review_id: str) -> str | None:
+    row = conn.execute("SELECT dispute_id FROM disputes WHERE review_id=? AND status='open'", (review_id,)).fetchone()
+    return row[0] if row else None
 
 
-def resolve_dispute(store: Any, lead: str, dispute_id: str, decision: str, note: str = "",
-                    verdicts: dict[str, str] | None = None, human_scores: dict[str, float] | None = None) -> None:
-    """``decision``: upheld (the review stands) or changed (a QA lead's review replaces it)."""
-    require_role(store, lead, "qa_lead")
-    if decision not in ("upheld", "changed"):
-        raise ReviewError("decision must be upheld or changed")
-    rows = list(store.db.query("SELECT * FROM disputes WHERE dispute_id=?", [dispute_id]))
-    if not rows:
-        raise ReviewError(f"no dispute {dispute_id!r}")
-    dispute = rows[0]
-    if dispute["status"] != "open":
-        raise ReviewError(f"dispute {dispute_id} is already {dispute['status']}")
-    if decision == "changed":
-        before = latest_review(store, dispute["call_id"])
-        merged = {**(before or {}).get("verdicts", {}), **(verdicts or {})}
-        submit_review(store, lead, dispute["call_id"], merged, {**(before or {}).get("human_scores", {}),
-                      **(human_scores or {})}, notes=f"dispute {dispute_id}: {note}")
-    with store.transaction() as conn:
-        conn.execute("UPDATE disputes SET status=?, resolved_by=?, resolution=?, resolved_at=? WHERE dispute_id=?",
-                     (decision, lead, note, _now(), dispute_id))
-        store.audit(lead, "dispute.resolve", f"dispute:{dispute_id}", {"status": "open"},
-                    {"status": decision, "note": note})
+def _with_decisions(store: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        review = dict(row)
+        review["human_scores"] = json.loads(review["human_scores"] or "{}")
+        review["verdicts"] = {r["finding_key"]: r["verdict"] for r in store.db.query(
+            "SELECT finding_key, verdict FROM finding_verdicts WHERE review_id=?", [review["review_id"]])}
+        out.append(review)
+    return out
+
+
+def current_review(store: Any, call_id: str) -> dict[str, Any] | None:
+    """The call's current review with its verdicts and human scores, or None."""
+    rows = _with_decisions(store, list(store.db.query(
+        "SELECT * FROM reviews WHERE call_id=? AND status='current'", [call_id])))
+    return rows[0] if rows else None
+
+
+def review_history(store: Any, call_id: str) -> list[dict[str, Any]]:
+    """Every version of the call's review, oldest first, each with its verdicts, human scores and the disputes
+    opened on it (with their decisions)."""
+    versions = _with_decisions(store, list(store.db.query(
+        "SELECT * FROM reviews WHERE call_id=? ORDER BY version", [call_id])))
+    for v in versions:
+        v["disputes"] = list(store.db.query("SELECT * FROM disputes WHERE review_id=? ORDER BY created_at, rowid",
+                                            [v["review_id"]]))
+    return versions
 
 
 def set_assist(store: Any, actor: str, target: str, on: bool, reason: str = "") -> None:
     require_role(store, actor, "qa_lead")
+    target = validate.text("target", target, required=True)
+    reason = validate.text("reason", reason)
     with store.transaction() as conn:
         if on:
             conn.execute("INSERT OR REPLACE INTO assist_mode VALUES (?,?,?,?)", (target, reason, actor, _now()))
@@ -152,26 +174,11 @@ def set_assist(store: Any, actor: str, target: str, on: bool, reason: str = "") 
 
 
 def reviewed_calls(store: Any, agent_id: str, limit: int = 200) -> list[dict[str, Any]]:
-    """An agent's own calls that have a review: the latest review of each, newest first."""
+    """An agent's own calls that have a review: the current review of each, newest first."""
     return list(store.db.query(
         "SELECT c.call_id, c.started_at, c.week, c.team, s.total AS machine_total, r.review_id, r.reviewer,"
-        " r.created_at AS reviewed_at, r.notes, r.coaching_action,"
+        " r.version, r.created_at AS reviewed_at, r.notes, r.coaching_action,"
         " (SELECT count(*) FROM disputes d WHERE d.review_id = r.review_id AND d.status = 'open') AS open_disputes"
-        " FROM calls c JOIN reviews r ON r.call_id = c.call_id"
+        " FROM calls c JOIN reviews r ON r.call_id = c.call_id AND r.status = 'current'"
         " LEFT JOIN scores s ON s.result_id = c.current_result_id"
-        " WHERE c.agent_id = ? AND r.rowid = (SELECT r2.rowid FROM reviews r2 WHERE r2.call_id = c.call_id"
-        " ORDER BY r2.created_at DESC, r2.rowid DESC LIMIT 1)"
-        " ORDER BY r.created_at DESC LIMIT ?", [agent_id, limit]))
-
-
-def disputes(store: Any, status: str | None = "open", call_id: str | None = None) -> list[dict[str, Any]]:
-    """Disputes (``status`` None: all), with the disputed call's agent."""
-    sql = ("SELECT d.*, c.agent_id, c.team FROM disputes d LEFT JOIN calls c ON c.call_id = d.call_id WHERE 1=1")
-    params: list[Any] = []
-    if status:
-        sql += " AND d.status = ?"
-        params.append(status)
-    if call_id:
-        sql += " AND d.call_id = ?"
-        params.append(call_id)
-    return list(store.db.query(sql + " ORDER BY d.created_at DESC", params))
+        " WHERE c.agent_id = ? ORDER BY r.created_at DESC LIMIT ?", [agent_id, limit]))

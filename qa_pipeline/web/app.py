@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from qa_pipeline import PrivacyConfig, ReportConfig, ReviewError, ToneConfig
+from qa_pipeline.errors import ConflictError, NotFoundError
 from qa_pipeline.web import site as site_module
 from qa_pipeline.web.routes import agent, auth, calls, lead, queue, scorecards
 from qa_pipeline.web.security import SECURITY_HEADERS, Forbidden, LoginRequired, NotFound, Stores, current_user
@@ -53,8 +54,9 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
-        if request.method == "GET":
-            return RedirectResponse("/login?" + urlencode({"next": request.url.path}), status_code=303)
+        if request.method == "GET":  # back to the same page, filters and all, after signing in
+            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse("/login?" + urlencode({"next": here}), status_code=303)
         return Response("login required", status_code=401)
 
     @app.exception_handler(Forbidden)
@@ -67,7 +69,16 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
 
     @app.exception_handler(ReviewError)
     async def _review_error(request: Request, exc: ReviewError) -> Response:
-        return error_page(request, "Cannot do that", str(exc), 400)
+        # a human input the store refused: 404 unknown, 409 someone else holds it or it is decided, else 400
+        status = 404 if isinstance(exc, NotFoundError) else 409 if isinstance(exc, ConflictError) else 400
+        return error_page(request, "Cannot do that", str(exc), status)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        # Starlette answers an unhandled error outside the middleware above: the headers are set here too.
+        response = error_page(request, "Internal error", "Something went wrong; the server log has the details.", 500)
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
     for module in (auth, queue, calls, lead, agent, scorecards):
         app.include_router(module.router)

@@ -53,9 +53,7 @@ class Stores:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.local = threading.local()
-        first = Store(self.path)
-        auth.ensure_auth_tables(first)
-        first.close()
+        Store(self.path).close()  # created or migrated once, before the first request
 
     def get(self) -> Store:
         store = getattr(self.local, "store", None)

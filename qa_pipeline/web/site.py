@@ -21,11 +21,13 @@ HERE = Path(__file__).resolve().parent
 REVIEWERS = ("coach", "qa_lead")
 HOME = {"coach": "/queue", "qa_lead": "/queue", "hr": "/scorecards", "agent": "/my"}
 MESSAGES = {
-    "claimed": "Claimed: the call is yours for the next hour.",
+    "claimed": "Claimed: the call is yours until the time shown.",
     "claim_failed": "Could not claim: someone else holds it or it is already reviewed.",
     "nothing": "Nothing left to claim.",
     "released": "Released back to the queue.",
-    "saved": "Review saved; the call is resolved.",
+    "release_refused": "Not released: you do not hold this call (someone else does, or nobody).",
+    "handed_over": "Handed over: the call is theirs now.",
+    "saved": "Review saved; the call is resolved (earlier versions are kept in its history).",
     "disputed": "Dispute opened; a QA lead will look at it.",
     "resolved": "Dispute resolved.",
     "assist": "Assist mode updated (applies from the next nightly run).",

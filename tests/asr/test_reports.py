@@ -157,7 +157,9 @@ def _applicable(conn: sqlite3.Connection, call_id: str) -> tuple[float, float]:
 
 
 def test_human_override_changes_scorecard(writable_db: Path) -> None:
-    from qa_pipeline.store.review import add_user, open_dispute, resolve_dispute, submit_review
+    from qa_pipeline.store.disputes import open_dispute, resolve_dispute
+    from qa_pipeline.store.users import add_user
+    from tests.review_helpers import review as submit_review  # claims the call, then reviews it
 
     store = Store(writable_db)
     conn = sqlite3.connect(writable_db)
@@ -230,7 +232,7 @@ def test_human_override_changes_scorecard(writable_db: Path) -> None:
     if others:
         okey = q(conn, f"SELECT f.finding_key {CURRENT} WHERE c.call_id=? AND f.kind='banned_phrase'"
                        " AND f.speaker='agent' AND f.finding_key != ?", bcid, fkey)[0][0]
-        submit_review(store, "mei", bcid, verdicts={fkey: "reject", okey: "confirm"})
+        submit_review(store, "mei", bcid, verdicts={fkey: "reject", okey: "confirm"}, reason="the other one is real")
         row2 = next(r for r in weekly_scorecard(store, bweek, config=CFG).rows if r.agent_id == bagent)
         assert row2.banned_confirmed == 1
 

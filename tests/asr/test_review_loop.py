@@ -100,6 +100,13 @@ def test_two_processes_never_claim_the_same_item(sample_db: Path, tmp_path: Path
     open_items = {r[0] for r in con.execute("SELECT call_id FROM queue_items WHERE status='open'")}
     con.close()
     assert len(open_items) >= 5
+    from qa_pipeline.store.db import Store
+    from qa_pipeline.store.users import add_user
+
+    store = Store(db)
+    for i in range(2):
+        add_user(store, f"coach{i}", "coach")
+    store.close()
     ctx = mp.get_context("spawn")
     results: mp.Queue = ctx.Queue()
     procs = [ctx.Process(target=_claim_all, args=(str(db), f"coach{i}", results)) for i in range(2)]

@@ -117,17 +117,23 @@ def test_lead_sees_runs_quarantine_and_calibration_from_coach_verdicts(env: dict
     db = env["db"]
     coach = signed_in(env, "coach2")
     rows = sql(db, "SELECT c.call_id, f.finding_key, f.rule_id FROM findings f JOIN calls c"
-                   " ON c.current_result_id=f.result_id WHERE f.kind='banned_phrase' ORDER BY c.call_id, f.start")
+                   " ON c.current_result_id=f.result_id LEFT JOIN queue_items q ON q.call_id = c.call_id"
+                   " WHERE f.kind='banned_phrase' AND (q.claimed_by IS NULL OR q.claimed_by = 'coach2')"  # not others'
+                   " ORDER BY c.call_id, f.start")
     assert len(rows) >= 2
+    by_call: dict[str, dict[str, str]] = {}
     for i, (call_id, key, _rule) in enumerate(rows):
+        by_call.setdefault(call_id, {})[f"verdict_{key}"] = "confirm" if i % 3 else "reject"
+    for call_id, verdicts in by_call.items():  # one review per call, by the coach who claimed it
         token = csrf_of(coach.get(f"/calls/{call_id}").text)
-        resp = coach.post(f"/calls/{call_id}/review", data={"csrf": token, f"verdict_{key}": "confirm" if i % 3 else "reject"},
-                          follow_redirects=False)
+        assert coach.post("/queue/claim", data={"csrf": token, "call_id": call_id}, follow_redirects=False).status_code == 303
+        resp = coach.post(f"/calls/{call_id}/review", data={"csrf": token, **verdicts}, follow_redirects=False)
         assert resp.status_code == 303
     lead = signed_in(env, "lead1")
     html = lead.get("/lead/calibration").text
-    for rule_id, confirmed, rejected in sql(db, "SELECT rule_id, SUM(verdict='confirm'), SUM(verdict='reject')"
-                                                " FROM finding_verdicts GROUP BY rule_id"):
+    for rule_id, confirmed, rejected in sql(db, "SELECT v.rule_id, SUM(v.verdict='confirm'), SUM(v.verdict='reject')"
+                                                " FROM finding_verdicts v JOIN reviews r USING (review_id)"
+                                                " WHERE r.status = 'current' GROUP BY v.rule_id"):
         precision = round(confirmed / (confirmed + rejected), 3)
         row = re.search(rf'data-rule="{re.escape(rule_id)}">(.*?)</tr>', html, re.S)
         assert row, rule_id
@@ -147,6 +153,7 @@ def test_agent_disputes_and_lead_changes_the_review(env: dict) -> None:
                                      " ON c.current_result_id=f.result_id WHERE f.kind != 'script_step'"
                                      " ORDER BY c.call_id DESC LIMIT 1")[0]
     token = csrf_of(coach.get(f"/calls/{call_id}").text)
+    coach.post("/queue/claim", data={"csrf": token, "call_id": call_id})
     coach.post(f"/calls/{call_id}/review", data={"csrf": token, f"verdict_{key}": "confirm", "notes": "first"})
     review_id = sql(db, "SELECT review_id FROM reviews WHERE call_id=? AND notes='first'", call_id)[0][0]
 

@@ -72,6 +72,8 @@ def run_coach_flow(base: str, db: Path, browser, tmp_path: Path) -> None:
 
     page.click(f"tr[data-call='{call_id}'] a")
     page.wait_for_url(f"**/calls/{call_id}")
+    page.click("#claim")  # the review form comes with the claim
+    page.wait_for_url(f"**/calls/{call_id}?msg=claimed")
     page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=30000)
     duration = page.evaluate("document.getElementById('player').duration")
     assert duration > finding["start"]

@@ -18,7 +18,7 @@ def add_users(db: Path) -> dict[str, str]:
     """Coaches, a QA lead, HR and one agent user per agent in the database (agent_<id>). Returns name → role."""
     from qa_pipeline.store.auth import hash_password
     from qa_pipeline.store.db import Store
-    from qa_pipeline.store.review import add_user
+    from qa_pipeline.store.users import add_user
 
     store = Store(db)
     hashed = hash_password(PASSWORD)

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qa_pipeline import AudioError, ReviewError, Score, ToneSummary, masked_numbers, redact_transcript
-from qa_pipeline.store import queue, review
+from qa_pipeline import AudioError, Score, ToneSummary, masked_numbers, redact_transcript
+from qa_pipeline.store import disputes, queue, review, users
 from qa_pipeline.web import media, views
 from qa_pipeline.web.security import CALL_ID, Forbidden, NotFound, check_csrf, need
 from qa_pipeline.web.site import REVIEWERS, form_post, page, redirect, site
@@ -24,7 +24,7 @@ def visible_call(store: Any, user: dict[str, Any], call_id: str) -> dict[str, An
     if call is None:
         raise NotFound("no such call")
     if user["role"] == "agent":
-        if not user["agent_id"] or call["agent_id"] != user["agent_id"] or review.latest_review(store, call_id) is None:
+        if not user["agent_id"] or call["agent_id"] != user["agent_id"] or review.current_review(store, call_id) is None:
             raise NotFound("no such call")
     elif user["role"] not in REVIEWERS:
         raise Forbidden(f"{user['role']} may not open calls")
@@ -49,17 +49,19 @@ def call_page(request: Request, call_id: str) -> Response:
     if transcript is not None and here.redacted:
         transcript = redact_transcript(transcript, result.findings, here.privacy)
     segments = transcript.segments if transcript else []
-    item = store.conn.execute("SELECT status, claimed_by, claim_expires, priority, reason FROM queue_items"
-                              " WHERE call_id=?", (call_id,)).fetchone()
+    item = store.conn.execute("SELECT status, reason FROM queue_items WHERE call_id=?", (call_id,)).fetchone()
+    held = queue.lease(store, call_id)
     return page(
         request, "call.html", user, call=call, findings=flagged,
         passed_steps=[f for f in all_findings if not queue.is_flagged(f)],
         rows=views.transcript_rows(segments, flagged),
         chart=views.tone_chart(result.tone if result else ToneSummary(), call["duration"] or 0.0,
                                threshold=here.tone_threshold),
-        score=result.score if result else Score(), review=review.latest_review(store, call_id),
-        queue_item=dict(zip(("status", "claimed_by", "claim_expires", "priority", "reason"), item)) if item else None,
-        disputes=review.disputes(store, None, call_id), can_review=user["role"] in REVIEWERS,
+        score=result.score if result else Score(), review=review.current_review(store, call_id),
+        history=review.review_history(store, call_id), queue_item=dict(zip(("status", "reason"), item)) if item else None,
+        lease=held, holds=bool(held and held["holder"] == user["name"]), can_review=user["role"] in REVIEWERS,
+        reviewers=[n for n in users.reviewers(store) if n != user["name"]],
+        disputes=disputes.disputes(store, None, call_id),
     )
 
 
@@ -79,7 +81,7 @@ def call_audio(request: Request, call_id: str, channel: str = "both") -> Respons
                              here.privacy.audio_mode, here.privacy.pad_seconds)
     except AudioError:
         raise NotFound("the recording of this call is not available") from None
-    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=300"}
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": "no-store"}  # voices and personal data: never cached
     try:
         rng = media.byte_range(request.headers.get("range"), len(wav))
     except ValueError:
@@ -98,13 +100,8 @@ def call_review(request: Request, form: Any) -> Response:
     user = need(request, store, *REVIEWERS)
     check_csrf(request, user, form)
     visible_call(store, user, call_id)
-    scores = {}
-    for key, value in form.multi_items():
-        if key.startswith("score_") and str(value).strip():
-            try:
-                scores[key[6:]] = float(str(value))
-            except ValueError:
-                raise ReviewError(f"human score for {key[6:]} must be a number") from None
-    review.submit_review(store, user["name"], call_id, verdicts(form), scores, str(form.get("notes") or "")[:5000],
-                         str(form.get("coaching_action") or "")[:5000])
+    scores = {key[6:]: str(value) for key, value in form.multi_items() if key.startswith("score_") and str(value).strip()}
+    review.submit_review(store, user["name"], call_id, verdicts(form), scores, str(form.get("notes") or ""),
+                         str(form.get("coaching_action") or ""), str(form.get("reason") or ""),
+                         as_lead=form.get("as_lead") == "1")
     return redirect(f"/calls/{call_id}?msg=saved")

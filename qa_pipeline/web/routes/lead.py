@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qa_pipeline.store import review
+from qa_pipeline.store import disputes, review
 from qa_pipeline.store.calibration import calibration_report
 from qa_pipeline.web.routes.calls import verdicts
 from qa_pipeline.web.security import check_csrf, need, safe_next
@@ -35,8 +35,8 @@ def assist(request: Request, form: Any) -> Response:
     store = site(request).stores.get()
     user = need(request, store, "qa_lead")
     check_csrf(request, user, form)
-    review.set_assist(store, user["name"], str(form.get("target") or "")[:200], form.get("on") == "1",
-                      str(form.get("reason") or "")[:1000])
+    review.set_assist(store, user["name"], str(form.get("target") or ""), form.get("on") == "1",
+                      str(form.get("reason") or ""))
     return redirect("/lead/calibration?msg=assist")
 
 
@@ -44,7 +44,7 @@ def assist(request: Request, form: Any) -> Response:
 def disputes_page(request: Request, status: str = "open") -> Response:
     store = site(request).stores.get()
     user = need(request, store, "qa_lead")
-    return page(request, "disputes.html", user, disputes=review.disputes(store, status if status != "all" else None),
+    return page(request, "disputes.html", user, disputes=disputes.disputes(store, status if status != "all" else None),
                 status=status)
 
 
@@ -53,7 +53,8 @@ def dispute_resolve(request: Request, form: Any) -> Response:
     store = site(request).stores.get()
     user = need(request, store, "qa_lead")
     check_csrf(request, user, form)
-    review.resolve_dispute(store, user["name"], request.path_params["dispute_id"], str(form.get("decision") or ""),
-                           str(form.get("note") or "")[:5000], verdicts(form))
+    scores = {k[6:]: str(v) for k, v in form.multi_items() if k.startswith("score_") and str(v).strip()}
+    disputes.resolve_dispute(store, user["name"], request.path_params["dispute_id"], str(form.get("decision") or ""),
+                             str(form.get("note") or ""), verdicts(form), scores)
     back = safe_next(str(form.get("back") or "/lead/disputes"))
     return redirect(f"{back}?msg=resolved")

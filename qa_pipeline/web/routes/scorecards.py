@@ -9,20 +9,18 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qa_pipeline import ReviewError, render_scorecard, scorecard_table, weekly_scorecard
+from qa_pipeline import render_scorecard, scorecard_table, weekly_scorecard
+from qa_pipeline.store import validate
 from qa_pipeline.web.security import need
 from qa_pipeline.web.site import page, site
 
 router = APIRouter()
-WEEK = re.compile(r"^\d{4}-W\d{2}$")
 SCORECARD_TYPES = {"csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8", "json": "application/json",
                    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 def _card(request: Request, store: Any, week: str, team: str, agent: str) -> Any:
-    if not WEEK.match(week):
-        raise ReviewError(f"week must look like 2026-W47, not {week[:20]!r}")
-    return weekly_scorecard(store, week, team or None, agent or None, site(request).report)
+    return weekly_scorecard(store, validate.iso_week(week), team or None, agent or None, site(request).report)
 
 
 def _table(card: Any) -> tuple[list[str], list[dict[str, Any]]]:
