@@ -223,3 +223,34 @@ def eval_tone(
         write_json(report)
         return
     out.print(tone_eval.render(report), highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command("false-alarms")
+def eval_false_alarms(
+    corpus: Annotated[list[str] | None, typer.Option("--corpus", help="zh-news | zh-reviews | … (repeatable; default all)")] = None,
+    real: Annotated[bool, typer.Option("--real/--no-real", help="Also every real recording under ../shared/data.")] = True,
+    limit: Annotated[int, typer.Option("--limit", help="Sentences drawn from each corpus (0: all).")] = 10000,
+    examples: Annotated[int, typer.Option("--examples", help="Findings listed per corpus.")] = 10,
+    rules: RulesOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Banned-phrase findings on everyday text (per 10,000 sentences) and on real compliant speech (per hour)."""
+    from qa_pipeline.eval import corpora
+    from qa_pipeline.eval import false_alarms as fa_eval
+    from qa_pipeline.stages.rules.pack import load_rule_pack
+
+    names = corpus or list(corpora.CORPORA)
+    packs = {lang: load_rule_pack(rules, lang) for lang in ("zh", "en")}
+    reports: dict[str, Any] = {"text": []}
+    for name in names:
+        sentences = corpora.corpus_sentences(name, limit or None)
+        reports["text"].append(fa_eval.text_false_alarms(sentences, packs[corpora.CORPORA[name].language], name))
+        if not as_json:
+            out.print(fa_eval.render_text(reports["text"][-1], examples), highlight=False, markup=False, soft_wrap=True)
+    if real and shared_dir().is_dir():
+        reports["real"] = fa_eval.real_false_alarms(shared_dir(), packs, load_settings(config).asr)
+        if not as_json:
+            out.print(fa_eval.render_real(reports["real"], examples), highlight=False, markup=False, soft_wrap=True)
+    if as_json:
+        write_json(reports)

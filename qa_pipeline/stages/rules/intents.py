@@ -58,7 +58,9 @@ class IntentIndex:
         if len(set(self.labels)) >= 2:
             from sklearn.linear_model import LogisticRegression  # 0.4 s to import: only where a pack has intents
 
-            self.model = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit(self.vectors, self.labels)
+            # newton-cg: converges in ~10 iterations here, where lbfgs takes ~90 and ten times as long.
+            self.model = LogisticRegression(C=C, solver="newton-cg", max_iter=300,
+                                            class_weight="balanced").fit(self.vectors, self.labels)
 
     def classify(self, units: np.ndarray) -> list[IntentHit]:
         """The most probable class of each embedded sentence, with its margin over the runner-up."""
