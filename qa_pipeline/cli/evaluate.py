@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+import qa_pipeline as qa
 from qa_pipeline.cli.common import (
     ConfigOpt,
     DataOpt,
@@ -238,10 +239,9 @@ def eval_false_alarms(
     """Banned-phrase findings on everyday text (per 10,000 sentences) and on real compliant speech (per hour)."""
     from qa_pipeline.eval import corpora
     from qa_pipeline.eval import false_alarms as fa_eval
-    from qa_pipeline.stages.rules.pack import load_rule_pack
 
     names = corpus or list(corpora.CORPORA)
-    packs = {lang: load_rule_pack(rules, lang) for lang in ("zh", "en")}
+    packs = {lang: qa.load_rule_pack(rules, lang) for lang in ("zh", "en")}
     reports: dict[str, Any] = {"text": []}
     for name in names:
         sentences = corpora.corpus_sentences(name, limit or None)

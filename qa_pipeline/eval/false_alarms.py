@@ -18,7 +18,8 @@ from qa_pipeline.base.audio import load_audio
 from qa_pipeline.config import DEFAULT_MAX_SECONDS, TranscribeOptions
 from qa_pipeline.contracts import Call, Finding, Segment, Transcript, Word
 from qa_pipeline.errors import AudioError
-from qa_pipeline.eval.utterances import TOKEN_SECONDS, _word_pieces
+from qa_pipeline.eval.utterances import TOKEN_SECONDS
+from qa_pipeline.stages.rules.examples import word_pieces
 from qa_pipeline.stages.rules.matcher import normalize_tokens
 from qa_pipeline.stages.rules.pack import RulePack
 from qa_pipeline.stages.rules.phrases import detect_phrases
@@ -34,7 +35,7 @@ def sentences_transcript(sentences: list[str], language: str, speaker: str = "ag
     segments, t = [], 0.0
     for text in sentences:
         tokens = normalize_tokens(text) or [text]
-        pieces = _word_pieces(text, len(tokens))
+        pieces = word_pieces(text, len(tokens))
         words = [Word(round(t + i * TOKEN_SECONDS, 3), round(t + (i + 1) * TOKEN_SECONDS, 3), p, 0.9)
                  for i, p in enumerate(pieces)]
         end = words[-1].end if words else t + TOKEN_SECONDS

@@ -18,6 +18,7 @@ from typing import Any
 from qa_pipeline.config import PrivacyConfig
 from qa_pipeline.contracts import Call, Finding, Segment, Transcript, Word
 from qa_pipeline.stages.pii import detect_pii
+from qa_pipeline.stages.rules.examples import word_pieces
 from qa_pipeline.stages.rules.matcher import build_streams, normalize_tokens
 from qa_pipeline.stages.rules.pack import RulePack, load_rule_pack
 from qa_pipeline.stages.rules.phrases import detect_phrases
@@ -45,7 +46,7 @@ def item_transcript(item: dict[str, Any]) -> tuple[Transcript, tuple[float, floa
     for n, turn in enumerate(turns):
         tokens = normalize_tokens(turn["text"]) or [turn["text"]]
         # The words carry the text as written (punctuation kept at the word it follows, as Whisper does).
-        pieces = _word_pieces(turn["text"], len(tokens))
+        pieces = word_pieces(turn["text"], len(tokens))
         words = [Word(round(t + i * TOKEN_SECONDS, 3), round(t + (i + 1) * TOKEN_SECONDS, 3), p, 0.9)
                  for i, p in enumerate(pieces)]
         end = words[-1].end if words else t
@@ -56,24 +57,6 @@ def item_transcript(item: dict[str, Any]) -> tuple[Transcript, tuple[float, floa
     language = item["language"]
     return Transcript(language=language, model_id="reference", settings={}, duration=round(t, 3),
                       segments=segments), span
-
-
-def _word_pieces(text: str, n_tokens: int) -> list[str]:
-    """``text`` cut into ``n_tokens`` word strings: Mandarin per character, other text per space-separated word."""
-    if any("\u3400" <= ch <= "\u9fff" for ch in text):
-        pieces, current = [], ""
-        for ch in text:
-            if "\u3400" <= ch <= "\u9fff" or ch.isalnum():
-                if current and ("\u3400" <= ch <= "\u9fff" or not current[-1].isalnum() or "\u3400" <= current[-1] <= "\u9fff"):
-                    pieces.append(current)
-                    current = ""
-                current += ch
-            else:
-                current += ch
-        if current:
-            pieces.append(current)
-        return pieces
-    return [p if i == 0 else " " + p for i, p in enumerate(text.split())]
 
 
 @dataclass

@@ -13,11 +13,30 @@ from qa_pipeline.stages.rules.phrases import detect_phrases
 from qa_pipeline.stages.rules.script import evaluate_step
 
 
+def word_pieces(text: str, n_tokens: int) -> list[str]:
+    """``text`` cut into ``n_tokens`` word strings: Mandarin per character, other text per space-separated word."""
+    if any("\u3400" <= ch <= "\u9fff" for ch in text):
+        pieces, current = [], ""
+        for ch in text:
+            if "\u3400" <= ch <= "\u9fff" or ch.isalnum():
+                if current and ("\u3400" <= ch <= "\u9fff" or not current[-1].isalnum() or "\u3400" <= current[-1] <= "\u9fff"):
+                    pieces.append(current)
+                    current = ""
+                current += ch
+            else:
+                current += ch
+        if current:
+            pieces.append(current)
+        return pieces
+    return [p if i == 0 else " " + p for i, p in enumerate(text.split())]
+
+
 def example_transcript(text: str, speaker: str, language: str) -> Transcript:
-    """A one-segment transcript of an example sentence, 0.3 s per token, for checking packs."""
+    """A one-segment transcript of an example sentence, 0.3 s per token, its words written as Whisper writes
+    them (punctuation kept at the word it follows), for checking packs."""
     speaker = "agent" if speaker == "any" else speaker
     toks = normalize_tokens(text)
-    words = [Word(round(i * 0.3, 3), round(i * 0.3 + 0.3, 3), t, 1.0) for i, t in enumerate(toks)]
+    words = [Word(round(i * 0.3, 3), round(i * 0.3 + 0.3, 3), t, 1.0) for i, t in enumerate(word_pieces(text, len(toks)))]
     end = words[-1].end if words else 0.0
     seg = Segment(speaker, 0.0, end, text, text, words=words)  # type: ignore[arg-type]
     return Transcript(language=language, model_id="example", settings={}, duration=end, segments=[seg])

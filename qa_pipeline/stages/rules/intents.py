@@ -8,6 +8,14 @@ steps that have examples, plus ``neutral`` (ordinary agent talk and look-alikes,
 the caller's are the escalation rules plus the caller's neutral talk. One sentence gets one class, so a
 compliant sentence that resembles a banned one is claimed by the neutral examples a QA lead wrote for it.
 
+Ordinary talk is most of what is said, and a classifier that knows only service talk and banned remarks puts
+any sentence unlike both (a question about the weather, a sigh, a sentence from the news) in whichever class it
+lies nearest (on everyday Tatoeba sentences, one in three). So a sentence is only called a banned remark when it
+is nearer to that remark's examples than to ordinary talk (``nearer_than_ordinary``): the pack's neutral
+examples and everyday sentences from outside the call centre (``background.npz`` beside the packaged pack,
+written by scripts/embed_background.py). The script steps are not checked so: they give credit, not blame.
+(Training the classifier on the everyday sentences as well was tried: it cost the steps recall for no gain.)
+
 Embedding the examples costs ~25 ms a sentence, so the packaged packs ship them (``intents.npz`` beside the
 YAML, written by scripts/embed_intents.py) and any other example is embedded once and kept in the cache dir.
 """
@@ -26,12 +34,17 @@ import numpy as np
 from qa_pipeline.base.e5 import MODEL_ID, embed
 from qa_pipeline.contracts import Transcript
 from qa_pipeline.stages.rules.matcher import BOUNDARY, Stream, normalize_tokens, sentences
-from qa_pipeline.stages.rules.pack import RulePack
+from qa_pipeline.stages.rules.pack import DEFAULTS_DIR, RulePack
 
 NEUTRAL = "neutral"
 SAME_AS_EXAMPLE = 0.97  # cosine similarity at which a sentence is taken to be one of the examples
 C = 30.0  # inverse regularisation of the classifier, chosen on the dev half of evalsets/utterances
 MIN_EXAMPLE_TOKENS = {"zh": 8, "en": 5}  # characters / words of a step phrasing that counts as an example
+# Chosen on the dev halves of evalsets/utterances against the dev part of Tatoeba (eval/corpora.py):
+KNN = 3  # nearest sentences averaged on each side when a banned class is checked against ordinary talk
+# An everyday sentence this similar to a banned example is that remark said outside a call ("There's nothing
+# I can do about it."): it is left out of ordinary talk, or the remark would never be found by its meaning.
+SAYS_A_REMARK = 0.93
 _lock = threading.Lock()
 _indexes: dict[tuple[str, ...], IntentIndex] = {}
 
@@ -52,6 +65,8 @@ class IntentIndex:
     labels: list[str]  # per example
     texts: list[str]
     vectors: np.ndarray  # (examples, 384), L2-normalised
+    background: np.ndarray | None = None  # (sentences, 384): everyday sentences, ordinary talk with the neutral ones
+    guarded: frozenset[str] = frozenset()  # classes that must be nearer to their examples than to ordinary talk
     model: Any = None
 
     def __post_init__(self) -> None:
@@ -61,9 +76,24 @@ class IntentIndex:
             # newton-cg: converges in ~10 iterations here, where lbfgs takes ~90 and ten times as long.
             self.model = LogisticRegression(C=C, solver="newton-cg", max_iter=300,
                                             class_weight="balanced").fit(self.vectors, self.labels)
+        labels = np.array(self.labels)
+        ordinary = [self.vectors[labels == NEUTRAL]]
+        if self.background is not None and len(self.background):
+            remarks = self.vectors[np.isin(labels, list(self.guarded))]
+            near = (self.background @ remarks.T).max(axis=1) if len(remarks) else np.zeros(len(self.background))
+            ordinary.append(self.background[near < SAYS_A_REMARK])
+        self._ordinary = np.vstack(ordinary)
 
-    def classify(self, units: np.ndarray) -> list[IntentHit]:
-        """The most probable class of each embedded sentence, with its margin over the runner-up."""
+    def nearer_than_ordinary(self, unit: np.ndarray, sims: np.ndarray, label: str) -> bool:
+        """Whether a sentence lies nearer to ``label``'s examples than to ordinary talk (mean of the KNN most
+        similar on each side)."""
+        own = np.sort(sims[np.array(self.labels) == label])[-KNN:].mean()
+        ordinary = np.sort(self._ordinary @ unit)[-KNN:].mean()
+        return bool(own >= ordinary)
+
+    def classify(self, units: np.ndarray, guard: bool = True) -> list[IntentHit]:
+        """The most probable class of each embedded sentence, with its margin over the runner-up. ``guard``:
+        a banned class that is not nearer to its examples than to ordinary talk becomes neutral."""
         if not len(units) or self.model is None:
             return []
         probs = self.model.predict_proba(units)
@@ -71,7 +101,7 @@ class IntentIndex:
         labels = np.array(self.labels)
         out = []
         sims = units @ self.vectors.T
-        for row, sim in zip(probs, sims):
+        for unit, row, sim in zip(units, probs, sims):
             closest = int(np.argmax(sim))
             if sim[closest] >= SAME_AS_EXAMPLE:
                 # A sentence said as an example is said: the QA lead's example decides, not the model's fit.
@@ -81,8 +111,11 @@ class IntentIndex:
             best = classes[order[0]]
             mine = np.flatnonzero(labels == best)
             nearest = mine[int(np.argmax(sim[mine]))]
-            out.append(IntentHit(best, round(float(row[order[0]]), 4), round(float(row[order[0]] - row[order[1]]), 4),
-                                 self.texts[nearest]))
+            hit = IntentHit(best, round(float(row[order[0]]), 4), round(float(row[order[0]] - row[order[1]]), 4),
+                            self.texts[nearest])
+            if guard and best in self.guarded and not self.nearer_than_ordinary(unit, sim, best):
+                hit = IntentHit(NEUTRAL, hit.score, 0.0, hit.nearest)  # (the score says what it resembled)
+            out.append(hit)
         return out
 
 
@@ -104,7 +137,8 @@ def agent_index(pack: RulePack) -> IntentIndex:
         labels += [step.id] * len(examples)
         texts += examples
         neutral += step.examples.negative
-    return _index(pack, "agent", labels + [NEUTRAL] * len(neutral), texts + neutral)
+    banned = frozenset(r.id for r in pack.rules.values() if r.kind == "banned_phrase")
+    return _index(pack, "agent", labels + [NEUTRAL] * len(neutral), texts + neutral, background(pack.language), banned)
 
 
 def caller_index(pack: RulePack) -> IntentIndex:
@@ -120,12 +154,22 @@ def caller_index(pack: RulePack) -> IntentIndex:
     return _index(pack, "caller", labels + [NEUTRAL] * len(neutral), texts + neutral)
 
 
-def _index(pack: RulePack, role: str, labels: list[str], texts: list[str]) -> IntentIndex:
+def _index(pack: RulePack, role: str, labels: list[str], texts: list[str], ordinary: np.ndarray | None = None,
+           guarded: frozenset[str] = frozenset()) -> IntentIndex:
     key = (pack.language, pack.version, role, *pack.files)
     with _lock:
         if key not in _indexes:
-            _indexes[key] = IntentIndex(labels, texts, example_vectors(texts, pack.files))
+            _indexes[key] = IntentIndex(labels, texts, example_vectors(texts, pack.files), ordinary, guarded)
         return _indexes[key]
+
+
+def background(language: str) -> np.ndarray | None:
+    """The packaged ordinary sentences of ``language`` (int8 embeddings, scale 127), or None."""
+    path = DEFAULTS_DIR / language / "background.npz"
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        return data["vectors"].astype(np.float32) / 127.0
 
 
 def text_key(text: str) -> str:
@@ -245,7 +289,8 @@ class CallIntents:
         key = (speaker, spans[lo][0], spans[hi][1])
         if key not in self._turns:
             text = stream.display(spans[lo][0], spans[hi][1])
-            self._turns[key] = (self.agent_index.classify(embed([text])) or [None])[0]
+            # (unguarded: the question is whether the turn reads as compliant talk, not whether it proves blame)
+            self._turns[key] = (self.agent_index.classify(embed([text]), guard=False) or [None])[0]
         turn = self._turns[key]
         return turn is not None and turn.label not in self.blame and turn.score >= EXCUSE
 

@@ -43,6 +43,10 @@ MAX_JOIN_GAP = 3.0  # seconds: a speaker's segments closer than this form one st
 
 
 SENTENCE_END = (".", "?", "!", "。", "？", "！", "…")
+# A period that ends an abbreviation (8 a.m., U.S., Dr. Lee) ends no sentence.
+_ABBREVIATION = re.compile(r"(?:[a-z]\.){2,}|(?:mr|mrs|ms|dr|st|jr|sr|vs|etc|approx)\.", re.I)
+CLAUSE_END = (*SENTENCE_END, ",", "，", "、", ";", "；", ":", "：", "—")
+CLAUSE_PAUSE = 0.5  # seconds of silence between two words that end a clause where no comma was written
 
 
 _TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+")
@@ -136,6 +140,7 @@ class Token:
     start: float
     end: float
     sentence_end: bool = False
+    clause_end: bool = False
 
 
 @dataclass
@@ -182,11 +187,17 @@ class Stream:
         return max(0, bisect_right(self.offsets, char_offset) - 1)
 
 
+def _ends_sentence(word: str) -> bool:
+    word = word.strip()
+    return word.endswith(SENTENCE_END) and not _ABBREVIATION.fullmatch(word.strip("\"'()[]"))
+
+
 def _segment_tokens(seg: Segment) -> list[Token]:
     words = seg.words or [Word(seg.start, seg.end, seg.text, 1.0)]
     surfaces: list[str] = []
     times: list[tuple[float, float]] = []
     ends: list[bool] = []
+    clauses: list[bool] = []
     texts = [w.text.replace("\x1f", " ") for w in words]
     simplified = to_simplified("\x1f".join(texts)).split("\x1f")  # one OpenCC call per segment
     if len(simplified) != len(texts):
@@ -200,15 +211,24 @@ def _segment_tokens(seg: Segment) -> list[Token]:
         if not toks:
             if surfaces and w.text.strip().endswith(SENTENCE_END):
                 ends[-1] = True
+            if surfaces and w.text.strip().endswith(CLAUSE_END):
+                clauses[-1] = True
             continue
+        if times and w.start - times[-1][1] >= CLAUSE_PAUSE:
+            clauses[-1] = True
         step = (w.end - w.start) / len(toks)
         for k, tok in enumerate(toks):
             surfaces.append(tok)
             times.append((w.start + k * step, w.start + (k + 1) * step))
             ends.append(False)
-        ends[-1] = w.text.strip().endswith(SENTENCE_END)
+            clauses.append(False)
+        ends[-1] = _ends_sentence(w.text)
+        clauses[-1] = ends[-1] or w.text.strip().endswith(CLAUSE_END[len(SENTENCE_END):])
+    if clauses:
+        clauses[-1] = True
     keys = [key for w0, w1 in word_spans for key in token_keys(surfaces[w0:w1])]  # pinyin per word: cached
-    return [Token(s, k, round(a, 3), round(b, 3), e) for s, k, (a, b), e in zip(surfaces, keys, times, ends)]
+    return [Token(s, k, round(a, 3), round(b, 3), e, c)
+            for s, k, (a, b), e, c in zip(surfaces, keys, times, ends, clauses)]
 
 
 def build_streams(transcript: Transcript) -> dict[str, Stream]:
@@ -221,7 +241,7 @@ def build_streams(transcript: Transcript) -> dict[str, Stream]:
             continue
         stream = by_speaker.setdefault(seg.speaker, [])
         if stream and seg.start - last_end[seg.speaker] > MAX_JOIN_GAP:
-            stream.append(Token(BOUNDARY, BOUNDARY, seg.start, seg.start, True))
+            stream.append(Token(BOUNDARY, BOUNDARY, seg.start, seg.start, True, True))
         elif stream:
             stream[-1].sentence_end = True  # a segment end is a sentence end for the semantic tier
         stream.extend(toks)
@@ -454,12 +474,37 @@ def rule_matches(rule: Rule | Cue, stream: Stream, max_tier: str = "semantic", s
     # A sentence already matched by its words keeps that (more exact) match.
     semantic = [s for s in semantic if not any(m.start < s.end and s.start < m.end for m in lexical)]
     matches = merge_matches(lexical + list(semantic))
+    if getattr(rule, "standalone", False):
+        matches = [mt for mt in matches if mt.tier == "semantic" or not _clause_goes_on(stream, mt.end)]
     exceptions = getattr(rule, "exceptions", [])
     if matches and exceptions:
         # Exceptions often extend the banned phrase by a word (不知道您): they must be heard nearly whole.
         ex = find_any(exceptions, [], stream, tier, max(rule.threshold, 0.95))
         matches = [mt for mt in matches if not _excepted(mt, ex, getattr(rule, "exception_window", 8))]
     return matches
+
+
+def _clause_goes_on(stream: Stream, end: int) -> bool:
+    """Whether words with content follow token ``end - 1`` in its clause."""
+    rest: list[str] = []
+    if not stream.tokens[end - 1].clause_end:
+        for tok in stream.tokens[end:]:
+            if tok.surface == BOUNDARY:
+                break
+            rest.append(tok.surface)
+            if tok.clause_end:
+                break
+    return bool(content_units(rest))
+
+
+def content_units(tokens: list[str]) -> set[str]:
+    """What a sentence is about: English words other than function words; Mandarin pairs of adjacent
+    characters neither of which is a function character (single characters are too common to say anything)."""
+    if any(has_cjk(t) for t in tokens):
+        keep = [t if t not in FUNCTION_WORDS else None for t in tokens]
+        return {a + b for a, b in zip(keep, keep[1:]) if a and b and has_cjk(a) and has_cjk(b)} | {
+            w for w in keep if w and not has_cjk(w) and len(w) > 1}
+    return {t for t in tokens if t not in FUNCTION_WORDS}
 
 
 def sentences(stream: Stream) -> list[tuple[int, int]]:

@@ -60,6 +60,9 @@ class Rule:
     patterns: list[str] = field(default_factory=list)  # regexes over normalised text
     exceptions: list[str] = field(default_factory=list)  # phrases that make a nearby match allowed
     exception_window: int = 8  # tokens (characters in Mandarin, words in English) around a match
+    # The phrase counts only where it ends its clause: "I don't know." refuses, "I don't know who named this
+    # dog" says what the speaker does not know (a fact). Words of no content (这个, 啊, sir) may follow.
+    standalone: bool = False
     threshold: float = 0.0  # fuzzy: minimum similarity 0..1; 0 = the language default
     description: str = ""
     examples: Examples = field(default_factory=Examples)
@@ -178,6 +181,7 @@ def _rule(path: Path, data: Any, where: str, version: str) -> Rule:
         patterns=r.strings("patterns"),
         exceptions=r.strings("exceptions"),
         exception_window=r.get("exception_window", int, 8),
+        standalone=r.get("standalone", bool, False),
         threshold=r.unit("threshold", 0.0),
         description=r.get("description", str, ""),
         examples=_examples(r),

@@ -17,16 +17,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from qa_pipeline.base.textnorm import has_cjk, normalize_for_match
+from qa_pipeline.base.textnorm import normalize_for_match
 from qa_pipeline.contracts import Call, Finding, StepResult, Transcript, from_data
 from qa_pipeline.stages.rules.intents import CallIntents, call_intents
 from qa_pipeline.stages.rules.matcher import (
     BOUNDARY,
-    FUNCTION_WORDS,
     PHONETIC_KINDS,
     Match,
     Stream,
     build_streams,
+    content_units,
     find_any,
     merge_matches,
     normalize_tokens,
@@ -85,16 +85,6 @@ def _says_what_it_must(step: Step, stream: Stream, m: Match, max_tier: str) -> b
     tier = "fuzzy" if TIER_RANK[max_tier] >= TIER_RANK["fuzzy"] else max_tier
     return any(t0 <= stream.tokens[h.start].start <= t1
                for h in find_any(step.must_say, [], stream, tier, step.threshold, min_sound=2))
-
-
-def content_units(tokens: list[str]) -> set[str]:
-    """What a sentence is about: English words other than function words; Mandarin pairs of adjacent
-    characters neither of which is a function character (single characters are too common to say anything)."""
-    if any(has_cjk(t) for t in tokens):
-        keep = [t if t not in FUNCTION_WORDS else None for t in tokens]
-        return {a + b for a, b in zip(keep, keep[1:]) if a and b and has_cjk(a) and has_cjk(b)} | {
-            w for w in keep if w and not has_cjk(w) and len(w) > 1}
-    return {t for t in tokens if t not in FUNCTION_WORDS}
 
 
 def restatement(stream: Stream, m: Match, streams: dict[str, Stream]) -> float:
