@@ -95,7 +95,11 @@ def die_with_parent(parent: int) -> None:
 
 def _pool_init(threads: int, config: QAConfig, mono: bool = False, parent: int = 0) -> None:
     die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle: it stops the workers
+    # Ctrl-C and systemd's SIGTERM reach the whole process group; they are the run's to handle (it records
+    # itself as interrupted and kills its workers), not a reason for a worker to die mid-call and be counted
+    # as a crash. A killed run takes its workers with it (die_with_parent).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     # Each worker gets its share of the cores: CTranslate2, ONNX Runtime and
     # numpy would otherwise each start one thread per core in every worker.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):

@@ -274,7 +274,7 @@ def _quietly(fn: Callable[..., Any], *args: Any) -> None:
     try:
         fn(*args)
     except Exception:  # noqa: BLE001 - only while a run is already ending on an error or after its summary
-        log.warning("could not record the end of the run (%s)", getattr(fn, "__name__", fn), exc_info=True)
+        log.debug("could not record the end of the run (%s)", getattr(fn, "__name__", fn), exc_info=True)
 
 
 def _fail(store: Any, summary: RunSummary, item: Rejected, notify: ProgressFn) -> None:
