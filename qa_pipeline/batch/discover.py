@@ -118,6 +118,10 @@ def read_manifest(path: Path) -> Night:
     any call runs; the first bad one raises ManifestError."""
     path = absolute(path)
     try:
+        check_regular(path)  # a manifest.csv that is a named pipe would hang the night
+    except AudioError as exc:
+        raise ManifestError(path, "<file>", exc.detail or exc.reason) from None
+    try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ManifestError(path, "<file>", f"cannot read: {exc.strerror or exc}") from None

@@ -135,6 +135,12 @@ def test_manifest_rows_naming_non_files_are_refused_before_opening(tmp_path: Pat
                                                               ("c2", "not_a_file")]
 
 
+def test_a_manifest_that_is_a_named_pipe_is_refused_before_opening(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "manifest.csv")
+    with pytest.raises(ManifestError, match="manifest.csv: <file>: a named pipe"):
+        discover(tmp_path)
+
+
 def test_empty_folders_say_what_they_hold(tmp_path: Path) -> None:
     assert "the folder is empty" in scan_directory(tmp_path).empty_because
     (tmp_path / "readme.txt").write_text("x")
