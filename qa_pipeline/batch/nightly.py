@@ -129,6 +129,8 @@ def run_nightly(
                                "and stores nothing twice") from None
         if problem is not None or isinstance(exc, QAError):
             raise (problem or exc) from None
+        if not summary.log_path:  # _run logs the traceback of what fails inside it
+            log.exception("qa nightly failed before its run started")
         raise BatchError(f"run {summary.run_id or '(not started)'} failed: {type(exc).__name__}: {exc} "
                          f"(traceback above and in {summary.log_path or 'no run log'})") from exc
 
