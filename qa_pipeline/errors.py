@@ -105,6 +105,12 @@ class AudioError(InputError):
         super().__init__(f"{self.path}: {reason}" + (f" ({detail})" if detail else ""))
 
 
+class UsageError(QAError, ValueError):
+    """A command line that cannot be run as given (a bad flag value)."""
+
+    exit_code = EXIT_USAGE
+
+
 class ReviewError(QAError, ValueError):
     """A human decision that cannot be taken as given (wrong role, unknown call, a score out of range…)."""
 

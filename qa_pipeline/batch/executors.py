@@ -1,11 +1,21 @@
 """Where the per-call work runs: in this process, in worker processes that share the cores, or as Ray tasks.
-Each yields (call, outcome) as results arrive; one bad call never stops the others."""
+Each yields (call, outcome) as results arrive; one bad call never stops the others, but a fault of the whole
+run (a model that cannot serve, a full disk) does: the outcome is "fatal" and the run stops.
+
+Worker processes die with the run that started them: a ``kill -9`` of ``qa nightly --workers 2`` leaves no
+worker behind (PR_SET_PDEATHSIG, and a watchdog of the parent's pid), and a run that stops on an error or a
+Ctrl-C stops its workers at once instead of waiting for the calls they hold."""
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import errno
 import multiprocessing as mp
 import os
+import signal
+import threading
+import time
 import traceback
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -14,14 +24,15 @@ from typing import Any
 from qa_pipeline.base.audio import AudioError
 from qa_pipeline.config import QAConfig
 from qa_pipeline.contracts import Call, to_dict
-from qa_pipeline.errors import BatchError
+from qa_pipeline.errors import ConfigError, ModelError, StorageError
 from qa_pipeline.pipeline import analyze_call, warm_up
 
 
 def process_call(call_dict: dict[str, Any], config: QAConfig, threads: int | None = None) -> dict[str, Any]:
     """The unit of work shipped to a worker or Ray task: never raises.
 
-    Returns {"ok": CallResult dict} or {"error": {reason, detail}}.
+    Returns {"ok": CallResult dict}, {"error": {reason, detail}} (this call is quarantined) or
+    {"fatal": {kind, message}} (no call can succeed: kind "config" or "storage").
     """
 
     call = Call(**call_dict)
@@ -30,6 +41,16 @@ def process_call(call_dict: dict[str, Any], config: QAConfig, threads: int | Non
         return {"ok": to_dict(analyze_call(call, config))}
     except AudioError as exc:
         return {"error": {"reason": exc.reason, "detail": exc.detail or str(exc)}}
+    except (ConfigError, ModelError) as exc:  # what check_config could not see (a damaged model file…)
+        return {"fatal": {"kind": "config", "message": str(exc)}}
+    except StorageError as exc:
+        return {"fatal": {"kind": "storage", "message": str(exc)}}
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):  # the transcript cache or the audio scratch
+            where = f"{exc.filename}: " if exc.filename else ""
+            return {"fatal": {"kind": "storage", "message": f"the disk is full ({where}{exc.strerror})"}}
+        tb = traceback.format_exc(limit=4)
+        return {"error": {"reason": "processing_error", "detail": f"{type(exc).__name__}: {exc}\n{tb}"}}
     except MemoryError:
         return {"error": {"reason": "out_of_memory", "detail": "the recording needed more memory than available"}}
     except Exception as exc:  # one bad call must not stop the night
@@ -43,7 +64,42 @@ def with_threads(config: QAConfig, threads: int | None) -> QAConfig:
     return dataclasses.replace(config, asr=dataclasses.replace(config.asr, threads=threads))
 
 
-def _pool_init(threads: int, config: QAConfig, mono: bool = False) -> None:
+def fatal_error(outcome: dict[str, Any]) -> Exception | None:
+    """The error that stops the run, for a "fatal" outcome."""
+    fatal = outcome.get("fatal")
+    if not fatal:
+        return None
+    return StorageError(fatal["message"]) if fatal["kind"] == "storage" else ModelError(fatal["message"])
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this worker die when ``parent`` does: the kernel sends SIGKILL when the parent exits however it
+    exits (Linux), and a watchdog thread covers other systems and a parent that died before the prctl."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="qa-parent-watchdog", daemon=True).start()
+
+
+def _pool_init(threads: int, config: QAConfig, mono: bool = False, parent: int = 0) -> None:
+    die_with_parent(parent)
+    # Ctrl-C and systemd's SIGTERM reach the whole process group; they are the run's to handle (it records
+    # itself as interrupted and kills its workers), not a reason for a worker to die mid-call and be counted
+    # as a crash. A killed run takes its workers with it (die_with_parent).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     # Each worker gets its share of the cores: CTranslate2, ONNX Runtime and
     # numpy would otherwise each start one thread per core in every worker.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -67,7 +123,10 @@ def run_local(calls: list[Call], config: QAConfig, workers: int, threads: int) -
         return
 
     ctx = mp.get_context("spawn")  # no fork after ONNX/CTranslate2 threads exist
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pool_init, initargs=(threads, config, _has_mono(calls))) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pool_init,
+                               initargs=(threads, config, _has_mono(calls), os.getpid()))
+    finished = False
+    try:
         pending = {}
         queue = list(calls)
         while queue or pending:
@@ -81,13 +140,28 @@ def run_local(calls: list[Call], config: QAConfig, workers: int, threads: int) -
                     yield call, fut.result()
                 except Exception as exc:  # a worker died (e.g. killed by the OOM killer)
                     yield call, {"error": {"reason": "worker_crashed", "detail": f"{type(exc).__name__}: {exc}"}}
+        finished = True
+    finally:
+        _stop(pool, finished)
+
+
+def _stop(pool: ProcessPoolExecutor, finished: bool) -> None:
+    """Shut the pool down; when the run stops early (an error, Ctrl-C), end the workers now rather than after
+    the calls they hold, whose results nobody would store."""
+    if finished:
+        pool.shutdown(wait=True)
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # CPython's own table of workers
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+    for process in processes:
+        process.join(10)
 
 
 def run_ray(calls: list[Call], config: QAConfig, workers: int, threads: int, address: str | None) -> Iterator[tuple[Call, dict[str, Any]]]:
-    try:
-        import ray
-    except ImportError:
-        raise BatchError("--executor ray needs the 'distributed' extra: pip install 'qa_pipeline[distributed]'") from None
+    import ray  # run_nightly checked that it is installed
     started_here = not ray.is_initialized()
     if started_here:
         if address:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ def nightly(
     executor: Annotated[str, typer.Option("--executor", help="local | ray")] = "local",
     ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster address (default: start a local one).")] = None,
     pattern: Annotated[str | None, typer.Option("--pattern", help="Regex with named groups agent_id, started_at, call_id, team for folders without manifest.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="Process at most N calls.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Process at most N calls.")] = None,
     reprocess: Annotated[bool, typer.Option("--reprocess", help="Re-run calls already processed with the same versions (adds no duplicates).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only errors and the summary line (for cron).")] = False,
     log_dir: Annotated[Path | None, typer.Option("--log-dir", help="Where the JSON-lines run log goes (default: qa_logs/ beside the database).")] = None,
@@ -29,9 +30,10 @@ def nightly(
 ) -> None:
     """Process a night's recordings into the database and rebuild the review queue.
 
-    Exit status (docs/reference/exit-codes.md): 0 all done · 3 some recordings were quarantined · 1 the run
-    failed · 4 bad configuration or manifest (nothing processed) · 5 nothing to process · 6 storage (corrupt
-    database, full disk) · 75 another run holds the database.
+    Exit status (docs/reference/exit-codes.md): 0 all done (or already done) · 3 some recordings were
+    quarantined or refused · 1 the run failed (a bug) · 2 a wrong command line · 4 bad configuration or
+    manifest (nothing processed) · 5 an empty night (no recording found) · 6 storage (damaged database, full
+    disk) · 75 another run holds the database · 130 interrupted (Ctrl-C, SIGTERM).
     """
     cfg = load_settings(config)
     progress = None if quiet or as_json else Progress(
@@ -61,20 +63,27 @@ def nightly(
     logging.basicConfig(level=logging.WARNING)
     if progress:
         progress.start()
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # systemd's stop: the run records itself as interrupted
     try:
         summary = qa.run_nightly(source, db, cfg, options, on_event)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if progress:
             progress.stop()
     if as_json:
         write_json(summary.to_dict())
     else:
+        ignored = f", {summary.ignored} other files ignored" if summary.ignored else ""
         out.print(
             f"run {summary.run_id}: {summary.status} · {summary.processed} processed, {summary.skipped} skipped, "
-            f"{summary.failed} failed · {summary.audio_hours:.2f} h audio in {summary.wall_seconds:.0f} s "
+            f"{summary.failed} failed{ignored} · {summary.audio_hours:.2f} h audio in {summary.wall_seconds:.0f} s "
             f"(RTF {summary.rtf:.3f}) · {summary.flagged_calls} flagged, {summary.auto_fail_calls} auto-fail · "
             f"log {summary.log_path}", highlight=False,
         )
         for f in summary.failures:
             out.print(f"  failed: {f.path}: {f.reason} {f.detail}", highlight=False, markup=False)
     raise typer.Exit(summary.exit_code)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

@@ -112,7 +112,7 @@ def bench_plain_whisper(source: Path, config: QAConfig, threads: int) -> dict[st
     total_audio = total_wall = 0.0
     calls = 0
     with RssSampler() as rss:
-        for call in discover(source):
+        for call in discover(source).calls:
             try:
                 audio = load_audio(call.audio_path, config.audio.max_seconds, call.agent_channel)
             except AudioError:

@@ -10,6 +10,7 @@ a re-run after a crash stores nothing twice.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ import sqlite_utils
 
 from qa_pipeline.config import QueueConfig
 from qa_pipeline.contracts import CallResult, Finding, call_result_from_dict, to_dict
+from qa_pipeline.errors import StorageError
 from qa_pipeline.store.queue import rebuild_queue
 
 SCHEMA_VERSION = 2
@@ -387,3 +389,43 @@ def _row(row: dict[str, Any], json_cols: Iterable[str]) -> dict[str, Any]:
         if out.get(col):
             out[col] = json.loads(out[col])
     return out
+
+
+# -------------------------------------------------------------- storage faults (the nightly run's guards)
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def check_database(path: str | Path) -> None:
+    """``PRAGMA quick_check`` of an existing database before a run writes to it: a damaged database, or a file
+    that is not one, is a StorageError (exit 6) and is never written into."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return  # a new database
+    try:
+        conn = sqlite3.connect(str(path), timeout=60)
+        try:
+            problems = [str(r[0]) for r in conn.execute("PRAGMA quick_check")]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"{path}: not a usable SQLite database ({exc}); nothing was written to it. Restore it "
+                           "from a backup, or move it away to start a new one, and run again") from None
+    if problems != ["ok"]:
+        more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
+        raise StorageError(f"{path}: the database is damaged (PRAGMA quick_check: {problems[0]}{more}); nothing "
+                           f"was written to it. Restore it from a backup, or recover it with `sqlite3 {path} "
+                           "\".recover\"`, and run again")
+
+
+def storage_error(exc: BaseException, db_path: str | Path) -> StorageError | None:
+    """The StorageError that ``exc`` stands for (a full disk, a database damaged under a run), or None."""
+    if isinstance(exc, StorageError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return StorageError(f"the disk is full ({where}{exc.strerror})")
+    if isinstance(exc, sqlite3.OperationalError) and ("full" in str(exc) or "disk I/O" in str(exc)):
+        return StorageError(f"{db_path}: the database could not be written ({exc}): the disk is full")
+    if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in str(exc) or "not a database" in str(exc)):
+        return StorageError(f"{db_path}: the database is damaged ({exc})")
+    return None

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qa_pipeline.base.audio import resample
+
 FEATURE_RATE = 8000
 FRAME = 512  # 64 ms: two periods of a 60 Hz voice fit in YIN's window
 HOP = 160  # 20 ms
@@ -88,11 +90,8 @@ class RegionFeatures:
 
 
 def to_feature_rate(signal: np.ndarray, rate: int) -> np.ndarray:
-    if rate == FEATURE_RATE:
-        return np.asarray(signal, dtype=np.float32)
-    import soxr
-
-    return soxr.resample(np.asarray(signal, dtype=np.float32), rate, FEATURE_RATE).astype(np.float32)
+    # Streamed in blocks: the same samples as one soxr call, without a copy of a long call's whole channel.
+    return resample(signal, rate, FEATURE_RATE)
 
 
 def frame_features(signal: np.ndarray, rate: int, regions: list[tuple[float, float]] | None = None) -> FrameFeatures:

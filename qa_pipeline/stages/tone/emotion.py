@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from qa_pipeline.base.audio import blocks
 from qa_pipeline.config import ToneConfig
 from qa_pipeline.contracts import Call, Finding, Segment, TimingEvent, ToneEvent, ToneSummary, Transcript, from_data
 from qa_pipeline.stages.tone import acoustic
@@ -252,7 +253,9 @@ def _loud_floor(x: np.ndarray, rate: int) -> float:
     n = len(x) // hop
     if n == 0:
         return -120.0
-    power = np.mean(x[: n * hop].astype(np.float64).reshape(n, hop) ** 2, axis=1)
+    # Block by block: a float64 copy of a 3-hour mix would be 1.4 GB (the same frame powers either way).
+    power = np.concatenate([np.mean(b.astype(np.float64).reshape(-1, hop) ** 2, axis=1)
+                            for b in blocks(x[: n * hop], hop * 3000)])
     return float(10 * np.log10(np.percentile(power, 95) + 1e-12)) - 30.0
 
 
