@@ -112,3 +112,34 @@ def test_false_alarm_eval_counts_findings_per_ten_thousand_sentences(packs) -> N
     assert report["findings"] >= 1 and report["by_rule"]  # the rude line is found ...
     assert all(ex["said"] != s for ex in report["examples"] for s in EVERYDAY["en"])  # ... the everyday ones not
     assert report["per_10k_sentences"] == round(10000 * report["findings"] / len(sentences), 2)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_the_cached_classifier_gives_sklearns_probabilities(packs, tmp_path, monkeypatch, n_classes: int) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
+    index = intents.agent_index(packs["en"])
+    keep = [i for i, label in enumerate(index.labels) if label in sorted(set(index.labels))[:n_classes]]
+    vectors, labels = index.vectors[keep], [index.labels[i] for i in keep]
+    fresh = intents.fitted_classifier(vectors, labels)
+    cached = intents.fitted_classifier(vectors, labels)  # read back from tmp_path
+    assert list((tmp_path / "intent_models").iterdir())
+    reference = LogisticRegression(C=intents.C, solver="newton-cg", max_iter=300,
+                                   class_weight="balanced").fit(vectors, labels)
+    for model in (fresh, cached):
+        assert list(model.classes_) == list(reference.classes_)
+        assert abs(model.predict_proba(vectors) - reference.predict_proba(vectors)).max() < 1e-5
+
+
+@pytest.mark.parametrize(("language", "line", "flagged"), [
+    ("en", "I'm not going to hang up on you, I'm just popping you on hold.", False),
+    ("en", "It's not your fault at all.", False),
+    ("en", "If you don't stop shouting I'll hang up.", True),  # the negation belongs to another clause
+    ("en", "I'm going to hang up now.", True),
+    ("zh", "这不是你的错。", False),
+    ("zh", "你不听我就挂了。", True),
+    ("zh", "你再这样我就挂了。", True),
+])
+def test_a_negation_just_before_a_phrase_denies_it(packs, language: str, line: str, flagged: bool) -> None:
+    assert bool(banned(packs[language], said(language, line))) is flagged, line

@@ -22,12 +22,12 @@ YAML, written by scripts/embed_intents.py) and any other example is embedded onc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -67,15 +67,11 @@ class IntentIndex:
     vectors: np.ndarray  # (examples, 384), L2-normalised
     background: np.ndarray | None = None  # (sentences, 384): everyday sentences, ordinary talk with the neutral ones
     guarded: frozenset[str] = frozenset()  # classes that must be nearer to their examples than to ordinary talk
-    model: Any = None
+    model: LinearClassifier | None = None
 
     def __post_init__(self) -> None:
         if len(set(self.labels)) >= 2:
-            from sklearn.linear_model import LogisticRegression  # 0.4 s to import: only where a pack has intents
-
-            # newton-cg: converges in ~10 iterations here, where lbfgs takes ~90 and ten times as long.
-            self.model = LogisticRegression(C=C, solver="newton-cg", max_iter=300,
-                                            class_weight="balanced").fit(self.vectors, self.labels)
+            self.model = fitted_classifier(self.vectors, self.labels)
         labels = np.array(self.labels)
         ordinary = [self.vectors[labels == NEUTRAL]]
         if self.background is not None and len(self.background):
@@ -163,13 +159,59 @@ def _index(pack: RulePack, role: str, labels: list[str], texts: list[str], ordin
         return _indexes[key]
 
 
+@functools.lru_cache(maxsize=4)
 def background(language: str) -> np.ndarray | None:
-    """The packaged ordinary sentences of ``language`` (int8 embeddings, scale 127), or None."""
+    """The packaged ordinary sentences of ``language`` (int8 embeddings, scale 127), or None. Read once."""
     path = DEFAULTS_DIR / language / "background.npz"
     if not path.exists():
         return None
     with np.load(path, allow_pickle=False) as data:
         return data["vectors"].astype(np.float32) / 127.0
+
+
+@dataclass(frozen=True)
+class LinearClassifier:
+    """A fitted logistic regression as its weights: what sklearn's predict_proba computes, without sklearn."""
+
+    classes_: np.ndarray
+    coef: np.ndarray  # (classes, 384), or (1, 384) for two classes
+    intercept: np.ndarray
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        scores = x @ self.coef.T + self.intercept
+        if self.coef.shape[0] == 1:  # two classes: sklearn's binary form, a sigmoid for the second
+            p = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+            return np.stack([1.0 - p, p], axis=1)
+        scores -= scores.max(axis=1, keepdims=True)
+        e = np.exp(scores)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def fitted_classifier(vectors: np.ndarray, labels: list[str]) -> LinearClassifier:
+    """The classifier of these examples: from the cache dir when these exact examples were fitted before (a fit
+    costs seconds at every start-up, and sklearn's import as much again), else fitted and cached."""
+    digest = hashlib.sha1(f"{MODEL_ID}\x00{C}\x00".encode() + "\x1f".join(labels).encode()
+                          + np.ascontiguousarray(vectors, dtype=np.float32).tobytes()).hexdigest()
+    path = _cache_file().parent / "intent_models" / f"{digest}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return LinearClassifier(data["classes"], data["coef"], data["intercept"])
+    except (OSError, ValueError, KeyError):
+        pass  # not fitted yet (or a damaged file): fit again
+    from sklearn.linear_model import LogisticRegression
+
+    # newton-cg: converges in ~10 iterations here, where lbfgs takes ~90 and ten times as long.
+    model = LogisticRegression(C=C, solver="newton-cg", max_iter=300, class_weight="balanced").fit(vectors, labels)
+    out = LinearClassifier(model.classes_.astype(str), model.coef_.astype(np.float64),
+                           model.intercept_.astype(np.float64))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, classes=out.classes_, coef=out.coef, intercept=out.intercept)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs the fit again next time
+    return out
 
 
 def text_key(text: str) -> str:

@@ -476,12 +476,31 @@ def rule_matches(rule: Rule | Cue, stream: Stream, max_tier: str = "semantic", s
     matches = merge_matches(lexical + list(semantic))
     if getattr(rule, "standalone", False):
         matches = [mt for mt in matches if mt.tier == "semantic" or not _clause_goes_on(stream, mt.end)]
+    if getattr(rule, "kind", "") == "banned_phrase":
+        matches = [mt for mt in matches if mt.tier == "semantic" or not _negated_before(stream, mt)]
     exceptions = getattr(rule, "exceptions", [])
     if matches and exceptions:
         # Exceptions often extend the banned phrase by a word (不知道您): they must be heard nearly whole.
         ex = find_any(exceptions, [], stream, tier, max(rule.threshold, 0.95))
         matches = [mt for mt in matches if not _excepted(mt, ex, getattr(rule, "exception_window", 8))]
     return matches
+
+
+# Between a negation and the phrase it denies: "I'm not ever going to hang up", "我不会挂你电话".
+_NEGATION_BRIDGE = frozenset({"ever", "really", "just", "even", "actually", "gonna", "hui", "yao", "neng",
+                              "xiang", "gan", "yong", "shi"})
+
+
+def _negated_before(stream: Stream, mt: Match) -> bool:
+    """Whether a phrase heard without a negation is denied by one just before it: "I'm not going to hang
+    up on you" reassures, "going to hang up" threatens. Only the word before (or the one before a bridging
+    word such as 会 / ever), so that "if you don't stop, I'll hang up" still counts."""
+    if any(stream.tokens[k].key in NEGATIONS for k in range(mt.start, mt.end)):
+        return False  # the phrase carries its own negation, matched as written
+    k = mt.start - 1
+    if k >= 0 and stream.tokens[k].key in _NEGATION_BRIDGE and not stream.tokens[k].clause_end:
+        k -= 1
+    return k >= 0 and stream.tokens[k].key in NEGATIONS and not stream.tokens[k].clause_end
 
 
 def _clause_goes_on(stream: Stream, end: int) -> bool:
