@@ -239,8 +239,8 @@ class AlertSender:
         else:
             self.given_up += 1
             log.warning("alert %s for call %s to %s given up: %s", job.event, job.call_id, target.name, data["error"])
-        try:
-            self.run_log(name, {"destination": target.name, "kind": target.kind, "event": job.event,
+        try:  # "alert", not "event": the run log's own key says alert_sent / alert_given_up
+            self.run_log(name, {"destination": target.name, "kind": target.kind, "alert": job.event,
                                 "call_id": job.call_id, **data})
         except Exception:  # noqa: BLE001 - a run log that cannot be written must not stop the batch either
             log.debug("could not write %s to the run log", name, exc_info=True)

@@ -9,10 +9,7 @@ import hashlib
 import hmac
 import json
 import shutil
-import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ from typer.testing import CliRunner
 
 from qa_pipeline.batch.alert_delivery import AlertSender, destinations
 from qa_pipeline.batch.alerts import call_link, fired_events, message, sign, verify
+from qa_pipeline.batch.runlog import RunLog
 from qa_pipeline.cli import app
 from qa_pipeline.config import AlertsConfig, load_config
 from qa_pipeline.contracts import (
@@ -36,6 +34,7 @@ from qa_pipeline.contracts import (
 )
 from qa_pipeline.errors import EXIT_CONFIG, ConfigError
 from qa_pipeline.stages.scoring import load_form, score_call
+from tests.alert_helpers import Receiver, closed_port
 from tests.conftest import SAMPLES
 
 
@@ -210,62 +209,27 @@ def test_an_unset_secret_stops_the_nightly_before_any_call(tmp_path: Path, monke
 
 
 # ------------------------------------------------------------------ delivery to servers the test starts
-class Receiver:
-    """A local webhook receiver: answers each POST with the next status of ``statuses`` (then 200)."""
-
-    def __init__(self, statuses: list[int] | None = None):
-        self.posts: list[tuple[Any, bytes]] = []  # (headers: case-insensitive, as HTTP's are; body)
-        self.statuses = list(statuses or [])
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                owner.posts.append((self.headers, body))
-                self.send_response(owner.statuses.pop(0) if owner.statuses else 200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook?token=abc"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture()
-def receiver() -> Any:
-    r = Receiver()
-    yield r
-    r.close()
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # nothing listens there once the socket is closed
-
-
 def alerts_config(tmp_path: Path, body: str) -> AlertsConfig:
     return load_config(write(tmp_path, "alerts:\n" + body)).alerts
 
 
-def send(config: AlertsConfig, results: list[CallResult], wait: float = 10.0) -> tuple[tuple[int, int], list]:
-    logged: list[tuple[str, dict[str, Any]]] = []
-    sender = AlertSender(config, destinations(config, "qa.yaml"), lambda name, data: logged.append((name, data)), "r1")
+def send(config: AlertsConfig, results: list[CallResult], folder: Path, wait: float = 10.0) -> tuple[tuple[int, int], list]:
+    """Each result stored in turn, the run ended; (sent, given up) and the alert lines of the real run log."""
+    run_log = RunLog(folder / "qa_logs")
+    sender = AlertSender(config, destinations(config, "qa.yaml"), run_log.event, "r1")
     for r in results:
         sender.stored(r)
-    return sender.close(wait), logged
+    counts = sender.close(wait)
+    run_log.close()
+    lines = [json.loads(line) for line in run_log.path.read_text(encoding="utf-8").splitlines()]
+    return counts, [(line.pop("event"), line) for line in lines]
 
 
-def test_one_signed_post_per_auto_failed_call(tmp_path: Path, receiver: Receiver) -> None:
-    config = alerts_config(tmp_path, f"  base_url: http://qa.local\n  webhooks:\n    - url: {receiver.url}\n"
-                                     "      secret: s3cret\n      events: [auto_fail]\n")
-    counts, logged = send(config, [auto_failed("c1"), clean("c2"), auto_failed("c3")])
+def test_one_signed_post_per_auto_failed_call(tmp_path: Path) -> None:
+    with Receiver() as receiver:
+        config = alerts_config(tmp_path, f"  base_url: http://qa.local\n  webhooks:\n    - url: {receiver.url}\n"
+                                         "      secret: s3cret\n      events: [auto_fail]\n")
+        counts, logged = send(config, [auto_failed("c1"), clean("c2"), auto_failed("c3")], tmp_path)
     assert counts == (2, 0)
     assert sorted(json.loads(body)["call_id"] for _, body in receiver.posts) == ["c1", "c3"]
     for headers, body in receiver.posts:
@@ -275,16 +239,15 @@ def test_one_signed_post_per_auto_failed_call(tmp_path: Path, receiver: Receiver
     assert first["url"].startswith("http://qa.local/calls/") and first["rule"] == "vulgar_or_provocation"
     assert [(n, d["attempts"], d["status"]) for n, d in logged] == [("alert_sent", 1, "HTTP 200")] * 2
     assert all("token" not in d["destination"] for _, d in logged)  # the query may hold a secret
+    assert {(d["alert"], d["call_id"], d["kind"]) for _, d in logged} == {("auto_fail", "c1", "webhook"),
+                                                                         ("auto_fail", "c3", "webhook")}
 
 
 def test_a_server_error_is_retried_and_a_refusal_is_not(tmp_path: Path) -> None:
-    receiver = Receiver([500, 200, 403])
-    try:
+    with Receiver([500, 200, 403]) as receiver:
         config = alerts_config(tmp_path, f"  backoff: 0.05\n  webhooks:\n    - url: {receiver.url}\n"
                                          "      secret: s\n      events: [auto_fail]\n")
-        counts, logged = send(config, [auto_failed("c1"), auto_failed("c2")])
-    finally:
-        receiver.close()
+        counts, logged = send(config, [auto_failed("c1"), auto_failed("c2")], tmp_path)
     assert counts == (1, 1) and len(receiver.posts) == 3
     assert (logged[0][0], logged[0][1]["attempts"]) == ("alert_sent", 2)
     assert (logged[1][0], logged[1][1]["attempts"]) == ("alert_given_up", 1) and "403" in logged[1][1]["error"]
@@ -294,7 +257,7 @@ def test_a_webhook_that_is_down_is_given_up_within_its_bounds(tmp_path: Path) ->
     config = alerts_config(tmp_path, f"  webhooks:\n    - url: http://127.0.0.1:{closed_port()}/\n"
                                      "      secret: s\n      events: [auto_fail]\n")
     started = time.monotonic()
-    counts, logged = send(config, [auto_failed("c1")])
+    counts, logged = send(config, [auto_failed("c1")], tmp_path)
     assert counts == (0, 1) and time.monotonic() - started < 5  # tries at 0, 0.5 and 1.5 s
     (name, data), = logged
     assert (name, data["attempts"], data["call_id"]) == ("alert_given_up", 3, "c1") and "refused" in data["error"]
@@ -304,7 +267,7 @@ def test_what_is_queued_when_the_run_ends_is_given_up_not_waited_for(tmp_path: P
     config = alerts_config(tmp_path, f"  backoff: 5\n  webhooks:\n    - url: http://127.0.0.1:{closed_port()}/\n"
                                      "      secret: s\n      events: [auto_fail]\n")
     started = time.monotonic()
-    counts, logged = send(config, [auto_failed("c1"), auto_failed("c2")], wait=0.3)
+    counts, logged = send(config, [auto_failed("c1"), auto_failed("c2")], tmp_path, wait=0.3)
     assert counts == (0, 2) and time.monotonic() - started < 2
     assert {d["call_id"] for _, d in logged} == {"c1", "c2"} and all("run ended" in d["error"] for _, d in logged)
 
@@ -325,7 +288,7 @@ def test_email_through_a_local_smtp_server(tmp_path: Path) -> None:
         config = alerts_config(tmp_path, f"  base_url: http://qa.local\n  email: {{smtp_host: 127.0.0.1, smtp_port: {port}, "
                                          "from: qa@example.com, to: [lead@example.com, coach@example.com], "
                                          "events: ['score_below:90']}\n")
-        counts, logged = send(config, [auto_failed("c1"), clean("c2")])
+        counts, logged = send(config, [auto_failed("c1"), clean("c2")], tmp_path)
     finally:
         controller.stop()
     assert counts == (1, 0) and logged[0][1]["destination"] == f"smtp://127.0.0.1:{port}"
