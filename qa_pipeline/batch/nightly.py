@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from qa_pipeline.base.audio import AudioError, file_sha256
+from qa_pipeline.batch.alert_delivery import AlertSender, Destination, destinations
 from qa_pipeline.batch.discover import DEFAULT_PATTERN, Night, Rejected, absolute, discover
 from qa_pipeline.batch.executors import fatal_error, run_local, run_ray
 from qa_pipeline.batch.lock import RunLock
@@ -45,6 +46,7 @@ from qa_pipeline.errors import (
     UsageError,
 )
 from qa_pipeline.pipeline import check_config, versions
+from qa_pipeline.stages.scoring import load_form
 from qa_pipeline.store.db import Store, check_database, storage_error
 
 log = logging.getLogger("qa_pipeline.batch.nightly")
@@ -84,6 +86,8 @@ class RunSummary:
     rtf: float = 0.0
     flagged_calls: int = 0
     auto_fail_calls: int = 0
+    alerts_sent: int = 0  # deliveries; those given up are in the run log (alert_given_up) and never fail the run
+    alerts_given_up: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     exit_code: int = EXIT_OK
@@ -113,6 +117,7 @@ def run_nightly(
     # What the night holds and whether the configuration can serve it, before the database is touched.
     night = discover(source, options.pattern)
     check_config(config, serving_languages(config, night))
+    alert_targets = destinations(config.alerts, config.source, {c.id for c in load_form(config.form_path()).criteria})
     if not night.calls and not night.rejected:
         raise NothingToDo(f"{night.source}: nothing to process, an empty night ({night.empty_because})")
     db_path = absolute(db_path)
@@ -120,7 +125,7 @@ def run_nightly(
     try:
         with RunLock(db_path):
             check_database(db_path)
-            return _run(night, db_path, config, options, progress, summary)
+            return _run(night, db_path, config, options, progress, summary, alert_targets)
     except Exception as exc:
         problem = storage_error(exc, db_path)
         if problem is not None and summary.run_id:
@@ -168,7 +173,7 @@ def serving_languages(config: QAConfig, night: Night) -> tuple[str, ...]:
 
 
 def _run(night: Night, db_path: Path, config: QAConfig, options: BatchOptions, progress: ProgressFn | None,
-         summary: RunSummary) -> RunSummary:
+         summary: RunSummary, alert_targets: list[Destination]) -> RunSummary:
     store = Store(db_path)
     store.close_stale_runs()
     runlog = RunLog(options.log_dir or default_log_dir(db_path))
@@ -186,6 +191,7 @@ def _run(night: Night, db_path: Path, config: QAConfig, options: BatchOptions, p
                                       "executor": options.executor, "config": config.source, "pid": os.getpid()})
     summary.discovered = len(calls) + len(night.rejected)
     summary.ignored = len(night.ignored)
+    alerts = AlertSender(config.alerts, alert_targets, runlog.event, summary.run_id)
     started = time.perf_counter()
     audio_seconds = 0.0
     try:
@@ -231,6 +237,7 @@ def _run(night: Night, db_path: Path, config: QAConfig, options: BatchOptions, p
                 continue
             result: CallResult = call_result_from_dict(outcome["ok"])
             store.ingest_result(result, summary.run_id)
+            alerts.stored(result)
             summary.processed += 1
             audio_seconds += result.transcript.duration
             for stage, secs in result.timings.items():
@@ -261,6 +268,12 @@ def _run(night: Night, db_path: Path, config: QAConfig, options: BatchOptions, p
             _quietly(runlog.event, "traceback", {"traceback": traceback.format_exc()})
         raise
     finally:
+        # Deliveries still queued get a bounded wait (none after Ctrl-C); each outcome is in the run log.
+        try:
+            summary.alerts_sent, summary.alerts_given_up = alerts.close(
+                0.0 if summary.status == "interrupted" else config.alerts.drain_seconds)
+        except Exception:  # noqa: BLE001 - alerts never fail the batch
+            log.warning("could not finish the run's alerts", exc_info=True)
         summary.wall_seconds = round(time.perf_counter() - started, 3)
         summary.audio_hours = round(audio_seconds / 3600, 4)
         summary.rtf = round(summary.wall_seconds / audio_seconds, 4) if audio_seconds else 0.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,14 +17,17 @@ class RunLog:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / f"nightly-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.jsonl"
         self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+        self._lock = threading.Lock()  # alerts are logged from their delivery threads
 
     def event(self, name: str, data: dict[str, Any]) -> None:
         line = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "event": name, **data}
-        self._fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
-        self._fh.flush()
+        with self._lock:
+            self._fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+            self._fh.flush()
 
     def close(self) -> None:
-        self._fh.close()
+        with self._lock:
+            self._fh.close()
 
 
 def default_log_dir(db_path: str | Path) -> Path:

@@ -74,10 +74,12 @@ def nightly(
         write_json(summary.to_dict())
     else:
         ignored = f", {summary.ignored} other files ignored" if summary.ignored else ""
+        alerts = (f" · {summary.alerts_sent} alerts sent, {summary.alerts_given_up} given up"
+                  if summary.alerts_sent or summary.alerts_given_up else "")
         out.print(
             f"run {summary.run_id}: {summary.status} · {summary.processed} processed, {summary.skipped} skipped, "
             f"{summary.failed} failed{ignored} · {summary.audio_hours:.2f} h audio in {summary.wall_seconds:.0f} s "
-            f"(RTF {summary.rtf:.3f}) · {summary.flagged_calls} flagged, {summary.auto_fail_calls} auto-fail · "
+            f"(RTF {summary.rtf:.3f}) · {summary.flagged_calls} flagged, {summary.auto_fail_calls} auto-fail{alerts} · "
             f"log {summary.log_path}", highlight=False,
         )
         for f in summary.failures:

@@ -17,6 +17,7 @@ from typing import Any
 from qa_pipeline.config.options import (
     DEFAULT_MAX_SECONDS,
     ZH_PROMPT,
+    AlertsConfig,
     AudioConfig,
     DiarizeOptions,
     PrivacyConfig,
@@ -29,8 +30,9 @@ from qa_pipeline.config.yamlfile import LineDict, Reader, load_yaml
 from qa_pipeline.errors import ConfigError
 
 __all__ = [
-    "DEFAULT_MAX_SECONDS", "ZH_PROMPT", "AudioConfig", "ConfigError", "DiarizeOptions", "PrivacyConfig", "QAConfig",
-    "QueueConfig", "ReportConfig", "SECTIONS", "ToneConfig", "TranscribeOptions", "load_config",
+    "DEFAULT_MAX_SECONDS", "ZH_PROMPT", "AlertsConfig", "AudioConfig", "ConfigError", "DiarizeOptions", "PrivacyConfig",
+    "QAConfig", "QueueConfig", "ReportConfig", "SECTIONS", "ToneConfig", "TranscribeOptions", "load_config",
+    "yaml_key",
 ]
 
 
@@ -43,6 +45,7 @@ class QAConfig:
     diarization: DiarizeOptions = field(default_factory=DiarizeOptions)
     queue: QueueConfig = field(default_factory=QueueConfig)
     reports: ReportConfig = field(default_factory=ReportConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     rules: list[str] = field(default_factory=list)  # a team's rule-pack folders/files (override defaults)
     form: str | None = None  # a team's scorecard form YAML (default: the packaged form)
     # Rules and criteria a QA lead put in assist mode (shown to coaches, not scored): not a qa.yaml
@@ -67,7 +70,7 @@ class QAConfig:
 # qa.yaml's sections and the option class of each (rules and form are paths, read below).
 SECTIONS: dict[str, type] = {
     "asr": TranscribeOptions, "audio": AudioConfig, "privacy": PrivacyConfig, "tone": ToneConfig,
-    "diarization": DiarizeOptions, "queue": QueueConfig, "reports": ReportConfig,
+    "diarization": DiarizeOptions, "queue": QueueConfig, "reports": ReportConfig, "alerts": AlertsConfig,
 }
 PATH_SECTIONS = ("rules", "form")
 
@@ -80,6 +83,14 @@ def _check_value(reader: Reader, key: str, value: Any, hint: Any, default: Any) 
             return None
         hint = next(a for a in args if a is not type(None))
         origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):  # a nested mapping (alerts.email)
+        return build_section(hint, value, reader.path, reader.field(key), reader.line_of(key))
+    if origin is list and args and dataclasses.is_dataclass(args[0]):  # a list of mappings (alerts.webhooks)
+        if not isinstance(value, list):
+            raise reader.error(key, f"expected a list of mappings, got {value!r}")
+        lines = getattr(value, "lines", [])
+        return [build_section(args[0], item, reader.path, f"{reader.field(key)}[{i}]",
+                              lines[i] if i < len(lines) else reader.line_of(key)) for i, item in enumerate(value)]
     if hint is bool:
         if not isinstance(value, bool):
             raise reader.error(key, f"expected true or false, got {value!r}")
@@ -106,30 +117,41 @@ def _check_value(reader: Reader, key: str, value: Any, hint: Any, default: Any) 
     raise reader.error(key, f"unsupported option type {hint!r}")  # pragma: no cover - a programming error
 
 
-def build_section(cls: type, data: Any, path: Path, section: str) -> Any:
-    """An option class from one section of qa.yaml: unknown keys, wrong types, choices and bounds are errors."""
+def yaml_key(f: dataclasses.Field) -> str:
+    """A field's key in qa.yaml: its name, unless that is a Python keyword (``from`` of alerts.email)."""
+    return f.metadata.get("key", f.name)
+
+
+def build_section(cls: type, data: Any, path: Path, section: str, line: int | None = None) -> Any:
+    """An option class from one section (or nested mapping) of qa.yaml: unknown keys, missing required ones,
+    wrong types, choices and bounds are errors."""
     if data is None:
         return cls()
-    reader = Reader(path, data, section)
+    reader = Reader(path, data, section, line)
+    known = sorted(yaml_key(f) for f in dataclasses.fields(cls) if not f.metadata.get("internal"))
+    for key in reader.data:  # a typo first: it is also why a required key looks missing
+        if key not in known:
+            raise reader.error(str(key), f"unknown setting; known: {', '.join(known)}")
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
-        if f.metadata.get("internal") or f.name not in reader.data:
+        key = yaml_key(f)
+        if f.metadata.get("internal"):
             continue
-        reader.used.add(f.name)
-        value = _check_value(reader, f.name, reader.data[f.name], hints[f.name], None)
+        if key not in reader.data:
+            if f.metadata.get("required"):
+                raise reader.error(key, "required field is missing", reader.line)
+            continue
+        reader.used.add(key)
+        value = _check_value(reader, key, reader.data[key], hints[f.name], None)
         if "choices" in f.metadata and value not in f.metadata["choices"]:
-            raise reader.error(f.name, f"must be one of {', '.join(f.metadata['choices'])}, got {value!r}")
+            raise reader.error(key, f"must be one of {', '.join(f.metadata['choices'])}, got {value!r}")
         low, high = f.metadata.get("min"), f.metadata.get("max")
         if isinstance(value, (int, float)) and not isinstance(value, bool) and (
                 (low is not None and value < low) or (high is not None and value > high)):
             bounds = f"at least {low}" if high is None else f"at most {high}" if low is None else f"within {low}..{high}"
-            raise reader.error(f.name, f"must be {bounds}, got {value!r}")
+            raise reader.error(key, f"must be {bounds}, got {value!r}")
         kwargs[f.name] = value
-    for key in reader.data:
-        if key not in reader.used:
-            known = sorted(f.name for f in dataclasses.fields(cls) if not f.metadata.get("internal"))
-            raise reader.error(str(key), f"unknown setting; known: {', '.join(known)}")
     options = cls(**kwargs)
     problem = options.check() if hasattr(options, "check") else None
     if problem:

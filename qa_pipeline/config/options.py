@@ -181,3 +181,103 @@ class ReportConfig:
         if min(self.tiers.values()) != 0:
             return "tiers", "the lowest tier must start at 0 so every score has a tier"
         return None
+
+
+# ---------------------------------------------------------------- alerts
+def required(default: Any = "") -> Any:
+    """A field qa.yaml must set (``build_section`` refuses the mapping without it); ``default`` only types it."""
+    if isinstance(default, (list, tuple, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"required": True})
+    return field(default=default, metadata={"required": True})
+
+
+# What an alert can be sent on (docs/guide/qa-lead.md#alerts). Spelt as in qa.yaml; the ones with a colon take
+# an argument: a rule id, a criterion id of the form, a score.
+EVENT_FIXED = ("auto_fail", "escalation_emotional_agent")
+EVENT_PREFIXES = ("rule:", "criterion:", "score_below:")
+
+
+def event_problem(event: str) -> str | None:
+    """Why ``event`` is not an alert event, or None."""
+    if event in EVENT_FIXED:
+        return None
+    prefix = next((p for p in EVENT_PREFIXES if event.startswith(p)), None)
+    if prefix is None:
+        return f"{event!r} is not an event; events: {', '.join(EVENT_FIXED)}, " + ", ".join(f"{p}<…>" for p in EVENT_PREFIXES)
+    arg = event[len(prefix):].strip()
+    if not arg:
+        return f"{event!r} needs {'a score' if prefix == 'score_below:' else 'an id'} after the colon"
+    if prefix == "score_below:":
+        try:
+            bar = float(arg)
+        except ValueError:
+            return f"{event!r}: {arg!r} is not a number"
+        if not 0 < bar <= 100:
+            return f"{event!r}: the score must be within 0..100 (above 0)"
+    return None
+
+
+def _events_problem(events: tuple[str, ...]) -> tuple[str, str] | None:
+    if not events:
+        return "events", "expected at least one event"
+    problem = next((p for p in map(event_problem, events) if p), None)
+    return ("events", problem) if problem else None
+
+
+@dataclass
+class WebhookAlert:
+    """``alerts.webhooks[]``: a signed JSON POST per call and event."""
+
+    url: str = required()
+    events: tuple[str, ...] = required(())
+    secret: str = ""  # HMAC-SHA256 key of X-QA-Signature, written in qa.yaml…
+    secret_env: str = ""  # …or the name of the environment variable that holds it (read when qa nightly starts)
+
+    def check(self) -> tuple[str, str] | None:
+        if not self.url.startswith(("http://", "https://")):
+            return "url", f"expected an http:// or https:// address, got {self.url!r}"
+        if bool(self.secret) == bool(self.secret_env):
+            return "secret", "set exactly one of secret and secret_env: every POST is signed"
+        return _events_problem(self.events)
+
+
+@dataclass
+class EmailAlert:
+    """``alerts.email``: one plain-text e-mail per call and event, through an SMTP server."""
+
+    smtp_host: str = required()
+    smtp_port: int = bounded(25, 1, 65535)
+    sender: str = field(default="", metadata={"required": True, "key": "from"})  # ``from:`` in qa.yaml
+    to: tuple[str, ...] = required(())
+    events: tuple[str, ...] = required(())
+    starttls: bool = False
+    user: str = ""
+    password: str = ""  # written in qa.yaml…
+    password_env: str = ""  # …or the name of the environment variable that holds it
+
+    def check(self) -> tuple[str, str] | None:
+        if not self.to:
+            return "to", "expected at least one address"
+        if self.password and self.password_env:
+            return "password", "set password or password_env, not both"
+        if (self.password or self.password_env) and not self.user:
+            return "user", "a password needs a user to log in as"
+        return _events_problem(self.events)
+
+
+@dataclass
+class AlertsConfig:
+    """``alerts:`` what ``qa nightly`` sends when a stored call fires an event (docs/guide/qa-lead.md#alerts)."""
+
+    base_url: str = ""  # the web app's address (qa serve), for the link to the call page
+    timeout: float = bounded(2.0, 0.1, 60.0)  # seconds one attempt may take (connect, send, answer)
+    attempts: int = bounded(3, 1, 10)  # tries per delivery before it is given up
+    backoff: float = bounded(0.5, 0.0, 30.0)  # seconds before the second try, doubled before each later one
+    drain_seconds: float = bounded(15.0, 0.0)  # at the end of the run: the longest wait for deliveries still queued
+    webhooks: list[WebhookAlert] = field(default_factory=list)
+    email: EmailAlert | None = None
+
+    def check(self) -> tuple[str, str] | None:
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            return "base_url", f"expected an http:// or https:// address, got {self.base_url!r}"
+        return None

@@ -49,7 +49,7 @@ def test_every_section_is_applied(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, "queue:\n  claim_ttl_minutes: 30\nprivacy:\n  coach_view: raw\n"
                                       "diarization:\n  min_turn: 0.5\n"))
     assert (cfg.queue.claim_ttl_minutes, cfg.privacy.coach_view, cfg.diarization.min_turn) == (30, "raw", 0.5)
-    assert set(SECTIONS) == {"asr", "audio", "privacy", "tone", "diarization", "queue", "reports"}
+    assert set(SECTIONS) == {"asr", "audio", "privacy", "tone", "diarization", "queue", "reports", "alerts"}
 
 
 def test_a_typo_stops_the_nightly_before_any_call(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import yaml
 
 import qa_pipeline
 from qa_pipeline.cli import app
-from qa_pipeline.config import PATH_SECTIONS, SECTIONS
+from qa_pipeline.config import PATH_SECTIONS, SECTIONS, yaml_key
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -69,17 +69,38 @@ def test_every_option_and_argument_is_listed_under_its_command() -> None:
     assert not missing, f"not in {CLI_DOC.relative_to(ROOT)} under their command: {missing}"
 
 
+def nested(hint: Any) -> type | None:
+    """The option class of a nested mapping (``alerts.email``) or list of mappings (``alerts.webhooks``)."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    for candidate in (hint, *args):
+        if dataclasses.is_dataclass(candidate):
+            return candidate
+    return None
+
+
 def config_keys() -> dict[str, tuple[Any, Any]]:
-    """Every qa.yaml key a user may set, as ``section.key`` → (type hint, default)."""
+    """Every qa.yaml key a user may set, as ``section.key`` (``alerts.email.smtp_host`` for nested ones) → (type
+    hint, default); a required key's default is ``REQUIRED``."""
     keys: dict[str, tuple[Any, Any]] = {}
-    for section, cls in SECTIONS.items():
+
+    def walk(prefix: str, cls: type) -> None:
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             if f.metadata.get("internal"):
                 continue
+            key = f"{prefix}.{yaml_key(f)}"
+            if nested(hints[f.name]):
+                walk(key, nested(hints[f.name]))
+                continue
             default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
-            keys[f"{section}.{f.name}"] = (hints[f.name], default)
+            keys[key] = (hints[f.name], REQUIRED if f.metadata.get("required") else default)
+
+    for section, cls in SECTIONS.items():
+        walk(section, cls)
     return keys
+
+
+REQUIRED = "required"  # written so (no backticks) in the default column
 
 
 def config_rows() -> dict[str, list[str]]:
@@ -122,6 +143,9 @@ def test_documented_type_and_default_are_the_code_s(key: str) -> None:
     hint, default = config_keys()[key]
     kind, shown, _ = rows[key]
     assert kind == type_word(hint), f"{key}: documented as {kind!r}, the code's type is {type_word(hint)!r}"
+    if default == REQUIRED or shown == REQUIRED:
+        assert shown == default == REQUIRED, f"{key}: documented default {shown}, the code's is {default!r}"
+        return
     value = yaml.safe_load(shown.strip("`"))
     expected = list(default) if isinstance(default, tuple) else default
     assert value == expected and isinstance(value, bool) == isinstance(expected, bool), (
