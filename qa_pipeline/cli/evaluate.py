@@ -160,40 +160,54 @@ def eval_diarization(
 
 @app.command("pii")
 def eval_pii(
+    set_name: SetOpt = "samples",
+    split: SplitOpt = "dev",
+    language: Annotated[list[str] | None, typer.Option("--language", help="zh | en (utterances; default both)")] = None,
     samples: SamplesOpt = Path("recordings_sample"),
     config: ConfigOpt = None,
     no_audio_check: Annotated[bool, typer.Option("--no-audio-check", help="Skip re-transcribing redacted audio.")] = False,
+    errors: Annotated[bool, typer.Option("--errors", help="List every miss and false alarm (dev split only).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """PII recall/precision on synthesized and sample calls and real recordings; digits left in redacted audio."""
+    """Personal data: precision and recall per type (card, ID, phone, e-mail, address, name, date of birth,
+    security code…), non-personal numbers raised as findings, digits left in redacted audio."""
+    if errors and split == "test":
+        raise fail("--errors lists the items it gets wrong: only for the dev split (the test split is scored blind)",
+                   EXIT_USAGE)
     cfg = load_settings(config)
-    text_only = pii_eval.evaluate_pii_on_reference_text(samples)
-    if not as_json:
-        out.print(f"detector on scripted text (no ASR): recall {text_only.recall:.3f} precision {text_only.precision:.3f} "
-                  f"(tp {text_only.true_positives}, fn {text_only.false_negatives}, fp {text_only.false_positives}; "
-                  f"type right {text_only.type_right})", highlight=False)
-        for m in text_only.misses:
-            out.print(f"  text: missed {m['type']} in {m['file']}", highlight=False, markup=False)
-        for m in text_only.false_alarms:
-            out.print(f"  text: false alarm {m['evidence']} in {m['file']}", highlight=False, markup=False)
-    report = pii_eval.evaluate_pii(shared_dir(), samples, cfg.asr, check_redacted_audio=not no_audio_check,
-                                   pad=cfg.privacy.pad_seconds)
-    if as_json:
-        write_json({"end_to_end": report.as_dict(), "reference_text": text_only.as_dict()})
+    if set_name == "utterances":
+        reports = [utterance_eval.evaluate(EVALSETS, lang, split, privacy=cfg.privacy, pii_only=True)
+                   for lang in language or ("zh", "en")]
+        if as_json:
+            write_json([{k: v for k, v in r.as_dict().items() if k in ("language", "split", "items", "pii", "non_pii")}
+                        | ({"errors": r.errors} if errors else {}) for r in reports])
+            return
+        for r in reports:
+            out.print(pii_eval.render_types(f"utterances {r.language} ({split}): {r.items} items", r.pii,
+                                            (r.non_pii_flagged, r.non_pii_items)), highlight=False, markup=False, soft_wrap=True)
+            for e in r.errors if errors else []:
+                out.print(f"    {e['id']}: {e['text']} gold {e['gold']} found {e['found']}", highlight=False, markup=False)
         return
-    for f in report.files:
-        extra = (f" · digits heard after redaction {f['digits_heard_after_redaction']}"
-                 if "digits_heard_after_redaction" in f else "")
-        out.print(f"{f['file']}: {f['events']} labelled, {f['findings']} found, tp {f['tp']} fn {f['fn']} fp {f['fp']}{extra}",
-                  highlight=False, markup=False)
-    for m in report.misses:
-        out.print(f"  missed {m['type']} in {m['file']} at {m['start']:.1f}-{m['end']:.1f} s", highlight=False, markup=False)
-    for m in report.false_alarms:
-        out.print(f"  false alarm {m['evidence']} in {m['file']} at {m['start']:.1f} s", highlight=False, markup=False)
-    out.print(f"end to end (audio -> ASR -> detector): recall {report.recall:.3f} precision {report.precision:.3f} "
-              f"(tp {report.true_positives}, fn {report.false_negatives}, fp {report.false_positives}); "
-              f"digits heard in {report.redacted_spans_checked} redacted spans: {report.digits_heard_in_redacted_spans}",
-              highlight=False)
+    if set_name == "samples":
+        text_only = pii_eval.evaluate_pii_on_reference_text(samples)
+        if not as_json:
+            out.print(pii_eval.render_report(text_only, "detector on scripted text (no ASR)"), highlight=False,
+                      markup=False, soft_wrap=True)
+        report = pii_eval.evaluate_pii(shared_dir(), samples, cfg.asr, check_redacted_audio=not no_audio_check,
+                                       pad=cfg.privacy.pad_seconds)
+    else:
+        folder = set_folder(set_name)
+        if not (folder / "labels.json").exists():
+            raise fail(f"{folder}: no labels.json (run scripts/make_evalset.py)", EXIT_SOME_QUARANTINED)
+        text_only = None
+        report = pii_eval.evaluate_pii_set(folder, split, cfg.asr.model, check_redacted_audio=not no_audio_check,
+                                           pad=cfg.privacy.pad_seconds)
+    if as_json:
+        write_json({"end_to_end": report.as_dict()} | ({"reference_text": text_only.as_dict()} if text_only else {}))
+        return
+    out.print(pii_eval.render_report(report, f"{set_name} ({split if set_name != 'samples' else 'all'}), end to end "
+                                     "(audio -> ASR -> detector)", files=True, details=errors or set_name == "samples"),
+              highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("tone")

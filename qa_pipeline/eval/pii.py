@@ -1,7 +1,10 @@
-"""`qa eval pii`: recall and precision of ``pii`` findings against scripted numbers in synthesized calls
-(recordings_sample/pii_eval and the labelled sample calls) and against real recordings that hold no card or
-ID numbers (false alarms); then the redacted audio is transcribed again and every digit heard inside a
-redacted span is counted."""
+"""`qa eval pii`: recall and precision of ``pii`` findings, overall and per type (card, ID, phone, address…).
+
+``--set samples``: scripted numbers in synthesized calls (recordings_sample/pii_eval and the labelled sample
+calls) and real recordings that hold no card or ID numbers (false alarms). ``--set calls``: the independent
+voiced calls (evalsets/calls), one split, with their ``non_pii`` numbers (orders, policies, amounts…) that must
+not be findings. On either, the redacted audio can be transcribed again and every digit heard inside a
+redacted span counted. ``--set utterances`` is text only (``qa_pipeline.eval.utterances``)."""
 
 from __future__ import annotations
 
@@ -14,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from qa_pipeline.base.audio import Audio, load_audio
-from qa_pipeline.config import TranscribeOptions
+from qa_pipeline.config import DEFAULT_MAX_SECONDS, TranscribeOptions
 from qa_pipeline.contracts import Call, Finding, Segment, Transcript, Word
 from qa_pipeline.eval.diarization import RATE
+from qa_pipeline.eval.rules import load_eval_calls
 from qa_pipeline.eval.samples import load_manifest
+from qa_pipeline.eval.utterances import PR
 from qa_pipeline.stages.diarize import diarize
 from qa_pipeline.stages.pii.checks import ID_CHECK, ID_WEIGHTS, luhn_valid
-from qa_pipeline.stages.pii.detect import detect_pii
+from qa_pipeline.stages.pii.detect import detect_pii, masked_numbers
 from qa_pipeline.stages.pii.redact import redact_audio
 from qa_pipeline.stages.pii.units import word_units
 from qa_pipeline.stages.transcribe import transcribe_cached
@@ -29,6 +34,9 @@ _EN_WORD = dict(zip("0123456789", ["zero", "one", "two", "three", "four", "five"
 
 
 _ZH_WORD = dict(zip("0123456789", "零一二三四五六七八九"))
+# The sample calls were labelled before names, dates of birth, addresses, SSNs and security codes were types:
+# on them only these are scored (the others are scored on the independent sets, which label every type).
+SAMPLE_TYPES = frozenset({"bank_card", "cn_id", "phone", "email"})
 
 
 def _luhn_number(rng: random.Random, prefix: str, length: int) -> str:
@@ -111,6 +119,9 @@ class PIIReport:
     digits_heard_in_redacted_spans: int = 0
     redacted_spans_checked: int = 0
     type_right: int = 0  # detected events whose type (phone, card…) was also right
+    per_type: dict[str, PR] = field(default_factory=dict)  # a finding counts for its type only when the type is right
+    non_pii_numbers: int = 0  # labelled numbers that are not personal data (orders, policies, amounts…)
+    non_pii_raised: int = 0  # … of them overlapped by a finding
     misses: list[dict[str, Any]] = field(default_factory=list)
     false_alarms: list[dict[str, Any]] = field(default_factory=list)
 
@@ -124,8 +135,12 @@ class PIIReport:
         total = self.true_positives + self.false_positives
         return self.true_positives / total if total else 1.0
 
+    def type_pr(self, kind: str) -> PR:
+        return self.per_type.setdefault(kind, PR())
+
     def as_dict(self) -> dict[str, Any]:
-        return {"recall": round(self.recall, 4), "precision": round(self.precision, 4), **self.__dict__}
+        return {"recall": round(self.recall, 4), "precision": round(self.precision, 4), **self.__dict__,
+                "per_type": {k: v.as_dict() for k, v in sorted(self.per_type.items())}}
 
 
 def _overlaps(f: Finding, e: dict[str, Any], slack: float = 0.5) -> bool:
@@ -135,11 +150,18 @@ def _overlaps(f: Finding, e: dict[str, Any], slack: float = 0.5) -> bool:
 def score_findings(findings: list[Finding], events: list[dict[str, Any]], report: PIIReport, name: str) -> None:
     """Match findings to labelled events by time and speaker (when both are known).
 
-    An event counts as detected when a ``pii`` finding covers it, whatever type the
-    finding gives: what matters for privacy is that it is redacted (an ASR slip in one
-    digit turns a card into a "digits" finding, still masked). Type agreement is counted
-    separately in ``type_right``.
+    Overall, an event counts as detected when a ``pii`` finding covers it, whatever type the finding gives
+    (what matters for privacy is that it is redacted); per type, only a finding of the event's type is a hit
+    for that type, and a finding of another type is a miss of the one and a false alarm of the other.
+    Events of type ``non_pii`` (and the samples' ``digits``: an account number) are numbers that must be
+    masked but are not personal data: a finding over one is a false alarm, counted in ``non_pii_raised``.
     """
+    numbers = [e for e in events if e.get("kind") == "non_pii" or e["type"] == "digits"]
+    events = [e for e in events if e not in numbers]
+    report.non_pii_numbers += len(numbers)
+    # Raised on the number: a finding centred on it (an address said right after an account number is not).
+    report.non_pii_raised += sum(any(e["start"] - 0.25 <= (f.start + f.end) / 2 <= e["end"] + 0.25 for f in findings)
+                                 for e in numbers)
     used: set[int] = set()
     for e in events:
         candidates = [i for i, f in enumerate(findings) if i not in used and _overlaps(f, e)
@@ -148,14 +170,23 @@ def score_findings(findings: list[Finding], events: list[dict[str, Any]], report
                      candidates[0] if candidates else None)
         if match is None:
             report.false_negatives += 1
-            report.misses.append({"file": name, "type": e["type"], "start": e["start"], "end": e["end"]})
+            report.type_pr(e["type"]).fn += 1
+            report.misses.append({"file": name, "type": e["type"], "start": e["start"], "end": e["end"],
+                                  "text": e.get("text", "")})
         else:
             used.add(match)
             report.true_positives += 1
-            report.type_right += findings[match].details.type == e["type"]
+            found = findings[match].details.type
+            report.type_right += found == e["type"]
+            report.type_pr(e["type"]).add(found == e["type"], True)
+            if found != e["type"]:
+                report.type_pr(found).fp += 1
+                report.misses.append({"file": name, "type": e["type"], "start": e["start"], "end": e["end"],
+                                      "text": e.get("text", ""), "found_as": found})
     for i, f in enumerate(findings):
         if i not in used:
             report.false_positives += 1
+            report.type_pr(f.details.type).fp += 1
             report.false_alarms.append({"file": name, "type": f.details.type, "evidence": f.evidence,
                                         "start": f.start, "end": f.end, "speaker": f.speaker})
 
@@ -196,22 +227,47 @@ def evaluate_pii(
                                                               "wav", n / RATE, [agent[:n], caller[:n]], "stereo"), []))
     for name, clip, events in jobs:
         transcript = diarize(clip, transcribe_cached(clip, asr))
-        findings = detect_pii(transcript, Call(call_id=name, audio_path=clip.path, layout=clip.layout))  # type: ignore[arg-type]
-        before = (report.true_positives, report.false_negatives, report.false_positives)
-        score_findings(findings, events, report, name)
-        entry: dict[str, Any] = {"file": name, "events": len(events), "findings": len(findings),
-                                 "tp": report.true_positives - before[0], "fn": report.false_negatives - before[1],
-                                 "fp": report.false_positives - before[2]}
-        if check_redacted_audio and findings:
-            redacted = redact_audio(clip, findings, "tone", pad)
-            red_clip = Audio(clip.path + "#redacted", clip.sha256 + "-redacted-" + _findings_key(findings), clip.source_rate,
-                             clip.source_channels, clip.source_format, clip.duration, redacted, clip.layout)
-            heard = digits_heard(transcribe_cached(red_clip, asr), [(f.start - pad, f.end + pad) for f in findings])
-            entry["digits_heard_after_redaction"] = heard
-            report.digits_heard_in_redacted_spans += heard
-            report.redacted_spans_checked += len(findings)
-        report.files.append(entry)
+        call = Call(call_id=name, audio_path=clip.path, layout=clip.layout)  # type: ignore[arg-type]
+        _score_call(report, name, clip, transcript, call, events, asr if check_redacted_audio else None, pad,
+                    SAMPLE_TYPES)
     return report
+
+
+def evaluate_pii_set(folder: Path, split: str = "dev", model: str = "base", check_redacted_audio: bool = False,
+                     pad: float = 0.15) -> PIIReport:
+    """An evaluation set of voiced calls (evalsets/calls): its ``split`` calls, transcribed (cached) as
+    ``qa eval rules --set calls`` transcribes them, mono calls diarized as the pipeline does, and scored
+    against their ``pii`` and ``non_pii`` events."""
+    report = PIIReport()
+    for ec in load_eval_calls(folder, model, split):
+        clip = load_audio(ec.call.audio_path, DEFAULT_MAX_SECONDS, ec.call.agent_channel, ec.call.layout)
+        events = [e for e in ec.labels.get("events", []) if e.get("kind") in ("pii", "non_pii")]
+        asr = TranscribeOptions(model=model, language=ec.call.language) if check_redacted_audio else None
+        _score_call(report, ec.call.call_id, clip, diarize(clip, ec.transcript), ec.call, events, asr, pad)
+    return report
+
+
+def _score_call(report: PIIReport, name: str, clip: Audio, transcript: Transcript, call: Call,
+                events: list[dict[str, Any]], asr: TranscribeOptions | None, pad: float,
+                types: frozenset[str] | None = None) -> None:
+    """Score one call's findings (of ``types``, default all); with ``asr``, transcribe its redacted audio again
+    and count the digits heard inside what redaction covered (every masked number, not only the findings)."""
+    findings = [f for f in detect_pii(transcript, call) if types is None or f.details.type in types]
+    before = (report.true_positives, report.false_negatives, report.false_positives)
+    score_findings(findings, events, report, name)
+    entry: dict[str, Any] = {"file": name, "events": sum(e.get("kind") != "non_pii" for e in events),
+                             "findings": len(findings), "tp": report.true_positives - before[0],
+                             "fn": report.false_negatives - before[1], "fp": report.false_positives - before[2]}
+    covered = masked_numbers(transcript, call)
+    if asr is not None and covered:
+        redacted = redact_audio(clip, covered, "tone", pad)
+        red_clip = Audio(clip.path + "#redacted", clip.sha256 + "-redacted-" + _findings_key(covered), clip.source_rate,
+                         clip.source_channels, clip.source_format, clip.duration, redacted, clip.layout)
+        heard = digits_heard(transcribe_cached(red_clip, asr), [(f.start - pad, f.end + pad) for f in covered])
+        entry["digits_heard_after_redaction"] = heard
+        report.digits_heard_in_redacted_spans += heard
+        report.redacted_spans_checked += len(covered)
+    report.files.append(entry)
 
 
 def reference_transcript(utterances: list[dict[str, Any]], language: str) -> Transcript:
@@ -241,7 +297,7 @@ def evaluate_pii_on_reference_text(samples: Path | None) -> PIIReport:
             if kind:
                 events.append({"type": kind, "speaker": "caller", "start": t, "end": t + 5.0})
             t += 10.0
-        score_findings(detect_pii(reference_transcript(utterances, lang)), events, report, f"synth_{lang} (text)")
+        score_findings(_of(detect_pii(reference_transcript(utterances, lang))), events, report, f"synth_{lang} (text)")
     if samples is not None and samples.exists():
         rows, labels = load_manifest(samples)
         for row in rows:
@@ -250,10 +306,50 @@ def evaluate_pii_on_reference_text(samples: Path | None) -> PIIReport:
                 continue
             events = [e for e in label.get("events", []) if e.get("kind") == "pii"]
             ref = reference_transcript(label["utterances"], label.get("language", row.get("language", "en")))
-            score_findings(detect_pii(ref), events, report, row["call_id"] + " (text)")
+            score_findings(_of(detect_pii(ref)), events, report, row["call_id"] + " (text)")
     return report
+
+
+def _of(findings: list[Finding], types: frozenset[str] = SAMPLE_TYPES) -> list[Finding]:
+    return [f for f in findings if f.details.type in types]
+
+
+def render_types(title: str, per_type: dict[str, PR], non_pii: tuple[int, int] | None = None) -> str:
+    """Precision and recall per personal-data type, and how many non-personal numbers were raised."""
+    def pct(v: float | None) -> str:
+        return "  –  " if v is None else f"{v:5.2f}"
+
+    lines = [title]
+    for kind, pr in sorted(per_type.items()):
+        lines.append(f"  {kind:14s} precision {pct(pr.precision)} recall {pct(pr.recall)}  (tp {pr.tp} fp {pr.fp} fn {pr.fn})")
+    if non_pii is not None:
+        lines.append(f"  numbers that are not personal data (orders, policies, accounts, amounts…) raised as findings: "
+                     f"{non_pii[0]} of {non_pii[1]} (masked in the redacted view all the same)")
+    return "\n".join(lines)
 
 
 def _findings_key(findings: list[Finding]) -> str:
 
     return hashlib.sha256(json.dumps([(f.start, f.end, f.speaker) for f in findings]).encode()).hexdigest()[:16]
+
+
+def render_report(report: PIIReport, title: str, files: bool = False, details: bool = True) -> str:
+    """Overall and per-type numbers of a run; ``files``: one line per call; ``details``: each miss and false
+    alarm (not for a test split)."""
+    lines = []
+    for f in report.files if files else []:
+        extra = (f" · digits heard after redaction {f['digits_heard_after_redaction']}"
+                 if "digits_heard_after_redaction" in f else "")
+        lines.append(f"{f['file']}: {f['events']} labelled, {f['findings']} found, tp {f['tp']} fn {f['fn']} fp {f['fp']}{extra}")
+    for m in report.misses if details else []:
+        how = f" (found as {m['found_as']})" if m.get("found_as") else ""
+        lines.append(f"  missed {m['type']}{how} in {m['file']} at {m['start']:.1f}-{m['end']:.1f} s {m.get('text', '')}")
+    for m in report.false_alarms if details else []:
+        lines.append(f"  false alarm {m['evidence']} in {m['file']} at {m['start']:.1f} s")
+    lines.append(f"{title}: recall {report.recall:.3f} precision {report.precision:.3f} (tp {report.true_positives}, "
+                 f"fn {report.false_negatives}, fp {report.false_positives}; type right {report.type_right})")
+    if report.redacted_spans_checked:
+        lines.append(f"  digits heard in {report.redacted_spans_checked} redacted spans: {report.digits_heard_in_redacted_spans}")
+    lines.append(render_types("  per type", report.per_type, (report.non_pii_raised, report.non_pii_numbers)
+                              if report.non_pii_numbers else None))
+    return "\n".join(lines)

@@ -119,7 +119,6 @@ def judge(item: dict[str, Any], pack: RulePack, privacy: PrivacyConfig) -> dict[
     streams = build_streams(transcript)
     findings = detect_phrases(transcript, call, pack, streams=streams) + check_script(transcript, call, pack,
                                                                                         streams=streams)
-    findings += detect_pii(transcript, call, privacy)
     mine = [f for f in findings if _inside(f, span)]
     return {
         "steps": sorted({f.details.step for f in mine if f.kind == "script_step" and f.status == "pass"
@@ -127,23 +126,36 @@ def judge(item: dict[str, Any], pack: RulePack, privacy: PrivacyConfig) -> dict[
         "banned": sorted({f.category for f in mine if f.kind == "banned_phrase" and f.speaker == item["speaker"]}),
         "banned_evidence": [f"{f.rule_id} [{f.details.tier}] {f.details.matched!r}" for f in mine if f.kind == "banned_phrase"],
         "escalation": any(f.kind == "escalation" for f in mine),
-        "pii": sorted({f.category for f in mine if f.kind == "pii"}),
+        "pii": pii_found(item, privacy, transcript, span),
     }
 
 
+def pii_found(item: dict[str, Any], privacy: PrivacyConfig, transcript: Transcript | None = None,
+              span: tuple[float, float] | None = None) -> list[str]:
+    """The personal-data types the detector finds inside the item's utterance."""
+    if transcript is None or span is None:
+        transcript, span = item_transcript(item)
+    call = Call(call_id=item["id"], audio_path="", language=item["language"], call_type="default")
+    return sorted({f.category for f in detect_pii(transcript, call, privacy) if _inside(f, span)})
+
+
 def evaluate(root: Path, language: str, split: str = "dev", rules: list[Path] | None = None,
-             privacy: PrivacyConfig | None = None) -> UtteranceReport:
-    pack = load_rule_pack(rules, language)
+             privacy: PrivacyConfig | None = None, pii_only: bool = False) -> UtteranceReport:
+    """Every label of the items; ``pii_only``: only personal data (``qa eval pii --set utterances``)."""
+    pack = None if pii_only else load_rule_pack(rules, language)
     privacy = privacy or PrivacyConfig()
     report = UtteranceReport(language, split)
     for item in load_items(root, language, split):
         report.items += 1
-        labels, got = item["labels"], judge(item, pack, privacy)
+        labels = item["labels"]
+        got = {"pii": pii_found(item, privacy)} if pack is None else judge(item, pack, privacy)
 
         def error(what: str, item: dict[str, Any] = item, **extra: Any) -> None:
             report.errors.append({"id": item["id"], "what": what, "text": item["text"], **extra})
 
-        if item["speaker"] == "agent":
+        if pack is None:
+            pass
+        elif item["speaker"] == "agent":
             for step in STEPS:
                 gold, predicted = step in labels["steps"], step in got["steps"]
                 report.steps[step].add(predicted, gold)

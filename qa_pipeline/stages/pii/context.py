@@ -9,6 +9,7 @@ reference numbers are masked in the redacted view like every long number, but ar
 
 from __future__ import annotations
 
+import functools
 import re
 
 from qa_pipeline.base.textnorm import normalize_for_match
@@ -16,8 +17,10 @@ from qa_pipeline.contracts import Transcript
 
 CONTEXT_SECONDS = 8.0  # how far before a number its cue may be (the other party's question included)
 
-# Cue phrases per type, matched on normalised text (lower case, no punctuation). Longer, more specific cues
-# win over shorter ones when both occur ("account number" over "number").
+# Cue phrases per type, matched on normalised text (lower case, no punctuation): Mandarin cues anywhere, English
+# cues as whole words ("pin" is not in "spinning", "cell" not in "cancel"). Among cues the one said last wins,
+# then the longer ("membership card" over "card"). A bare "card" / 卡 is enough because the number must also
+# have a card's length (LENGTHS): people say "I paid by card. It's 4539…" or 「那张卡，6217…」.
 CUES: dict[str, tuple[str, ...]] = {
     "not_pii": (
         "订单", "单号", "保单", "运单", "快递单", "工单", "流水号", "编号", "合同号", "发票", "航班", "房间", "型号",
@@ -26,9 +29,12 @@ CUES: dict[str, tuple[str, ...]] = {
         "tracking number", "tracking", "ticket number", "case number", "claim number", "booking number",
         "booking reference", "confirmation number", "invoice", "flight", "room", "model number", "serial number",
         "meter", "membership number", "customer number", "member number", "staff number", "extension",
+        "会员卡", "储值卡", "礼品卡", "购物卡", "积分卡", "加油卡", "公交卡", "sim card", "gift card", "loyalty card",
+        "membership card", "library card", "reward card", "rewards card",
     ),
-    "bank_card": ("卡号", "银行卡", "信用卡", "借记卡", "储蓄卡", "卡的号码", "card number", "credit card",
-                  "debit card", "long number on the card", "number on the card", "card ending", "the card"),
+    "bank_card": ("卡号", "银行卡", "信用卡", "借记卡", "储蓄卡", "卡的号码", "卡", "card number", "credit card",
+                  "debit card", "long number on the card", "number on the card", "card ending", "card", "visa",
+                  "mastercard", "amex"),
     "cn_id": ("身份证", "证件号", "身份证号", "身份号码", "id number", "identity card", "id card", "passport number"),
     "ssn": ("social security", "ssn", "social insurance number", "my social", "social's", "your social"),
     "phone": ("手机号", "手机", "电话", "座机", "固话", "联系方式", "打这个号", "phone", "mobile", "cell", "number to reach",
@@ -39,9 +45,14 @@ CUES: dict[str, tuple[str, ...]] = {
                       "pin", "passcode", "password", "one time code", "onetime code", "otp", "the code", "sms code",
                       "digits on the back", "背后三位", "背面三位", "卡背", "three digits on the back"),
 }
-# Lengths a typed number may have when its check digit failed (one digit misheard or dropped).
-LENGTHS = {"bank_card": range(13, 20), "cn_id": range(15, 19), "ssn": (4, 9), "phone": range(7, 14),
+# The lengths each type has (a card 14-19 digits (13-digit cards are long gone), an ID 15 or 18, an SSN 9 or its last 4, a phone 7-13 with
+# its country code, a code 3-8) and the tolerance a cued number gets: one digit dropped or added by the ear
+# (or the ASR) still leaves the length within one of a real one.
+NOMINAL = {"bank_card": range(14, 20), "cn_id": (15, 18), "ssn": (4, 9), "phone": range(7, 14),
            "security_code": range(3, 9)}
+TOLERANCE = {"bank_card": 1, "cn_id": 1, "ssn": 1, "phone": 1, "security_code": 0}
+LENGTHS = {kind: {n + d for n in lengths for d in range(-TOLERANCE[kind], TOLERANCE[kind] + 1)}
+           for kind, lengths in NOMINAL.items()}
 
 
 def _window_text(transcript: Transcript, start: float, speaker: str) -> list[tuple[float, str]]:
@@ -59,17 +70,28 @@ def _window_text(transcript: Transcript, start: float, speaker: str) -> list[tup
 
 
 def cue_type(transcript: Transcript, start: float, speaker: str) -> str | None:
-    """The type the most recent cue before ``start`` names, or None. Among cues in the same stretch, the one
-    said last, then the longest, decides ("您的订单号和手机号" → the phone)."""
-    best: tuple[int, float, int, str] | None = None
+    """The type the most recent cue before ``start`` names, or None. Of two cues that overlap, the longer is
+    the one said (「会员卡号」 is a membership card's number, not 卡号); of the rest, the one said last decides
+    ("您的订单号和手机号" → the phone)."""
+    best: tuple[int, int, int, str] | None = None
     for order, (_, text) in enumerate(_window_text(transcript, start, speaker)):
-        for kind, phrases in CUES.items():
-            for phrase in phrases:
-                for m in re.finditer(re.escape(phrase), text):
-                    cand = (order, m.end(), len(phrase), kind)
-                    if best is None or cand[:3] > best[:3]:
-                        best = cand
+        hits = [(m.start(), m.end(), kind) for kind, phrases in CUES.items() for phrase in phrases
+                for m in _cue_pattern(phrase).finditer(text)]
+        for a, b, kind in hits:
+            if any(a2 < b and a < b2 and b2 - a2 > b - a for a2, b2, _ in hits):
+                continue  # part of a longer cue
+            cand = (order, b, b - a, kind)
+            if best is None or cand[:3] > best[:3]:
+                best = cand
     return best[3] if best else None
+
+
+@functools.cache
+def _cue_pattern(phrase: str) -> re.Pattern[str]:
+    """Mandarin cues match anywhere; Latin ones as whole words (a plural "s" allowed)."""
+    if re.search(r"[a-z]", phrase):
+        return re.compile(rf"(?<![a-z0-9]){re.escape(phrase)}s?(?![a-z0-9])")
+    return re.compile(re.escape(phrase))
 
 
 def typed_by_context(value: str, cue: str | None) -> str | None:

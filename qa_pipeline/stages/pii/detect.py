@@ -9,7 +9,7 @@ from typing import Any
 from qa_pipeline.config import PrivacyConfig
 from qa_pipeline.contracts import Call, Finding, PIIMatch, Transcript
 from qa_pipeline.stages.pii.checks import RULE_VERSION, classify_digits, mask_digits, number_rule
-from qa_pipeline.stages.pii.context import cue_type, typed_by_context
+from qa_pipeline.stages.pii.context import LENGTHS, cue_type, typed_by_context
 from qa_pipeline.stages.pii.email import emails, mask_email
 from qa_pipeline.stages.pii.identity import identity_findings
 from qa_pipeline.stages.pii.sound import merge_sound, sound_findings
@@ -106,6 +106,9 @@ def number_type(transcript: Transcript, run: list[Unit], value: str, speaker: st
     cue = cue_type(transcript, run[0].start, speaker)
     if cue == "not_pii":
         return ("digits", None) if shape else None
+    if shape is not None and shape[0] == "bank_card" and cue in LENGTHS and cue != "bank_card" \
+            and len(value) in LENGTHS[cue]:
+        return cue, None  # one number in ten passes Luhn by chance: 身份证号 said before it is surer
     if shape is not None and shape[0] in ("cn_id", "bank_card"):
         return shape
     if shape is not None and shape[0] == "phone" and (shape[1] == "cn_mobile" or cue == "phone"):

@@ -9,6 +9,7 @@ are not customers' personal data.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from qa_pipeline.contracts import Finding, PIIMatch, Segment, Transcript
 from qa_pipeline.stages.pii.checks import RULE_VERSION
@@ -29,7 +30,20 @@ DATE_ZH = re.compile(rf"([{_ZH_NUM}]{{2,4}} ?年 ?[{_ZH_NUM}]{{1,3}} ?月( ?[{_Z
 
 _STREET = r"(street|st|road|rd|avenue|ave|lane|ln|drive|dr|court|ct|way|close|crescent|cres|place|pl|boulevard|blvd|" \
           r"terrace|grove|parade|highway|hwy|square|gardens|mews|row|walk)"
-ADDRESS_EN = re.compile(rf"\b(\d{{1,5}}[a-z]?|flat \d+|unit \d+|apartment \d+)[, ]+([a-z0-9][a-z0-9'-]* ){{1,3}}{_STREET}\b", re.I)
+# A house number is a token that starts with a digit ("22", "221B"; the ASR writes "forty-one" as "4K1").
+# A house number is a token that starts with a digit ("22", "221B"; the ASR writes "forty-one" as "4K1"), or a
+# number in words followed by a capitalised street name ("twelve Oak Street"; "two appointments in a row" is none).
+_HOUSE = r"\d[0-9a-z]{0,4}"
+_UNITS = r"(one|two|three|four|five|six|seven|eight|nine)"
+_HOUSE_WORDS = rf"({_UNITS}|ten|eleven|twelve|\w+teen|(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)" \
+               rf"([- ]{_UNITS})?|{_UNITS} hundred( and)?( \w+)?)"
+ADDRESS_EN = re.compile(rf"\b(?i:{_HOUSE}|flat \d+|unit \d+|apartment \d+)[, ]+(?i:[a-z0-9][a-z0-9'-]* ){{1,3}}(?i:{_STREET})\b|"
+                        rf"\b(?i:{_HOUSE_WORDS})[, ]+([A-Z][a-z'-]* ){{1,3}}(?i:{_STREET})\b")
+# After the address was asked for or announced, a house number and the capitalised words after it are one,
+# even when the street's kind was lost ("1812 Juniperlin" for "1812 Juniper Lane").
+ADDRESS_CUES = re.compile(r"\b(address|live at|living at|lives at|deliver(ed)? (it )?to|send (it|them) to|"
+                          r"ship (it )?to|post ?code|zip)\b|地址|住在|住址|寄到|送到", re.I)
+ADDRESS_ANSWER_EN = re.compile(rf"\b(?i:{_HOUSE}|flat \d+|unit \d+|apartment \d+),? (?:[A-Z][a-z'-]+,? ?){{1,3}}")
 POSTCODE_UK = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b")
 ZIP_US = re.compile(r"\b(zip( code)?|[A-Z]{2})[ ,]+\d{5}(-\d{4})?\b")
 _ZH_STRONG = "路街巷弄号栋幢室村"
@@ -47,6 +61,11 @@ _ROLES_ZH = "被保险人|投保人|机主|户主|持卡人|收件人|联系人|
 NAME_ZH = re.compile(rf"(我叫|我的名字是|名字是|名字叫|姓名是|名叫|叫做|(?:{_ROLES_ZH})(?:叫|是|姓名是|的名字是)?)"
                      r"([\u4e00-\u9fff]{2,4}?)(?=[，,。.、 ；;！!？?]|$|我|是|，)")
 NAME_LEAD_ZH = re.compile(r"^(?:嗯|呃|好的|对|是)?[，, ]*([\u4e00-\u9fff]{2,4}?)(?=[，,。.、 ；;]|$)")
+# Answering a question about a name, 叫 introduces it anywhere in the turn: 「户主是我爸，叫陈建国。」
+NAME_ASKED_ZH = re.compile(r"叫([\u4e00-\u9fff]{2,3}?)(?=[，,。.、 ；;！!？?]|$)")
+# A name spelled out letter by letter ("S-I-O-B-H-A-N", "O K A F O R").
+SPELLED = re.compile(r"(?<![\w'-])[A-Za-z](?:(?:-|\.? )[A-Za-z](?![\w'])){2,}\.?")
+_NAME_RUN = re.compile(r"[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}")
 # The first character of a Chinese name is a surname: the common ones and the two-character ones.
 SURNAMES_ZH = set("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范"
                   "金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄"
@@ -64,12 +83,15 @@ def identity_findings(transcript: Transcript, call_id: str) -> list[Finding]:
         if cued:
             for m in (DATE_ZH if transcript.language == "zh" else DATE_EN).finditer(text):
                 out.append(_finding(call_id, i, seg, "dob", m.span(), "date of birth"))
-        for span in _addresses(text, transcript.language):
+        addresses = _addresses(text, transcript.language, _cue_before(transcript, i, ADDRESS_CUES))
+        for span in addresses:
             out.append(_finding(call_id, i, seg, "address", span, "address"))
         if seg.speaker != "agent" or re.search(r"name on the account|account holder|in the name of|speaking with|"
                                                r"机主|户主|持卡人|被保险人|投保人", text, re.I):
             asked = _cue_before(transcript, i, NAME_QUESTION, others_only=True)
-            for span in _names(text, transcript.language, asked):
+            names = {span for span in _names(text, transcript.language, asked)
+                     if not any(a < span[1] and span[0] < b for a, b in addresses)}  # "Twelve Oak Street" is a place
+            for span in sorted(names):
                 out.append(_finding(call_id, i, seg, "person_name", span, "name"))
     return out
 
@@ -81,9 +103,12 @@ def _cue_before(transcript: Transcript, i: int, cue: re.Pattern[str], others_onl
                if s.end >= seg.start - CUE_SECONDS and not (others_only and (k == i or s.speaker == seg.speaker)))
 
 
-def _addresses(text: str, language: str) -> list[tuple[int, int]]:
+def _addresses(text: str, language: str, cued: bool = False) -> list[tuple[int, int]]:
     if language != "zh":
         spans = [m.span() for m in ADDRESS_EN.finditer(text)]
+        if cued:
+            spans += [m.span() for m in ADDRESS_ANSWER_EN.finditer(text)
+                      if not any(a < m.end() and m.start() < b for a, b in spans)]
         spans += [m.span() for m in POSTCODE_UK.finditer(text)]
         spans += [m.span() for m in ZIP_US.finditer(text)]
         return spans
@@ -107,13 +132,33 @@ def _names(text: str, language: str, asked: bool = False) -> list[tuple[int, int
         if lead and not spans:
             offset = len(text) - len(text.lstrip())
             spans.append((lead.start(2) + offset, lead.end(2) + offset))
-        return spans
+        return spans + _spelled_names(text, asked)
     found = [(m.group(2), m.span(2)) for m in NAME_ZH.finditer(text)]
+    if asked:
+        found += [(m.group(1), m.span(1)) for m in NAME_ASKED_ZH.finditer(text)]
     lead = NAME_LEAD_ZH.match(text.strip()) if asked else None
     if lead:
         offset = len(text) - len(text.lstrip())
         found.append((lead.group(1), (lead.start(1) + offset, lead.end(1) + offset)))
     return [span for name, span in found if _surname(name)]
+
+
+def _spelled_names(text: str, asked: bool) -> list[tuple[int, int]]:
+    """A spelling and the name it spells: the capitalised words holding a word with the spelled letters (accents
+    aside: "Siobhán" is spelled S-I-O-B-H-A-N). After a question about a name the spelling alone is one."""
+    spans = []
+    for m in SPELLED.finditer(text):
+        letters = _plain(m.group())
+        runs = [r for r in _NAME_RUN.finditer(text) if r.end() <= m.start() or r.start() >= m.end()]
+        named = [r.span() for r in runs if any(_plain(w) == letters for w in r.group().split())]
+        if named or asked:
+            spans += [m.span(), *named]
+    return spans
+
+
+def _plain(word: str) -> str:
+    """Lower-case letters only, accents dropped."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word.lower()) if "a" <= c <= "z")
 
 
 def _surname(name: str) -> bool:

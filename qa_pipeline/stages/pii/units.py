@@ -36,6 +36,9 @@ _ZH_DIGIT = {"零": "0", "〇": "0", "洞": "0", "一": "1", "幺": "1", "二": 
 _ZH_WEAK = {"两": "2"}  # 两 is "two (of)" in ordinary speech; a digit only inside a run
 
 
+_ZH_TIMES = "个"  # 「六个八」 is 888888 (as "triple eight" is 888); 「三个月」 stays three months
+
+
 SEPARATORS = {"-", "(", ")", "+", "/", "dash", "hyphen", "uh", "um", "er", "ah", "hmm", "嗯", "呃", "啊", "杠"}
 
 
@@ -84,6 +87,8 @@ def word_units(text: str, ref: tuple[int, int], start: float, end: float) -> lis
             add("digit", _ZH_DIGIT[tok])
         elif tok in _ZH_WEAK:
             add("weak", _ZH_WEAK[tok])
+        elif tok == _ZH_TIMES:
+            add("times")
         elif low == "x" or tok == "叉":
             add("x", "X")  # the check character of a Chinese ID
         elif low in SEPARATORS:
@@ -98,10 +103,18 @@ def word_units(text: str, ref: tuple[int, int], start: float, end: float) -> lis
 
 
 def combine_units(units: list[Unit]) -> None:
-    """Across words: "double five" -> 55, "twenty three" -> 23 (in place)."""
+    """Across words: "double five" -> 55, "twenty three" -> 23, 「六个八」 -> 888888 (in place)."""
     for i, u in enumerate(units):
         nxt = next((v for v in units[i + 1 :] if v.kind != "sep"), None)
-        if u.kind == "rep":
+        if u.kind == "times":
+            count = units[i - 1] if i else None
+            if count is not None and count.kind in ("digit", "weak") and count.value in "23456789" and len(count.value) == 1 \
+                    and nxt is units[i + 1] and nxt.kind == "digit" and len(nxt.value) == 1:
+                nxt.value = nxt.value * int(count.value)
+                count.kind, count.value, u.kind = "sep", "", "sep"
+            else:
+                u.kind = "other"
+        elif u.kind == "rep":
             if nxt is not None and nxt.kind in ("digit", "weak"):
                 nxt.value = nxt.value * int(u.value)
                 nxt.kind = "digit"
@@ -166,11 +179,13 @@ def digit_runs(units: list[Unit], opts: PrivacyConfig) -> list[list[Unit]]:
 def misheard_digit(units: list[Unit], i: int, current: list[Unit], opts: PrivacyConfig) -> bool:
     """One word inside a long read-out number is taken for a misheard digit (信用卡 "四九七分六五零九": 分 was a
     digit): the run already holds ``min_digits`` (6) digits and digits go on right after it. A number that long
-    is personal data whatever the slip, and ending the run there would leave the digits after it unredacted."""
+    is personal data whatever the slip, and ending the run there would leave the digits after it unredacted.
+    At least two digits must follow: 「密码是六个八，我一直…」 is a number, then 「我一直」, not a misheard 我."""
     if n_digits(current) < opts.min_digits:
         return False
-    nxt = next((u for u in units[i + 1:] if u.kind != "sep"), None)
-    return nxt is not None and nxt.kind == "digit" and nxt.start - units[i].end < 1.0 and len(units[i].text) <= 12
+    after = [u for u in units[i + 1:] if u.kind != "sep"][:2]
+    return len(after) == 2 and all(u.kind == "digit" for u in after) and after[0].start - units[i].end < 1.0 \
+        and len(units[i].text) <= 12
 
 
 def n_digits(run: list[Unit]) -> int:
