@@ -102,3 +102,21 @@ def test_the_company_name_leaves_the_greeting_step_whole() -> None:
     plain = {f.rule_id: f.details.status for f in check_script(tr, CALL, pack, streams=build_streams(tr))}
     named = {f.rule_id: f.details.status for f in check_script(tr, CALL, pack, streams=build_streams(tr, ["ShopKart"]))}
     assert named == plain and any("greeting" in k for k in named)
+
+
+def test_the_pipeline_hands_the_call_language_s_vocabulary_to_the_rules() -> None:
+    from qa_pipeline.config import QAConfig
+    from qa_pipeline.contracts import Call
+    from qa_pipeline.pipeline import analyze_call, versions
+    from tests.conftest import SAMPLES
+
+    tr = transcript("zh", seg("agent", 0.5, "您好，我们新出的随变你可以在门店买到。"))
+    call = Call(call_id="vocabulary", audio_path=str(SAMPLES / "zh_compliant_limit.flac"))
+    found, keys = {}, set()
+    for vocabulary in ({}, {"en": ("随变",)}, {"zh": ("随变",)}):
+        config = QAConfig(asr=TranscribeOptions(vocabulary=vocabulary))
+        result = analyze_call(call, config, transcript=tr)
+        found[str(vocabulary)] = [f.rule_id for f in result.findings if f.kind == "banned_phrase"]
+        keys.add(versions(config)["asr"])  # a changed list counts as not yet processed
+    assert found == {"{}": ["zh.harsh_language"], "{'en': ('随变',)}": ["zh.harsh_language"], "{'zh': ('随变',)}": []}
+    assert len(keys) == 3
