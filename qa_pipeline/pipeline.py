@@ -157,7 +157,7 @@ def analyze_call(call: Call, config: QAConfig, audio: Audio | None = None,
         lap("diarize")
     pack = load_rule_pack(config.rule_paths(), transcript.language)
     # Each speaker's tokens and classified sentences, built once and read by phrases and script steps alike.
-    streams = build_streams(transcript)
+    streams = build_streams(transcript, config.asr.vocabulary.get(transcript.language, ()))
     intents = call_intents(transcript, streams, pack)
     findings: list[Finding] = detect_phrases(transcript, call, pack, streams=streams, intents=intents)
     findings += check_script(transcript, call, pack, streams=streams, intents=intents)

@@ -32,6 +32,7 @@ from qa_pipeline.eval import pii as pii_eval
 from qa_pipeline.eval import rules as rules_eval
 from qa_pipeline.eval import tone as tone_eval
 from qa_pipeline.eval import utterances as utterance_eval
+from qa_pipeline.eval import vocabulary as vocabulary_eval
 
 app = Typer(help="Accuracy evaluations that print numbers.")
 SamplesOpt = Annotated[Path | None, typer.Option("--samples", help="Sample calls dir (manifest.csv, labels.json).")]
@@ -156,6 +157,30 @@ def eval_diarization(
         out.print(f"roles {r['call']}: {acc} of {r['words']} words ({r['unscored']} in overlap, not scored)"
                   + (f" · role confidence {r['role_confidence']:.2f}" if r.get("role_confidence") is not None else ""),
                   highlight=False)
+
+
+@app.command("vocabulary")
+def eval_vocabulary(
+    set_name: SetOpt = "calls",
+    split: SplitOpt = "dev",
+    names: Annotated[Path | None, typer.Option("--names", help="Names per call (YAML call_id: [name, …]); "
+                                               "default: vocabulary.yaml in the set's folder.")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recall of each call's company and product names in its transcript, without and with asr.vocabulary."""
+    cfg = load_settings(config)
+    folder = set_folder(set_name)
+    names = names or folder / "vocabulary.yaml"
+    if not (folder / "labels.json").exists():
+        raise fail(f"{folder}: no labels.json (run scripts/make_evalset.py)", EXIT_SOME_QUARANTINED)
+    report = vocabulary_eval.evaluate_vocabulary(folder, cfg.asr, names, split)
+    if as_json:
+        write_json(report.as_dict())
+    else:
+        # The dev split lists what Whisper wrote for each name; the test split is scored blind.
+        out.print(vocabulary_eval.render(report, show_misses=split != "test"), highlight=False, markup=False,
+                  soft_wrap=True)
 
 
 @app.command("pii")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -107,6 +108,8 @@ def _check_value(reader: Reader, key: str, value: Any, hint: Any, default: Any) 
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise reader.error(key, f"expected a list of text, got {value!r}")
         return origin(value)
+    if origin is dict and typing.get_origin(args[1]) in (tuple, list):
+        return _check_lists(reader, key, value, typing.get_origin(args[1]))
     if origin is dict:
         value_type = args[1]
         if not isinstance(value, dict) or not all(
@@ -115,6 +118,40 @@ def _check_value(reader: Reader, key: str, value: Any, hint: Any, default: Any) 
             raise reader.error(key, f"expected a mapping of text to {value_type.__name__}, got {value!r}")
         return {k: value_type(v) for k, v in value.items()}
     raise reader.error(key, f"unsupported option type {hint!r}")  # pragma: no cover - a programming error
+
+
+def _check_lists(reader: Reader, key: str, value: Any, kind: type) -> dict[str, Any]:
+    """A mapping of text to lists of text (``asr.vocabulary``), each wrong item named with its own line."""
+    if not isinstance(value, dict):
+        raise reader.error(key, f"expected a mapping of text to lists of text, got {value!r}")
+    out: dict[str, Any] = {}
+    for name, items in value.items():
+        line = line_of(value, name)
+        if not isinstance(name, str):
+            raise reader.error(f"{key}.{name}", "expected text as the key", line)
+        if not isinstance(items, list):
+            raise reader.error(f"{key}.{name}", f"expected a list of text, got {items!r}", line)
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                lines = getattr(items, "lines", [])
+                raise reader.error(f"{key}.{name}[{i}]", f"expected text, got {item!r}",
+                                   lines[i] if i < len(lines) else line)
+        out[name] = kind(items)
+    return out
+
+
+def _line_of_field(data: Any, dotted: str) -> int | None:
+    """The line of a field such as ``vocabulary.zh[2]`` in a mapping from ``load_yaml``: the deepest part found."""
+    line = None
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", dotted):
+        if name and isinstance(data, dict) and name in data:
+            line, data = line_of(data, name) or line, data[name]
+        elif index and isinstance(data, list) and int(index) < len(data):
+            lines = getattr(data, "lines", [])
+            line, data = (lines[int(index)] if int(index) < len(lines) else line), data[int(index)]
+        else:
+            break
+    return line
 
 
 def yaml_key(f: dataclasses.Field) -> str:
@@ -155,7 +192,7 @@ def build_section(cls: type, data: Any, path: Path, section: str, line: int | No
     options = cls(**kwargs)
     problem = options.check() if hasattr(options, "check") else None
     if problem:
-        raise reader.error(*problem)
+        raise reader.error(*problem, line=_line_of_field(reader.data, problem[0]))
     return options
 
 

@@ -127,7 +127,7 @@ TYPE_WORDS = {str: "text", int: "integer", float: "number", bool: "true/false", 
 def type_word(hint: Any) -> str:
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     if typing.get_origin(hint) is dict:
-        return f"mapping text → {TYPE_WORDS[args[1]]}"
+        return f"mapping text → {type_word(args[1])}"
     if typing.get_origin(hint) in (tuple, list):
         return "list of text"
     if args and typing.get_origin(hint) is not None:  # X | None

@@ -12,14 +12,19 @@ A phrase is then a short code string, and the tiers are:
   cost is the spelling distance of the two sounds. Candidates come from exact hits of pieces of the phrase
   (with k edits one of k+1 pieces is intact), so a long transcript is scanned with ``str.find`` only.
 
-The transcript's tokens and pinyin are computed once per call and shared by every rule."""
+The transcript's tokens and pinyin are computed once per call and shared by every rule.
+
+Protected words (``asr.vocabulary``: the company's, its products' and plans' names) are found in each stream
+as they are spelled, spaces aside ("ShopKart" is also "Shop Kart"); a match that takes part of a name heard
+there is dropped unless the phrase spells the whole name itself: a product that sounds like a banned phrase
+is no banned phrase, and a brand stays one unit that no phrase cuts."""
 
 from __future__ import annotations
 
 import math
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -156,6 +161,7 @@ class Stream:
     letters: str = ""  # sound keys spelled out, one space after each token (the fuzzy tier aligns these)
     letter_offsets: list[int] = field(default_factory=list)
     pieces: list[str] = field(default_factory=list)  # display text of each token with its separator
+    protected: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end token, name) heard
 
     def __post_init__(self) -> None:
         pos = 0
@@ -231,8 +237,9 @@ def _segment_tokens(seg: Segment) -> list[Token]:
             for s, k, (a, b), e, c in zip(surfaces, keys, times, ends, clauses)]
 
 
-def build_streams(transcript: Transcript) -> dict[str, Stream]:
-    """One stream per speaker; distant segments are separated by a boundary token."""
+def build_streams(transcript: Transcript, vocabulary: Sequence[str] = ()) -> dict[str, Stream]:
+    """One stream per speaker; distant segments are separated by a boundary token. ``vocabulary``: the
+    protected words of the transcript's language."""
     by_speaker: dict[str, list[Token]] = {}
     last_end: dict[str, float] = {}
     for seg in sorted(transcript.segments, key=lambda s: (s.start, s.end)):
@@ -246,7 +253,50 @@ def build_streams(transcript: Transcript) -> dict[str, Stream]:
             stream[-1].sentence_end = True  # a segment end is a sentence end for the semantic tier
         stream.extend(toks)
         last_end[seg.speaker] = seg.end
-    return {spk: Stream(spk, toks) for spk, toks in by_speaker.items()}
+    streams = {spk: Stream(spk, toks) for spk, toks in by_speaker.items()}
+    names = protected_names(tuple(vocabulary))
+    for stream in streams.values():
+        stream.protected = find_protected(stream.tokens, names)
+    return streams
+
+
+@lru_cache(maxsize=64)
+def protected_names(vocabulary: tuple[str, ...]) -> dict[str, list[str]]:
+    """Each name's normalised tokens joined without spaces, by its first character (the candidates a token
+    may start)."""
+    out: dict[str, list[str]] = {}
+    for term in vocabulary:
+        joined = "".join(normalize_tokens(term))
+        if joined and joined not in out.get(joined[0], []):
+            out.setdefault(joined[0], []).append(joined)
+    return out
+
+
+def find_protected(tokens: list[Token], names: dict[str, list[str]]) -> list[tuple[int, int, str]]:
+    """(start, end, name) of every name heard: consecutive tokens that spell it, however Whisper spaced it."""
+    found = []
+    for i, tok in enumerate(tokens):
+        for name in names.get(tok.surface[:1], ()):
+            spelled, j = "", i
+            while j < len(tokens) and tokens[j].surface != BOUNDARY and len(spelled) < len(name):
+                spelled += tokens[j].surface
+                j += 1
+                if not (name.startswith(spelled) or spelled.startswith(name)):
+                    break
+            # An English name may end inside its last word: "ShopKart's" (apostrophes dropped), "IronWorks".
+            if spelled == name or (name.isascii() and spelled.startswith(name) and len(spelled) - len(name) <= 2):
+                found.append((i, j, name))
+    return found
+
+
+def respects_names(mt: Match, stream: Stream) -> bool:
+    """Whether a match leaves the protected names heard in the stream whole: it touches none, or it covers a
+    name that its own phrase spells (a greeting that says the company's name)."""
+    for a, b, name in stream.protected:
+        if mt.start < b and a < mt.end and not (
+                mt.start <= a and b <= mt.end and (mt.tier == "regex" or name in "".join(normalize_tokens(mt.phrase)))):
+            return False
+    return True
 
 
 @dataclass
@@ -471,6 +521,8 @@ def rule_matches(rule: Rule | Cue, stream: Stream, max_tier: str = "semantic", s
     # Blame needs the content words heard: a near match on function words alone is no evidence against an agent.
     lexical = find_any(rule.phrases, patterns, stream, tier, rule.threshold, phonetic=phonetic,
                        content_guard=getattr(rule, "kind", "") == "banned_phrase")
+    if stream.protected:
+        lexical = [mt for mt in lexical if respects_names(mt, stream)]
     # A sentence already matched by its words keeps that (more exact) match.
     semantic = [s for s in semantic if not any(m.start < s.end and s.start < m.end for m in lexical)]
     matches = merge_matches(lexical + list(semantic))

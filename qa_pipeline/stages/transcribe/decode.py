@@ -65,7 +65,9 @@ def decode_windows(
         prepend_punctuations="\"'“¿([{-",
         append_punctuations="\"'.。,，!！?？:：”)]}、",
         max_new_tokens=None,
-        hotwords=None,
+        # The vocabulary goes before the prompt (faster-whisper: <|startofprev|> hotwords prompt <|startoftranscript|>),
+        # so the Mandarin prompt's steer to Simplified characters stays next to the text it steers.
+        hotwords=opts.hotwords(language),
         word_timestamps=True,
         hallucination_silence_threshold=None,
         condition_on_previous_text=False,
