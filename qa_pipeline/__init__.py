@@ -16,6 +16,7 @@ from qa_pipeline.base.audio import TARGET_RATE, Audio, load_audio
 from qa_pipeline.base.models import install_model, known_models, models_dir
 from qa_pipeline.base.models import load_manifest as model_manifest
 from qa_pipeline.batch import BatchOptions, RunSummary, run_nightly
+from qa_pipeline.batch.roles import swap_roles
 from qa_pipeline.config import (
     AudioConfig,
     DiarizeOptions,
@@ -31,6 +32,7 @@ from qa_pipeline.contracts import (
     Call,
     CallResult,
     Finding,
+    Roles,
     Score,
     Segment,
     StepResult,
@@ -56,7 +58,7 @@ from qa_pipeline.errors import (
     RulePackError,
     StorageError,
 )
-from qa_pipeline.pipeline import analyze_call, check_config, summarize, warm_up
+from qa_pipeline.pipeline import analyze_call, check_config, diarize_call, summarize, warm_up
 from qa_pipeline.reports import (
     DAILY_FORMATS,
     FORMATS,
@@ -86,11 +88,11 @@ __all__ = [
     "DAILY_FORMATS", "EXIT_CODES", "FORMATS", "TARGET_RATE", "Audio", "AudioConfig", "AudioError", "BatchError",
     "BatchOptions", "Call", "CallResult", "ConfigError", "DiarizeOptions", "Finding", "FormError", "InputError",
     "LockedError", "ManifestError", "ModelError", "NothingToDo", "PrivacyConfig", "QAConfig", "QAError",
-    "QueueConfig", "ReportConfig", "ReviewError", "RulePackError", "RunSummary", "Score", "Segment", "StepResult", "StorageError", "Store",
+    "QueueConfig", "ReportConfig", "ReviewError", "Roles", "RulePackError", "RunSummary", "Score", "Segment", "StepResult", "StorageError", "Store",
     "ToneConfig", "ToneSummary", "Transcript", "TranscribeOptions", "Word", "__version__", "analyze_call", "analyze_tone",
     "call_result_from_dict", "check_config", "check_rule_examples", "check_step_examples", "daily_report",
-    "detect_pii", "diarize", "install_model", "known_models", "load_audio", "load_config", "load_form",
+    "detect_pii", "diarize", "diarize_call", "install_model", "known_models", "load_audio", "load_config", "load_form",
     "load_rule_pack", "masked_numbers", "model_manifest", "models_dir", "pack_files", "parse_week", "read_pack_file", "redact_audio",
-    "redact_transcript", "render_daily", "render_scorecard", "run_nightly", "scorecard_table", "summarize",
+    "redact_transcript", "render_daily", "render_scorecard", "run_nightly", "scorecard_table", "summarize", "swap_roles",
     "to_dict", "transcribe", "warm_up", "weekly_scorecard",
 ]

@@ -294,6 +294,26 @@ class Score:
         return next((c for c in self.criteria if c.id == criterion_id), None)
 
 
+RoleSource = Literal["channels", "voices", "voice_sample", "given", "coach"]
+
+
+@dataclass
+class Roles:
+    """Who is the agent in a call's transcript, and how sure. A stereo call's roles come from its channels; a
+    mono call's from its two voices and what each says (stages/diarize.py ``settle_roles``), with a confidence
+    from 0.5 (a coin toss) to 1; a coach who swapped them makes them ``coach`` (store/roles.py)."""
+
+    source: RoleSource = "channels"
+    confidence: float = 1.0
+    uncertain: bool = False  # confidence below diarization.min_role_confidence: the queue says so
+    cues: float = 0.0  # agent's minus caller's phrase cues (greeting for the company, own problem…), per sqrt-word
+    meaning: float = 0.0  # agent's minus caller's mean log-odds of being said by an agent (the pack's examples)
+    first: float = 0.0  # the first-speaker prior given to the agent (+) or against it (-)
+    swapped: bool = False  # the machine's assignment was reversed (by the evidence of what is said, or a coach)
+    decided_by: str = ""  # the coach, when source is "coach"
+    decision_id: str = ""
+
+
 @dataclass
 class CallResult:
     call: Call
@@ -301,6 +321,7 @@ class CallResult:
     findings: list[Finding] = field(default_factory=list)
     tone: ToneSummary = field(default_factory=ToneSummary)
     score: Score = field(default_factory=Score)
+    roles: Roles = field(default_factory=Roles)
     versions: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION

@@ -18,15 +18,16 @@ from qa_pipeline.base.audio import Audio, load_audio
 from qa_pipeline.base.e5 import e5_model
 from qa_pipeline.base.models import load_whisper, resolve_model
 from qa_pipeline.config import QAConfig, TranscribeOptions
-from qa_pipeline.contracts import Call, CallResult, Finding, Transcript
+from qa_pipeline.contracts import Call, CallResult, Finding, Roles, Transcript
 from qa_pipeline.errors import ConfigError, ModelError
-from qa_pipeline.stages.diarize import diarize, embed_windows
+from qa_pipeline.stages.diarize import diarize, embed_windows, settle_roles
 from qa_pipeline.stages.pii.detect import detect_pii
 from qa_pipeline.stages.rules.examples import example_transcript
 from qa_pipeline.stages.rules.intents import call_intents
 from qa_pipeline.stages.rules.matcher import build_streams
 from qa_pipeline.stages.rules.pack import load_rule_pack
 from qa_pipeline.stages.rules.phrases import detect_phrases
+from qa_pipeline.stages.rules.roles import said_by_agent
 from qa_pipeline.stages.rules.script import check_script
 from qa_pipeline.stages.scoring import load_form, score_call
 from qa_pipeline.stages.tone.acoustic import frame_features
@@ -127,12 +128,26 @@ def warm_up(config: QAConfig, mono: bool = False) -> float:
     return round(time.perf_counter() - start, 3)
 
 
+def diarize_call(audio: Audio, transcript: Transcript, config: QAConfig) -> tuple[Transcript, Roles]:
+    """A mono call's roles: the diarizer's two voices, then what each voice means by the rule pack's examples.
+
+    The decision sits here, where both stages are at hand: ``diarize`` finds the voices and their phrase
+    cues; the rules stage's classifier (trained on the pack's agent and caller sentences) says how much each
+    segment sounds said by an agent; ``settle_roles`` weighs the two. A stereo call's roles are its channels."""
+    if audio.layout != "mono":
+        return transcript, Roles()
+    transcript = diarize(audio, transcript, config.diarization)
+    pack = load_rule_pack(config.rule_paths(), transcript.language)
+    return settle_roles(transcript, said_by_agent(transcript, pack), config.diarization)
+
+
 def analyze_call(call: Call, config: QAConfig, audio: Audio | None = None,
-                 transcript: Transcript | None = None) -> CallResult:
+                 transcript: Transcript | None = None, roles: Roles | None = None) -> CallResult:
     """Run every stage on one call. Raises AudioError for unusable recordings.
 
-    ``transcript``: a transcript to use instead of transcribing (a reference transcript, with its speaker
-    roles as given: a mono call is not diarized). Rules, tone, PII and scoring run on it as on Whisper's."""
+    ``transcript``: a transcript to use instead of transcribing (a reference transcript, or a stored one with
+    its roles swapped by a coach: its speaker roles as given, a mono call is not diarized). Rules, tone, PII
+    and scoring run on it as on Whisper's. ``roles``: what to record about those given roles."""
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -152,9 +167,13 @@ def analyze_call(call: Call, config: QAConfig, audio: Audio | None = None,
     if transcript is None:
         transcript = transcribe_cached(audio, asr_options(config, call))
     lap("transcribe")
-    if audio.layout == "mono" and not given:
-        transcript = diarize(audio, transcript, config.diarization)
+    if given:
+        roles = roles or Roles(source="given")
+    elif audio.layout == "mono":
+        transcript, roles = diarize_call(audio, transcript, config)
         lap("diarize")
+    else:
+        roles = Roles()
     pack = load_rule_pack(config.rule_paths(), transcript.language)
     # Each speaker's tokens and classified sentences, built once and read by phrases and script steps alike.
     streams = build_streams(transcript, config.asr.vocabulary.get(transcript.language, ()))
@@ -178,6 +197,7 @@ def analyze_call(call: Call, config: QAConfig, audio: Audio | None = None,
         findings=findings,
         tone=tone.summary,
         score=score,
+        roles=roles,
         versions=result_versions,
         timings={**timings, "audio_seconds": round(audio.duration, 3)},
     )

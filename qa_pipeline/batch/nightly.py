@@ -30,6 +30,7 @@ from qa_pipeline.batch.alert_delivery import AlertSender, Destination, destinati
 from qa_pipeline.batch.discover import DEFAULT_PATTERN, Night, Rejected, absolute, discover
 from qa_pipeline.batch.executors import fatal_error, run_local, run_ray
 from qa_pipeline.batch.lock import RunLock
+from qa_pipeline.batch.roles import apply_role_decision
 from qa_pipeline.batch.runlog import RunLog, default_log_dir
 from qa_pipeline.config import QAConfig
 from qa_pipeline.contracts import Call, CallResult, call_result_from_dict
@@ -237,6 +238,7 @@ def _run(night: Night, db_path: Path, config: QAConfig, options: BatchOptions, p
                 continue
             result: CallResult = call_result_from_dict(outcome["ok"])
             store.ingest_result(result, summary.run_id)
+            result = apply_role_decision(store, result, config, summary.run_id)  # a coach's role swap is kept
             alerts.stored(result)
             summary.processed += 1
             audio_seconds += result.transcript.duration

@@ -149,7 +149,7 @@ def redact(
     if mode not in ("tone", "silence"):
         raise fail(f"--mode must be tone or silence, not {mode!r}", EXIT_USAGE)
     clip = load_input(audio, cfg, agent_channel, layout)
-    transcript = qa.diarize(clip, qa.transcribe(clip, cfg.asr), cfg.diarization)
+    transcript, _ = qa.diarize_call(clip, qa.transcribe(clip, cfg.asr), cfg)
     call = qa.Call(call_id=audio.stem, audio_path=str(audio), sha256=clip.sha256, layout=clip.layout)  # type: ignore[arg-type]
     findings = qa.detect_pii(transcript, call, cfg.privacy)
     redacted = qa.redact_transcript(transcript, findings, cfg.privacy)

@@ -141,7 +141,7 @@ def eval_diarization(
 ) -> None:
     """DER on the real phone call; word role accuracy on stereo calls mixed to mono and on mono calls."""
     cfg = load_settings(config)
-    report = diarization_eval.evaluate_diarization(shared_dir(), set_folder(set_name), cfg.asr, cfg.diarization,
+    report = diarization_eval.evaluate_diarization(shared_dir(), set_folder(set_name), cfg,
                                                    include_stereo_samples=not mono_samples_only,
                                                    split="all" if set_name == "samples" else split)
     if as_json:

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from qa_pipeline.cli.common import DbOpt, JsonOpt, Typer, UserOpt, emit, fail, open_store, out
+import qa_pipeline as qa
+from qa_pipeline.cli.common import ConfigOpt, DbOpt, JsonOpt, Typer, UserOpt, emit, fail, load_settings, open_store, out
 from qa_pipeline.errors import EXIT_USAGE
 from qa_pipeline.store.calibration import calibration_report
 from qa_pipeline.store.disputes import open_dispute, resolve_dispute
@@ -73,6 +74,20 @@ def review_history_cmd(call_id: str, db: DbOpt = Path("qa.db"), as_json: JsonOpt
                           f"{d['status']}" + (f" by {d['resolved_by']}: {d['resolution']}" if d["resolved_by"] else ""),
                           highlight=False, markup=False)
     emit(review_history(store, call_id), as_json, render)
+
+
+@review_app.command("swap-roles")
+def review_swap_roles(
+    call_id: str, db: DbOpt = Path("qa.db"), user: UserOpt = "",
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the decision).")] = "",
+    as_lead: Annotated[bool, typer.Option("--as-lead", help="QA leads: without holding the call's claim.")] = False,
+    config: ConfigOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Swap agent and caller on a call you have claimed: the stored transcript is scored again with the roles
+    exchanged (no new transcription), kept as a decision with who and when, and kept by later nightly runs."""
+    done = qa.swap_roles(open_store(db), user, call_id, load_settings(config), reason, as_lead)
+    emit(done, as_json, lambda d: out.print(f"{call_id}: agent and caller swapped (decision {d['decision_id']}, "
+                                            f"v{d['version']}); score now {d['score']}", highlight=False))
 
 
 @dispute_app.command("open")

@@ -178,6 +178,9 @@ class DiarizeOptions:
     min_speaker_share: float = bounded(0.05, 0.0, 0.5)  # a "voice" with less of the speech than this is noise
     min_turn: float = bounded(0.3, 0.0)  # shorter runs of one speaker inside another's speech are smoothed away
     agent_voice: str = ""  # optional wav of the agent's voice; decides roles by voice instead of words
+    # A mono call whose role confidence (0.5 a coin toss .. 1 sure) is below this is queued with "roles
+    # uncertain", for a coach to check who is the agent (and swap them if need be).
+    min_role_confidence: float = bounded(0.8, 0.5, 1.0)
 
 
 @dataclass

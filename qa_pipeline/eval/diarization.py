@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 
 from qa_pipeline.base.audio import Audio, load_audio
-from qa_pipeline.config import DiarizeOptions, TranscribeOptions
-from qa_pipeline.contracts import Transcript, Word
+from qa_pipeline.config import QAConfig
+from qa_pipeline.contracts import Roles, Transcript, Word
 from qa_pipeline.eval.der import Turn, diarization_error_rate, load_rttm
 from qa_pipeline.eval.samples import load_manifest
-from qa_pipeline.stages.diarize import diarize, track_speakers
+from qa_pipeline.pipeline import diarize_call
+from qa_pipeline.stages.diarize import track_speakers
 from qa_pipeline.stages.transcribe import transcribe_cached
 
 RATE = 16000
@@ -90,11 +91,13 @@ class DiarizationReport:
 
 
 def evaluate_diarization(
-    shared: Path, samples: Path | None, asr: TranscribeOptions, opts: DiarizeOptions | None = None,
+    shared: Path, samples: Path | None, config: QAConfig | None = None,
     include_stereo_samples: bool = True, split: str = "all",
 ) -> DiarizationReport:
-    """``split``: of a set whose calls are labelled dev or test, only those (all: every call)."""
-    opts = opts or DiarizeOptions()
+    """``split``: of a set whose calls are labelled dev or test, only those (all: every call). The roles are
+    the product's: the voices and what each says (``pipeline.diarize_call``), with ``config``'s rule packs."""
+    config = config or QAConfig()
+    asr, opts = config.asr, config.diarization
     report = DiarizationReport()
     phone = shared / "phone_en" / "sample.wav"
     if phone.exists():
@@ -102,7 +105,7 @@ def evaluate_diarization(
         reference = load_rttm(shared / "phone_en" / "sample.rttm")
         track = track_speakers(clip.channels[0], opts)
         report.der = {"file": "phone_en/sample.wav", **diarization_error_rate(reference, track.turns).as_dict()}
-        labelled = diarize(clip, transcribe_cached(clip, asr), opts)
+        labelled, _ = diarize_call(clip, transcribe_cached(clip, asr), config)
         report.der_words = {"file": "phone_en/sample.wav",
                             **diarization_error_rate(reference, turns_from_transcript(labelled)).as_dict()}
     agent_wav = shared / "calls_en" / "Auto_Repairs_40_UTC_agent.wav"
@@ -112,7 +115,7 @@ def evaluate_diarization(
         n = min(len(agent), len(caller))
         stereo = Audio(str(agent_wav.parent / "Auto_Repairs_40_UTC"), "calls_en-auto-repairs-40", 8000, 2, "wav",
                        n / RATE, [agent[:n], caller[:n]], "stereo")
-        report.roles.append(_roles_on_mix(stereo, "calls_en/Auto_Repairs_40 (real, mixed to mono)", asr, opts))
+        report.roles.append(_roles_on_mix(stereo, "calls_en/Auto_Repairs_40 (real, mixed to mono)", config))
     if samples is not None and samples.exists():
         rows, labels = load_manifest(samples)
         for row in rows:
@@ -123,27 +126,27 @@ def evaluate_diarization(
                 continue
             if row.get("layout") == "mono" and row["call_id"] in labels:
                 clip = load_audio(path, layout="mono")
-                labelled = diarize(clip, transcribe_cached(clip, asr), opts)
+                labelled, roles = diarize_call(clip, transcribe_cached(clip, asr), config)
                 acc = role_accuracy(labelled, utterance_truth(labels[row["call_id"]].get("utterances", [])))
-                report.roles.append({"call": row["call_id"] + " (mono sample)", **acc,
-                                     "role_confidence": _confidence(labelled)})
+                report.roles.append({"call": row["call_id"] + " (mono sample)", **acc, **_evidence(roles)})
             elif row.get("layout") == "stereo" and include_stereo_samples:
                 clip = load_audio(path, agent_channel=int(row.get("agent_channel") or 0))
                 if clip.layout == "stereo":
-                    report.roles.append(_roles_on_mix(clip, row["call_id"] + " (stereo sample, mixed)", asr, opts))
+                    report.roles.append(_roles_on_mix(clip, row["call_id"] + " (stereo sample, mixed)", config))
     return report
 
 
-def _roles_on_mix(stereo: Audio, name: str, asr: TranscribeOptions, opts: DiarizeOptions) -> dict[str, Any]:
+def _roles_on_mix(stereo: Audio, name: str, config: QAConfig) -> dict[str, Any]:
     mono = mix_to_mono(stereo)
-    labelled = diarize(mono, transcribe_cached(mono, asr), opts)
+    labelled, roles = diarize_call(mono, transcribe_cached(mono, config.asr), config)
     agent, caller = stereo.channels
 
     def truth(start: float, end: float) -> str | None:
         return channel_truth(agent, caller, start, end)
 
-    return {"call": name, **role_accuracy(labelled, truth), "role_confidence": _confidence(labelled)}
+    return {"call": name, **role_accuracy(labelled, truth), **_evidence(roles)}
 
 
-def _confidence(transcript: Transcript) -> float | None:
-    return (transcript.settings.get("diarization") or {}).get("role_confidence")
+def _evidence(roles: Roles) -> dict[str, Any]:
+    return {"role_confidence": roles.confidence, "uncertain": roles.uncertain, "cues": roles.cues,
+            "meaning": roles.meaning, "first": roles.first, "swapped": roles.swapped}

@@ -28,7 +28,7 @@ import numpy as np
 from qa_pipeline.base.audio import Audio, load_audio
 from qa_pipeline.base.textnorm import has_cjk, join_texts, normalize_for_match
 from qa_pipeline.config import DiarizeOptions
-from qa_pipeline.contracts import Segment, Transcript, Word
+from qa_pipeline.contracts import Roles, Segment, Transcript, Word
 
 RATE = 16000
 Turn = tuple[float, float, str]  # (start, end, speaker)
@@ -299,18 +299,36 @@ def agent_likeness(texts: list[tuple[float, str]], call_start: float) -> float:
 
 
 def role_scores(pairs: list[tuple[int, Segment]]) -> list[float]:
-    """Agent-likeness of voices 0 and 1 from what each says, the first to speak a little ahead."""
+    """Agent-likeness of voices 0 and 1 from their phrase cues, the first to speak a little ahead."""
+    scores = cue_scores(pairs)
+    first = first_speaker_prior(pairs)
+    return [scores[0] + first, scores[1] - first]
+
+
+def cue_scores(pairs: list[tuple[int, Segment]]) -> list[float]:
+    """Agent-likeness of voices 0 and 1 from their phrase cues (``agent_likeness``)."""
     first = min((seg.start for _, seg in pairs), default=0.0)
-    scores = [agent_likeness([(seg.start, normalize_for_match(seg.text) if has_cjk(seg.text) else seg.text)
-                              for v, seg in pairs if v == k], first) for k in (0, 1)]
-    if pairs:
-        scores[min(pairs, key=lambda p: p[1].start)[0]] += FIRST_SPEAKER_BONUS / max(1.0, np.sqrt(len(pairs)))
-    return scores
+    return [float(agent_likeness([(seg.start, normalize_for_match(seg.text) if has_cjk(seg.text) else seg.text)
+                                  for v, seg in pairs if v == k], first)) for k in (0, 1)]
+
+
+def first_speaker_prior(pairs: list[tuple[int, Segment]]) -> float:
+    """Half the first-speaker bonus for voice 0 (+) or voice 1 (-): the agent answers an inbound call, and an
+    outbound agent speaks first once the line is open. Smaller the more the call says, so that what is said
+    decides a long call."""
+    if not pairs:
+        return 0.0
+    bonus = float(FIRST_SPEAKER_BONUS / max(1.0, np.sqrt(len(pairs))) / 2)
+    return bonus if min(pairs, key=lambda p: p[1].start)[0] == 0 else -bonus
 
 
 def role_confidence(scores: list[float]) -> float:
     """0.5 (a coin toss) to 1 (no doubt) from how far apart the two voices' agent-likeness is."""
-    return round(float(1.0 / (1.0 + np.exp(-ROLE_SLOPE * abs(scores[0] - scores[1])))), 3)
+    return margin_confidence(scores[0] - scores[1])
+
+
+def margin_confidence(margin: float) -> float:
+    return round(float(1.0 / (1.0 + np.exp(-ROLE_SLOPE * abs(margin)))), 3)
 
 
 ROLE_SLOPE = 2.5  # a difference of one cue per sqrt-word gives 0.92
@@ -362,7 +380,8 @@ def diarize(
     segments.sort(key=lambda s: (s.start, s.end))
     settings = dict(transcript.settings)
     settings["diarization"] = {**dataclasses.asdict(opts), "voices": track.n_speakers, "agent_voice_index": agent_voice,
-                               "role_confidence": confidence}
+                               "role_confidence": confidence,
+                               "roles_by": "voice_sample" if agent_embedding is not None else "words"}
     return dataclasses.replace(transcript, segments=segments, settings=settings)
 
 
@@ -379,3 +398,82 @@ def pick_agent(track: SpeakerTrack, pairs: list[tuple[int, Segment]], agent_embe
     if scores[0] == scores[1]:
         return (pairs[0][0] if pairs else 0), 0.5
     return (0 if scores[0] > scores[1] else 1), role_confidence(scores)
+
+
+# --- the roles, settled with what each voice means --------------------------------------------------------
+MEANING_WEIGHT = 1.0  # one unit of mean log-odds counts as one phrase cue per sqrt-word
+
+
+def settle_roles(transcript: Transcript, said: list[float], opts: DiarizeOptions | None = None) -> tuple[Transcript, Roles]:
+    """The roles of a diarized mono transcript, weighed once more with what each voice *means*.
+
+    ``said``: per segment, the log-odds that an agent said it, from the rule pack's example sentences
+    (stages/rules/roles.py; the pipeline passes it in, as a stage does not import another). The evidence per
+    voice: its phrase cues (``cue_scores``), the mean of ``said`` over its segments (weighted by their words,
+    up to 20), and who spoke first. Where the sum favours the voice ``diarize`` called the caller, the two are
+    swapped. A call with one voice, or whose agent was found by a voice sample, keeps its roles."""
+    opts = opts or DiarizeOptions()
+    info = transcript.settings.get("diarization") or {}
+    if info.get("roles_by") == "voice_sample":
+        confidence = float(info.get("role_confidence", 1.0))
+        return transcript, Roles(source="voice_sample", confidence=confidence,
+                                 uncertain=confidence < opts.min_role_confidence)
+    if info.get("voices", 0) < 2:
+        # One voice heard: every word is given to the agent. Right for a one-sided recording, wrong where two
+        # alike voices were heard as one (on the independent calls, two synthetic voices a few per cent apart),
+        # and what is said cannot tell the two apart (the pack's classifier leans agent on whole calls): a coin
+        # toss, so that the queue says the roles are uncertain and a coach looks.
+        confidence = 0.5 if transcript.segments else 1.0
+        return _with_confidence(transcript, confidence), Roles(
+            source="voices", confidence=confidence, uncertain=confidence < opts.min_role_confidence)
+    pairs = [(0 if seg.speaker == "agent" else 1, seg) for seg in transcript.segments]
+    cues = cue_scores(pairs)
+    first = first_speaker_prior(pairs)
+    means = []
+    for k in (0, 1):
+        weights = [min(20, _words(seg.text)) for v, seg in pairs if v == k]
+        values = [x for (v, _), x in zip(pairs, said) if v == k]
+        means.append(float(np.average(values, weights=weights)) if sum(weights) else 0.0)
+    margin = float((cues[0] - cues[1]) + MEANING_WEIGHT * (means[0] - means[1]) + 2 * first)
+    confidence = margin_confidence(margin)
+    roles = Roles(source="voices", confidence=confidence, uncertain=bool(confidence < opts.min_role_confidence),
+                  cues=round(float(cues[0] - cues[1]), 3), meaning=round(float(means[0] - means[1]), 3),
+                  first=round(float(2 * first), 3), swapped=bool(margin < 0))
+    if margin >= 0:
+        return _with_confidence(transcript, confidence), roles
+    flipped = swap_speakers(_with_confidence(transcript, confidence))
+    return flipped, dataclasses.replace(roles, cues=-roles.cues, meaning=-roles.meaning, first=-roles.first)
+
+
+def swap_speakers(transcript: Transcript) -> Transcript:
+    """The transcript with agent and caller exchanged (``unknown`` stays)."""
+    other = {"agent": "caller", "caller": "agent"}
+    return dataclasses.replace(transcript, segments=[dataclasses.replace(s, speaker=other.get(s.speaker, s.speaker))
+                                                     for s in transcript.segments])
+
+
+def _with_confidence(transcript: Transcript, confidence: float) -> Transcript:
+    settings = dict(transcript.settings)
+    settings["diarization"] = {**settings.get("diarization", {}), "role_confidence": confidence}
+    return dataclasses.replace(transcript, settings=settings)
+
+
+def _words(text: str) -> int:
+    return len(text) if has_cjk(text) else len(text.split())
+
+
+def role_agreement(transcript: Transcript, reference: Transcript) -> float:
+    """Share of ``transcript``'s words (0..1) whose speaker is the one ``reference`` has at the same moment:
+    how well a new run's roles match roles a coach settled on an earlier run of the same audio. 1.0 where
+    nothing can be compared."""
+    spans = sorted((s.start, s.end, s.speaker) for s in reference.segments if s.speaker in ("agent", "caller"))
+    agree = total = 0
+    for seg in transcript.segments:
+        for w in seg.words or [Word(seg.start, seg.end, seg.text, 1.0)]:
+            mid = (w.start + w.end) / 2
+            said = {spk for a, b, spk in spans if a - 0.1 <= mid <= b + 0.1}
+            if len(said) != 1 or seg.speaker not in ("agent", "caller"):
+                continue
+            total += 1
+            agree += said.pop() == seg.speaker
+    return agree / total if total else 1.0

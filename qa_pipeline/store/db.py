@@ -27,8 +27,9 @@ from qa_pipeline.config import QueueConfig
 from qa_pipeline.contracts import CallResult, Finding, call_result_from_dict, to_dict
 from qa_pipeline.errors import StorageError
 from qa_pipeline.store.queue import rebuild_queue
+from qa_pipeline.store.roles import SCHEMA_V3, record_result_roles
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def now() -> str:
@@ -149,7 +150,8 @@ CREATE TABLE IF NOT EXISTS login_failures (id INTEGER PRIMARY KEY AUTOINCREMENT,
 CREATE INDEX IF NOT EXISTS idx_login_failures ON login_failures(user, ip, at)
 """
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+# Version 3: the roles of every result and coaches' role swaps (store/roles.py).
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: SCHEMA_V3}
 
 
 def iso_week(started_at: str) -> str:
@@ -307,6 +309,7 @@ class Store:
                 "INSERT INTO scores VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (result_id, call.call_id, score.total, int(score.passed), int(score.auto_fail), score.form_id,
                  score.form_version, agitation("agent"), agitation("caller"), asr_conf, _js(to_dict(score))))
+            record_result_roles(self.conn, result_id, result)
         return result_id
 
     # -------------------------------------------------------------- reading

@@ -52,7 +52,14 @@ def risk(row: dict[str, Any], findings: list[dict[str, Any]], cfg: QueueConfig) 
     if row["total"] is not None and not row["passed"]:
         score += 10
         reasons.append(f"score {row['total']:.0f} below pass mark")
+    if row.get("roles_uncertain"):
+        # Every agent finding may be on the wrong person: a coach checks who is the agent (and swaps them).
+        score += ROLES_UNCERTAIN_POINTS
+        reasons.append(f"roles uncertain ({row['role_confidence']:.2f}): check who is the agent")
     return round(score, 2), reasons
+
+
+ROLES_UNCERTAIN_POINTS = 10.0
 
 
 def _stable_rank(seed: str, *parts: str) -> float:
@@ -65,8 +72,10 @@ def rebuild_queue(store: Any, config: QueueConfig | None = None) -> int:
     conn = store.conn
     rows = [dict(r) for r in store.db.query(
         "SELECT c.call_id, c.agent_id, c.team, c.week, c.current_result_id AS result_id, s.total, s.passed,"
-        " s.auto_fail, s.agitation_agent, s.agitation_caller, s.asr_confidence"
-        " FROM calls c JOIN scores s ON s.result_id = c.current_result_id")]
+        " s.auto_fail, s.agitation_agent, s.agitation_caller, s.asr_confidence,"
+        " rr.uncertain AS roles_uncertain, rr.confidence AS role_confidence"
+        " FROM calls c JOIN scores s ON s.result_id = c.current_result_id"
+        " LEFT JOIN result_roles rr ON rr.result_id = c.current_result_id")]
     findings: dict[str, list[dict[str, Any]]] = {}
     for f in store.db.query("SELECT f.call_id, f.kind, f.rule_id, f.status, f.severity FROM findings f"
                             " JOIN calls c ON c.current_result_id = f.result_id"):

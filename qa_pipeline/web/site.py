@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from qa_pipeline import PrivacyConfig, ReportConfig
+from qa_pipeline import PrivacyConfig, QAConfig, ReportConfig
 from qa_pipeline.web import views
 from qa_pipeline.web.security import Stores
 
@@ -31,6 +31,7 @@ MESSAGES = {
     "disputed": "Dispute opened; a QA lead will look at it.",
     "resolved": "Dispute resolved.",
     "assist": "Assist mode updated (applies from the next nightly run).",
+    "roles_swapped": "Agent and caller swapped: the call is scored again with the new roles (kept by later runs).",
 }
 
 
@@ -43,6 +44,7 @@ class Site:
     secure_cookies: bool = False
     claim_ttl_minutes: float | None = None
     tone_threshold: float = 0.6
+    qa: QAConfig | None = None  # what a role swap re-scores with (`qa serve --config`); None: load_config()
 
     @property
     def redacted(self) -> bool:

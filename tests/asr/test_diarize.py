@@ -47,7 +47,8 @@ def test_agent_cues_in_both_languages():
 @pytest.mark.slow
 @pytest.mark.shared
 def test_roles_on_the_real_call_mixed_to_mono(real_call_stereo):
-    from qa_pipeline.config import TranscribeOptions
+    from qa_pipeline.config import QAConfig, TranscribeOptions
+    from qa_pipeline.pipeline import diarize_call
     from qa_pipeline.stages.transcribe import transcribe_cached
 
     stereo = load_audio(real_call_stereo)
@@ -56,8 +57,12 @@ def test_roles_on_the_real_call_mixed_to_mono(real_call_stereo):
     stereo = dataclasses.replace(stereo, channels=[c[:n] for c in stereo.channels], duration=float(seconds),
                                  sha256=stereo.sha256 + f"-first{seconds}s")
     mono = mix_to_mono(stereo)
-    labelled = diarize(mono, transcribe_cached(mono, TranscribeOptions(language="en")))
+    # the product's roles: the voices, then what each says by the rule pack's examples
+    labelled, roles = diarize_call(mono, transcribe_cached(mono, TranscribeOptions(language="en")), QAConfig())
     assert {s.speaker for s in labelled.segments} == {"agent", "caller"}
+    assert roles.source == "voices" and roles.meaning > 0 and roles.confidence >= 0.8 and not roles.uncertain
+    greeting = next(s for s in labelled.segments if "calling" in s.text.lower())  # "Thank you for calling …"
+    assert greeting.speaker == "agent"
     agent, caller = stereo.channels
     result = role_accuracy(labelled, lambda a, b: channel_truth(agent, caller, a, b))
     assert result["words"] > 150

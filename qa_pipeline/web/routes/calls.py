@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from qa_pipeline import AudioError, Score, ToneSummary, masked_numbers, redact_transcript
 from qa_pipeline.store import disputes, queue, review, users
+from qa_pipeline.store import roles as role_store
 from qa_pipeline.web import media, views
 from qa_pipeline.web.security import CALL_ID, Forbidden, NotFound, check_csrf, need
 from qa_pipeline.web.site import REVIEWERS, form_post, page, redirect, site
@@ -62,6 +63,7 @@ def call_page(request: Request, call_id: str) -> Response:
         lease=held, holds=bool(held and held["holder"] == user["name"]), can_review=user["role"] in REVIEWERS,
         reviewers=[n for n in users.reviewers(store) if n != user["name"]],
         disputes=disputes.disputes(store, None, call_id),
+        roles=role_store.result_roles(store, call_id), role_history=role_store.decision_history(store, call_id),
     )
 
 
