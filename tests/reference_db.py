@@ -41,7 +41,7 @@ def reference_results(config=None, call_ids: list[str] | None = None) -> list:
     config = config or load_config(None)
     labels = json.loads((SAMPLES / "labels.json").read_text(encoding="utf-8"))["calls"]
     results = []
-    for call in read_manifest(SAMPLES / "manifest.csv"):
+    for call in read_manifest(SAMPLES / "manifest.csv").calls:
         label = labels.get(call.call_id)
         if not label or not label["utterances"] or (call_ids is not None and call.call_id not in call_ids):
             continue
