@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from qa_pipeline.stages.scoring import load_form, score_call
 from qa_pipeline.stages.tone.acoustic import frame_features
 from qa_pipeline.stages.tone.emotion import analyze_tone
 from qa_pipeline.stages.tone.sentiment import load_sentiment
-from qa_pipeline.stages.transcribe import transcribe_cached
+from qa_pipeline.stages.transcribe import transcribe_cached, transcribe_cached_many
 from qa_pipeline.version import __version__
 
 
@@ -149,46 +150,94 @@ def analyze_call(call: Call, config: QAConfig, audio: Audio | None = None,
     its roles swapped by a coach: its speaker roles as given, a mono call is not diarized). Rules, tone, PII
     and scoring run on it as on Whisper's. ``roles``: what to record about those given roles."""
 
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = round(timings.get(stage, 0.0) + now - clock, 4)
-        clock = now
-
-    if audio is None:
-        layout = call.layout if call.layout in ("stereo", "mono") else None
-        audio = load_audio(call.audio_path, config.audio.max_seconds, call.agent_channel, layout)
-    call = dataclasses.replace(call, sha256=audio.sha256, layout=audio.layout)  # type: ignore[arg-type]
-    lap("ingest")
+    clock = _Clock()
+    call, audio = _ingest(call, config, audio)
+    clock.lap("ingest")
     given = transcript is not None
     if transcript is None:
         transcript = transcribe_cached(audio, asr_options(config, call))
-    lap("transcribe")
+    clock.lap("transcribe")
     if given:
         roles = roles or Roles(source="given")
-    elif audio.layout == "mono":
+    return _after_asr(call, config, audio, transcript, clock, diarize_mono=not given, roles=roles)
+
+
+def analyze_calls(calls: list[Call], config: QAConfig) -> Iterator[tuple[Call, CallResult | Exception]]:
+    """Every stage on several calls, their speech windows decoded together in batched beam searches (a batch
+    of windows, not a call, is the unit of the decoder's work; ``transcribe_cached_many``). Yields each call
+    with its result, or with the error that stopped it alone, as each is finished, in the order given."""
+    loaded: list[tuple[Call, Audio | Exception, float]] = []
+    for call in calls:
+        started = time.perf_counter()
+        try:
+            call, audio = _ingest(call, config, None)
+        except Exception as exc:  # noqa: BLE001 - this call's error, classified by the caller
+            loaded.append((call, exc, 0.0))
+            continue
+        loaded.append((call, audio, time.perf_counter() - started))
+    transcripts = iter(transcribe_cached_many([(audio, asr_options(config, call)) for call, audio, _ in loaded
+                                               if not isinstance(audio, Exception)]))
+    while loaded:
+        call, audio, ingest_seconds = loaded.pop(0)
+        if isinstance(audio, Exception):
+            yield call, audio
+            continue
+        transcript, asr_seconds = next(transcripts)
+        if isinstance(transcript, Exception):
+            yield call, transcript
+            continue
+        clock = _Clock({"ingest": round(ingest_seconds, 4), "transcribe": round(asr_seconds, 4)})
+        try:
+            result = _after_asr(call, config, audio, transcript, clock, diarize_mono=True)
+        except Exception as exc:  # noqa: BLE001
+            yield call, exc
+            continue
+        del audio  # a finished call's samples go before the next call's stages run
+        yield call, result
+
+
+class _Clock:
+    """Seconds per stage of one call."""
+
+    def __init__(self, timings: dict[str, float] | None = None) -> None:
+        self.timings = dict(timings or {})
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = round(self.timings.get(stage, 0.0) + now - self._last, 4)
+        self._last = now
+
+
+def _ingest(call: Call, config: QAConfig, audio: Audio | None) -> tuple[Call, Audio]:
+    if audio is None:
+        layout = call.layout if call.layout in ("stereo", "mono") else None
+        audio = load_audio(call.audio_path, config.audio.max_seconds, call.agent_channel, layout)
+    return dataclasses.replace(call, sha256=audio.sha256, layout=audio.layout), audio  # type: ignore[arg-type]
+
+
+def _after_asr(call: Call, config: QAConfig, audio: Audio, transcript: Transcript, clock: _Clock,
+               diarize_mono: bool, roles: Roles | None = None) -> CallResult:
+    """The stages after transcription: diarization of a mono call, rules, tone, PII, the score."""
+    if audio.layout == "mono" and diarize_mono:
         transcript, roles = diarize_call(audio, transcript, config)
-        lap("diarize")
-    else:
-        roles = Roles()
+        clock.lap("diarize")
+    roles = roles or Roles()
     pack = load_rule_pack(config.rule_paths(), transcript.language)
     # Each speaker's tokens and classified sentences, built once and read by phrases and script steps alike.
     streams = build_streams(transcript, config.asr.vocabulary.get(transcript.language, ()))
     intents = call_intents(transcript, streams, pack)
     findings: list[Finding] = detect_phrases(transcript, call, pack, streams=streams, intents=intents)
     findings += check_script(transcript, call, pack, streams=streams, intents=intents)
-    lap("rules")
+    clock.lap("rules")
     tone = analyze_tone(audio, transcript, call, config.tone)
     findings += tone.findings
-    lap("tone")
+    clock.lap("tone")
     findings += detect_pii(transcript, call, config.privacy)
-    lap("pii")
+    clock.lap("pii")
     form = load_form(config.form_path())
     score = score_call(call, transcript, findings, form, frozenset(config.assist))
-    lap("score")
+    clock.lap("score")
     result_versions = versions(config, transcript.language)
     result_versions["model_id"] = transcript.model_id
     return CallResult(
@@ -199,7 +248,7 @@ def analyze_call(call: Call, config: QAConfig, audio: Audio | None = None,
         score=score,
         roles=roles,
         versions=result_versions,
-        timings={**timings, "audio_seconds": round(audio.duration, 3)},
+        timings={**clock.timings, "audio_seconds": round(audio.duration, 3)},
     )
 
 

@@ -25,37 +25,63 @@ from qa_pipeline.base.audio import AudioError
 from qa_pipeline.config import QAConfig
 from qa_pipeline.contracts import Call, to_dict
 from qa_pipeline.errors import ConfigError, ModelError, StorageError
-from qa_pipeline.pipeline import analyze_call, warm_up
+from qa_pipeline.pipeline import analyze_calls, warm_up
 
 
 def process_call(call_dict: dict[str, Any], config: QAConfig, threads: int | None = None) -> dict[str, Any]:
-    """The unit of work shipped to a worker or Ray task: never raises.
+    """The unit of work of one call: never raises.
 
     Returns {"ok": CallResult dict}, {"error": {reason, detail}} (this call is quarantined) or
     {"fatal": {kind, message}} (no call can succeed: kind "config" or "storage").
     """
+    return process_calls([call_dict], config, threads)[0]
 
-    call = Call(**call_dict)
+
+def process_calls(call_dicts: list[dict[str, Any]], config: QAConfig, threads: int | None = None) -> list[dict[str, Any]]:
+    """The unit of work shipped to a worker or a Ray task: several calls whose speech windows are decoded
+    together (pipeline.analyze_calls); one outcome per call, as process_call's, in the order given. Never
+    raises: a call that fails is that call's outcome alone."""
+    return list(iter_outcomes(call_dicts, config, threads))
+
+
+def iter_outcomes(call_dicts: list[dict[str, Any]], config: QAConfig, threads: int | None = None) -> Iterator[dict[str, Any]]:
+    """process_calls, yielding each call's outcome as soon as that call is finished."""
+    calls = [Call(**c) for c in call_dicts]
     config = with_threads(config, threads)
+    done = 0
     try:
-        return {"ok": to_dict(analyze_call(call, config))}
-    except AudioError as exc:
+        for _call, result in analyze_calls(calls, config):
+            done += 1
+            yield outcome(result)
+    except Exception as exc:  # noqa: BLE001 - a fault of the batch itself: every call left gets it
+        for _ in calls[done:]:
+            yield outcome(exc)
+
+
+def outcome(result: Any) -> dict[str, Any]:
+    """A CallResult, or the exception that stopped one call, as the outcome the single writer reads."""
+    if not isinstance(result, BaseException):
+        return {"ok": to_dict(result)}
+    exc = result
+    if isinstance(exc, AudioError):
         return {"error": {"reason": exc.reason, "detail": exc.detail or str(exc)}}
-    except (ConfigError, ModelError) as exc:  # what check_config could not see (a damaged model file…)
+    if isinstance(exc, (ConfigError, ModelError)):  # what check_config could not see (a damaged model file…)
         return {"fatal": {"kind": "config", "message": str(exc)}}
-    except StorageError as exc:
+    if isinstance(exc, StorageError):
         return {"fatal": {"kind": "storage", "message": str(exc)}}
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):  # the transcript cache or the audio scratch
-            where = f"{exc.filename}: " if exc.filename else ""
-            return {"fatal": {"kind": "storage", "message": f"the disk is full ({where}{exc.strerror})"}}
-        tb = traceback.format_exc(limit=4)
-        return {"error": {"reason": "processing_error", "detail": f"{type(exc).__name__}: {exc}\n{tb}"}}
-    except MemoryError:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        where = f"{exc.filename}: " if exc.filename else ""  # the transcript cache or the audio scratch
+        return {"fatal": {"kind": "storage", "message": f"the disk is full ({where}{exc.strerror})"}}
+    if isinstance(exc, MemoryError):
         return {"error": {"reason": "out_of_memory", "detail": "the recording needed more memory than available"}}
-    except Exception as exc:  # one bad call must not stop the night
-        tb = traceback.format_exc(limit=4)
-        return {"error": {"reason": "processing_error", "detail": f"{type(exc).__name__}: {exc}\n{tb}"}}
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=4))
+    return {"error": {"reason": "processing_error", "detail": f"{type(exc).__name__}: {exc}\n{tb}"}}
+
+
+def batches(calls: list[Call], size: int) -> list[list[Call]]:
+    """The night's calls in groups of ``size`` (consecutive, so that results arrive in the night's order)."""
+    size = max(1, size)
+    return [calls[i : i + size] for i in range(0, len(calls), size)]
 
 
 def with_threads(config: QAConfig, threads: int | None) -> QAConfig:
@@ -113,13 +139,16 @@ def _has_mono(calls: list[Call]) -> bool:
     return any(call.layout == "mono" for call in calls)
 
 
-def run_local(calls: list[Call], config: QAConfig, workers: int, threads: int) -> Iterator[tuple[Call, dict[str, Any]]]:
+def run_local(calls: list[Call], config: QAConfig, workers: int, threads: int,
+              batch_calls: int = 1) -> Iterator[tuple[Call, dict[str, Any]]]:
+    """Each task is ``batch_calls`` calls decoded together; a task whose worker died is run again one call per
+    task, so that the call that kills a worker is the only one quarantined."""
     if workers <= 1:
 
         if calls:
             warm_up(with_threads(config, threads), _has_mono(calls))
-        for call in calls:
-            yield call, process_call(dataclasses.asdict(call), config, threads)
+        for group in batches(calls, batch_calls):
+            yield from zip(group, iter_outcomes([dataclasses.asdict(c) for c in group], config, threads))
         return
 
     ctx = mp.get_context("spawn")  # no fork after ONNX/CTranslate2 threads exist
@@ -127,19 +156,23 @@ def run_local(calls: list[Call], config: QAConfig, workers: int, threads: int) -
                                initargs=(threads, config, _has_mono(calls), os.getpid()))
     finished = False
     try:
-        pending = {}
-        queue = list(calls)
+        pending: dict[Any, list[Call]] = {}
+        queue = batches(calls, batch_calls)
         while queue or pending:
             while queue and len(pending) < workers * 2:
-                call = queue.pop(0)
-                pending[pool.submit(process_call, dataclasses.asdict(call), config, threads)] = call
+                group = queue.pop(0)
+                pending[pool.submit(process_calls, [dataclasses.asdict(c) for c in group], config, threads)] = group
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                call = pending.pop(fut)
+                group = pending.pop(fut)
                 try:
-                    yield call, fut.result()
+                    outcomes = fut.result()
                 except Exception as exc:  # a worker died (e.g. killed by the OOM killer)
-                    yield call, {"error": {"reason": "worker_crashed", "detail": f"{type(exc).__name__}: {exc}"}}
+                    if len(group) > 1:
+                        queue[:0] = [[c] for c in group]
+                        continue
+                    outcomes = [{"error": {"reason": "worker_crashed", "detail": f"{type(exc).__name__}: {exc}"}}]
+                yield from zip(group, outcomes)
         finished = True
     finally:
         _stop(pool, finished)
@@ -160,7 +193,9 @@ def _stop(pool: ProcessPoolExecutor, finished: bool) -> None:
         process.join(10)
 
 
-def run_ray(calls: list[Call], config: QAConfig, workers: int, threads: int, address: str | None) -> Iterator[tuple[Call, dict[str, Any]]]:
+def run_ray(calls: list[Call], config: QAConfig, workers: int, threads: int, address: str | None,
+            batch_calls: int = 1) -> Iterator[tuple[Call, dict[str, Any]]]:
+    """A Ray task is ``batch_calls`` calls decoded together (process_calls), as a local worker's."""
     import ray  # run_nightly checked that it is installed
     started_here = not ray.is_initialized()
     if started_here:
@@ -169,24 +204,28 @@ def run_ray(calls: list[Call], config: QAConfig, workers: int, threads: int, add
         else:
             ray.init(num_cpus=max(1, workers * threads), include_dashboard=False, log_to_driver=False)
     try:
-        remote = ray.remote(num_cpus=threads, max_retries=1)(process_call)
+        remote = ray.remote(num_cpus=threads, max_retries=1)(process_calls)
         config_ref = ray.put(config)
-        refs = {}
-        queue = list(calls)
+        refs: dict[Any, list[Call]] = {}
+        queue = batches(calls, batch_calls)
         # Bounded in-flight work: a cluster of any size streams results back while
         # the driver's memory stays flat for a night of thousands of calls.
         limit = max(2, int(ray.available_resources().get("CPU", workers)) // max(1, threads) * 2)
         while queue or refs:
             while queue and len(refs) < limit:
-                call = queue.pop(0)
-                refs[remote.remote(dataclasses.asdict(call), config_ref, threads)] = call
+                group = queue.pop(0)
+                refs[remote.remote([dataclasses.asdict(c) for c in group], config_ref, threads)] = group
             ready, _ = ray.wait(list(refs), num_returns=1)
             for ref in ready:
-                call = refs.pop(ref)
+                group = refs.pop(ref)
                 try:
-                    yield call, ray.get(ref)
+                    outcomes = ray.get(ref)
                 except Exception as exc:
-                    yield call, {"error": {"reason": "worker_crashed", "detail": f"{type(exc).__name__}: {exc}"}}
+                    if len(group) > 1:  # run again one call a task: only the call that kills a worker fails
+                        queue[:0] = [[c] for c in group]
+                        continue
+                    outcomes = [{"error": {"reason": "worker_crashed", "detail": f"{type(exc).__name__}: {exc}"}}]
+                yield from zip(group, outcomes)
     finally:
         if started_here:
             ray.shutdown()

@@ -62,6 +62,9 @@ class BatchOptions:
     limit: int | None = None
     reprocess: bool = False  # ignore 'already processed' (still never duplicates)
     threads_per_worker: int | None = None
+    # Calls whose speech windows one worker decodes together (a batch of windows fills across calls); 1: a
+    # call at a time. Results are still stored per call, each as soon as its task returns.
+    batch_calls: int = 4
     log_dir: Path | None = None  # the JSON-lines run log; default qa_logs/ beside the database
 
 
@@ -157,8 +160,8 @@ def _check_options(options: BatchOptions) -> None:
     missing = [g for g in ("agent_id", "started_at") if g not in groups]
     if missing:
         raise UsageError(f"--pattern needs the named group(s) {', '.join(missing)}, e.g. {DEFAULT_PATTERN}")
-    if options.workers < 1 or (options.limit is not None and options.limit < 1):
-        raise UsageError("--workers and --limit must be at least 1")
+    if options.workers < 1 or options.batch_calls < 1 or (options.limit is not None and options.limit < 1):
+        raise UsageError("--workers, --batch-calls and --limit must be at least 1")
 
 
 def serving_languages(config: QAConfig, night: Night) -> tuple[str, ...]:
@@ -225,9 +228,9 @@ def _run(night: Night, db_path: Path, config: QAConfig, options: BatchOptions, p
         cores = os.cpu_count() or 1
         threads = options.threads_per_worker or max(1, cores // workers)
         if options.executor == "ray":
-            results = run_ray(todo, config, workers, threads, options.ray_address)
+            results = run_ray(todo, config, workers, threads, options.ray_address, options.batch_calls)
         else:
-            results = run_local(todo, config, workers, threads)
+            results = run_local(todo, config, workers, threads, options.batch_calls)
         for call, outcome in results:
             fatal = fatal_error(outcome)
             if fatal is not None:

@@ -33,65 +33,82 @@ REPO = Path(__file__).resolve().parents[2]
 def bench_nightly(
     source: Annotated[Path, typer.Argument(help="Folder or manifest, as for qa nightly.")] = Path("recordings_sample"),
     workers: Annotated[list[int] | None, typer.Option("--workers", help="Worker counts to compare (repeatable).")] = None,
-    plain: Annotated[bool, typer.Option("--plain/--no-plain", help="Also time plain faster-whisper on the same audio.")] = True,
+    batch_calls: Annotated[list[int] | None, typer.Option(
+        "--batch-calls", help="Calls whose speech windows a worker decodes together (repeatable; default 1 and 4).")] = None,
+    peers: Annotated[bool, typer.Option("--peers/--no-peers", help="Also time faster-whisper's own ways on the same audio.")] = True,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Wall time per stage, end-to-end RTF and peak RSS of the pipeline vs plain faster-whisper."""
+    """Wall time per stage, end-to-end RTF, WER/CER and peak memory of the pipeline vs faster-whisper's own ways."""
     cfg = load_settings(config)
-    result = nightly_bench.bench_nightly(source, cfg, workers or [1, 2], plain)
+    result = nightly_bench.bench_nightly(source, cfg, workers or [1], peers, batch_calls or [1, 4])
     if as_json:
         write_json(result)
         return
     table = Table(title=f"qa bench nightly · {source} · model {result['model']} {result['compute_type']} · "
-                        f"{result['cores']} cores")
-    for col in ("run", "calls", "audio s", "wall s", "RTF", "non-ASR / stages", "non-ASR / wall", "vs plain",
-                "peak PSS MB (tree)", "peak RSS MB (1 process)"):
+                        f"{result['cores']} cores · load {result['load_1min']['start']} → {result['load_1min']['end']}")
+    names = [p["peer"] for p in result["peers"]]
+    for col in ("run", "calls", "audio s", "wall s", "RTF", "non-ASR / wall", *(f"vs {n}" for n in names),
+                "WER en", "CER zh", "peak PSS MB (tree)"):
         table.add_column(col, justify="right")
     for r in result["pipeline"]:
-        table.add_row(f"pipeline, {r['workers']} worker(s) × {r['threads_per_worker']} threads", str(r["calls"]),
-                      f"{r['audio_seconds']:.0f}", f"{r['wall_seconds']:.1f}", f"{r['rtf']:.3f}",
-                      f"{r['non_asr_share']:.1%}", f"{r['non_asr_share_of_wall']:.1%}",
-                      f"{r.get('speedup_vs_plain', 0):.2f}×", f"{r['peak_rss_mb']:.0f}", f"{r['peak_rss_one_process_mb']:.0f}")
-    if "plain_faster_whisper" in result:
-        p = result["plain_faster_whisper"]
-        table.add_row(f"plain faster-whisper, mono mix, {p['threads']} threads", str(p["calls"]), f"{p['audio_seconds']:.0f}",
-                      f"{p['wall_seconds']:.1f}", f"{p['rtf']:.3f}", "", "", "1.00×", f"{p['peak_rss_mb']:.0f}",
-                      f"{p['peak_rss_one_process_mb']:.0f}")
+        table.add_row(f"pipeline, {r['workers']} worker(s) × {r['threads_per_worker']} threads, "
+                      f"{r['batch_calls']} call(s) a batch", str(r["calls"]), f"{r['audio_seconds']:.0f}",
+                      f"{r['wall_seconds']:.1f}", f"{r['rtf']:.3f}", f"{r['non_asr_share_of_wall']:.1%}",
+                      *(f"{r[f'speedup_vs_{n}']:.2f}×" for n in names), _rate(r.get("wer_en")), _rate(r.get("cer_zh")),
+                      f"{r['peak_rss_mb']:.0f}")
+    for p in result["peers"]:
+        table.add_row(f"{p['peer']}, {p['threads']} threads", str(p["calls"]), f"{p['audio_seconds']:.0f}",
+                      f"{p['wall_seconds']:.1f}", f"{p['rtf']:.3f}", "", *("" for _ in names),
+                      _rate(p.get("wer_en")), _rate(p.get("cer_zh")), f"{p['peak_rss_mb']:.0f}")
     out.print(table)
     for r in result["pipeline"]:
         stages = ", ".join(f"{k} {v:.1f}s" for k, v in r["stage_seconds"].items())
-        out.print(f"stages ({r['workers']} worker(s), summed over calls): {stages}", highlight=False)
+        out.print(f"stages ({r['workers']} worker(s), {r['batch_calls']} call(s) a batch, summed over calls): {stages}",
+                  highlight=False)
 
 
 @app.command("transcribe")
 def bench_transcribe(
     audio: Annotated[Path | None, typer.Argument(help="Stereo call (default: the real sample call).")] = None,
-    threads: Annotated[int, typer.Option("--threads", help="CPU threads for both runs.")] = 2,
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads for every configuration.")] = 2,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Rounds on the call, the order rotating each round.")] = 1,
+    refs: Annotated[bool, typer.Option("--refs/--no-refs", help="Also score every configuration on the real reference clips.")] = True,
     data: DataOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Time (a) this pipeline (no cache) and (b) plain faster-whisper on the same call mixed to mono."""
+    """Time this pipeline (no cache) against plain, batched-mono and batched-per-channel faster-whisper, same model."""
     cfg = load_settings(config)
+    data_dir = shared_data_dir(data)
     with tempfile.TemporaryDirectory() as tmp:
         if audio is None:
-            data_dir = shared_data_dir(data)
             audio = transcribe_bench.default_call(REPO, data_dir or Path("/nonexistent"), Path(tmp))
             if audio is None:
                 err.print("skipped: no sample call (recordings_sample/ or ../shared/data/calls_en is absent)")
                 return
-        result = transcribe_bench.bench_transcribe(audio, cfg.asr, threads)
+        references = transcribe_bench.real_references(data_dir) if refs else []
+        result = transcribe_bench.bench_transcribe(audio, cfg.asr, threads, rounds, references)
     if as_json:
-        write_json(result.to_dict())
+        write_json(result)
         return
-    out.print(f"audio {result.audio} · {result.audio_seconds:.1f} s · model {result.model} · {threads} threads",
-              highlight=False, soft_wrap=True)
-    out.print(f"(a) qa pipeline, per speaker:   {result.pipeline_seconds:6.1f} s wall  RTF {result.pipeline_rtf:.3f}  "
-              f"cpu {result.pipeline_cpu_seconds:.1f} s  {result.pipeline_words} words", highlight=False, soft_wrap=True)
-    out.print(f"(b) faster-whisper, mono mix:   {result.plain_seconds:6.1f} s wall  RTF {result.plain_rtf:.3f}  "
-              f"cpu {result.plain_cpu_seconds:.1f} s  {result.plain_words} words", highlight=False, soft_wrap=True)
-    out.print(f"ratio (b)/(a): {result.ratio:.2f}   peak RSS {result.peak_rss_mb:.0f} MB", highlight=False, soft_wrap=True)
+    load = result["load_1min"]
+    table = Table(title=f"qa bench transcribe · {Path(result['audio']).name} ({result['audio_seconds']:.0f} s) · "
+                        f"{result['model']} {result['compute_type']} · {threads} threads · {rounds} round(s) · "
+                        f"load {load['start']} → {load['end']}")
+    for col in ("configuration", "wall s (median)", "RTF", "CPU s", "time / ours", "words", "peak RSS MB",
+                "WER en (refs)", "CER zh (refs)"):
+        table.add_column(col, justify="right")
+    for name, r in result["summary"].items():
+        table.add_row(name, f"{r['seconds']:.1f}", f"{r['rtf']:.3f}", f"{r['cpu_seconds']:.1f}", f"{r['time_vs_ours']:.2f}",
+                      str(r["words"]), f"{r['peak_rss_mb']:.0f}", _rate(r.get("wer_en")), _rate(r.get("cer_zh")))
+    out.print(table)
+    if not references:
+        out.print("no reference clips scored (--no-refs, or ../shared/data absent)", highlight=False)
+
+
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
 
 
 @app.command("rules")

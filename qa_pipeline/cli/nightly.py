@@ -19,6 +19,7 @@ def nightly(
     db: Annotated[Path, typer.Option("--db", help="SQLite database (created if missing).")] = Path("qa.db"),
     config: ConfigOpt = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes; cores are shared among them.")] = 1,
+    batch_calls: Annotated[int, typer.Option("--batch-calls", min=1, help="Calls whose speech windows a worker decodes together (1: a call at a time).")] = 4,
     executor: Annotated[str, typer.Option("--executor", help="local | ray")] = "local",
     ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster address (default: start a local one).")] = None,
     pattern: Annotated[str | None, typer.Option("--pattern", help="Regex with named groups agent_id, started_at, call_id, team for folders without manifest.")] = None,
@@ -58,7 +59,7 @@ def nightly(
                 stats = f"{hours:.2f} h audio · RTF {rtf:.3f}"
             progress.update(task, advance=1, **({"stats": stats} if stats else {}))
 
-    options = qa.BatchOptions(workers=workers, executor=executor, ray_address=ray_address, limit=limit,
+    options = qa.BatchOptions(workers=workers, batch_calls=batch_calls, executor=executor, ray_address=ray_address, limit=limit,
                               reprocess=reprocess, log_dir=log_dir, **({"pattern": pattern} if pattern else {}))
     logging.basicConfig(level=logging.WARNING)
     if progress:

@@ -50,6 +50,9 @@ class TranscribeOptions:
     # better with them (fewer skipped sentences); word times come from alignment either way.
     timestamps: bool = True
     batch_size: int = bounded(8, 1)
+    # On a GPU the windows of a batch (and of several calls, qa nightly --batch-calls) are encoded and decoded
+    # together; a larger batch fills the device. Used instead of batch_size when device is cuda.
+    cuda_batch_size: int = bounded(16, 1)
     chunk_seconds: float = bounded(30.0, 1.0, 30.0)
     region_gap: float = bounded(0.5, 0.0)  # silence put between packed speech regions
     # Silero VAD on each channel. Silero scores 8 kHz telephone speech low (fast speech on the real call
@@ -89,6 +92,8 @@ class TranscribeOptions:
         d["vocabulary"] = {lang: list(terms) for lang, terms in sorted(self.vocabulary.items()) if terms}
         if not d["vocabulary"]:
             d.pop("vocabulary")
+        if self.device != "cuda":  # never used on a CPU: a CPU's transcripts and results keep their keys
+            d.pop("cuda_batch_size")
         return d
 
     def hotwords(self, language: str) -> str | None:

@@ -37,6 +37,7 @@ class Reference:
     channel_texts: list[str]
     layout: str | None = None  # None: let ingest decide (near-identical stereo becomes mono)
     synthetic: bool = False  # a synthesized sample call: reported apart, never in the real rows
+    timed_text: str = ""  # every speaker's words in the order spoken (what a mono mix should read), when known
 
     @property
     def text(self) -> str:
@@ -189,7 +190,7 @@ def sample_references(samples: Path) -> list[Reference]:
                 order = ["agent", "caller"] if agent_first else ["caller", "agent"]
                 texts = [" ".join(u["text"] for u in utterances if u["speaker"] == who) for who in order]
             refs.append(Reference(f"samples/{row['call_id']}", samples / row["path"], row["language"], texts,
-                                  row["layout"], synthetic=True))
+                                  row["layout"], synthetic=True, timed_text=" ".join(u["text"] for u in utterances)))
     return refs
 
 

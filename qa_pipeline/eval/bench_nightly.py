@@ -1,15 +1,16 @@
-"""`qa bench nightly`: the whole pipeline against plain faster-whisper, same audio, same run.
+"""`qa bench nightly`: the whole pipeline against faster-whisper's own ways, same audio, same run.
 
 For each worker count it runs `run_nightly` on a fresh database with a cold
 transcript cache (so every call is really transcribed), samples the RSS of the
 process tree, and reports wall time per stage, end-to-end real-time factor and
-peak memory. Then it transcribes the same recordings, mixed to mono, with plain
-`WhisperModel.transcribe` (its defaults, the same model and thread count).
+peak memory. Then it transcribes the same recordings with each peer of
+``eval/peers.py`` (plain mono, batched mono, batched per channel; the same model
+and thread count). Where the folder has scripts (``labels.json``), every row is
+scored against them: WER (English) and CER (Mandarin) of the whole night.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tempfile
 import threading
@@ -24,6 +25,9 @@ from qa_pipeline.base.models import load_whisper
 from qa_pipeline.batch.discover import discover
 from qa_pipeline.batch.nightly import BatchOptions, run_nightly
 from qa_pipeline.config import QAConfig
+from qa_pipeline.eval.asr import Reference, hypothesis_text, sample_references
+from qa_pipeline.eval.peers import PEERS, score, transcribe_peer
+from qa_pipeline.store.db import Store
 
 
 class RssSampler:
@@ -71,13 +75,40 @@ def _cold_cache() -> tempfile.TemporaryDirectory:
     return tmp
 
 
-def bench_pipeline(source: Path, config: QAConfig, workers: int, threads: int) -> dict[str, Any]:
+def references(source: Path) -> dict[str, Reference]:
+    """The scripts of the calls in ``source`` by call id (a folder with manifest.csv and labels.json)."""
+    if not (source.is_dir() and (source / "labels.json").exists() and (source / "manifest.csv").exists()):
+        return {}
+    return {ref.id.split("/", 1)[1]: ref for ref in sample_references(source)}
+
+
+def _rates(scored: list[tuple[str, int, int]]) -> dict[str, float]:
+    """Corpus WER (en) / CER (zh) from (language, errors, length) per call."""
+    out = {}
+    for lang, key in (("en", "wer_en"), ("zh", "cer_zh")):
+        length = sum(n for lg, _, n in scored if lg == lang)
+        if length:
+            out[key] = round(sum(e for lg, e, _ in scored if lg == lang) / length, 4)
+    return out
+
+
+def bench_pipeline(source: Path, config: QAConfig, workers: int, threads: int,
+                   refs: dict[str, Reference] | None = None, batch_calls: int = 1) -> dict[str, Any]:
     previous = os.environ.get("QA_CACHE_DIR")
     cache = _cold_cache()
+    scored: list[tuple[str, int, int]] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="qa_bench_db_") as tmp, RssSampler() as rss:
-            summary = run_nightly(source, Path(tmp) / "bench.db", config,
-                                  BatchOptions(workers=workers, threads_per_worker=threads))
+        with tempfile.TemporaryDirectory(prefix="qa_bench_db_") as tmp:
+            with RssSampler() as rss:
+                summary = run_nightly(source, Path(tmp) / "bench.db", config,
+                                      BatchOptions(workers=workers, threads_per_worker=threads, batch_calls=batch_calls))
+            store = Store(Path(tmp) / "bench.db")
+            for call_id, ref in (refs or {}).items():
+                result = store.current_result(call_id)
+                if result is not None:
+                    texts = hypothesis_text(result.transcript, 2 if result.call.layout == "stereo" else 1)
+                    scored.append((ref.language, *score(ref, texts)))
+            store.close()
     finally:
         cache.cleanup()
         if previous is None:
@@ -91,6 +122,7 @@ def bench_pipeline(source: Path, config: QAConfig, workers: int, threads: int) -
     return {
         "workers": workers,
         "threads_per_worker": threads,
+        "batch_calls": batch_calls,
         "calls": summary.processed,
         "failed": summary.failed,
         "audio_seconds": round(audio_s, 1),
@@ -103,28 +135,36 @@ def bench_pipeline(source: Path, config: QAConfig, workers: int, threads: int) -
         if summary.wall_seconds else 0.0,
         "peak_rss_mb": round(rss.peak / 2**20, 1),  # PSS of the process tree (see RssSampler)
         "peak_rss_one_process_mb": round(rss.peak_rss_process / 2**20, 1),
+        **_rates(scored),
     }
 
 
-def bench_plain_whisper(source: Path, config: QAConfig, threads: int) -> dict[str, Any]:
-
+def bench_peer(name: str, source: Path, config: QAConfig, threads: int,
+               refs: dict[str, Reference] | None = None) -> dict[str, Any]:
+    """One peer of eval/peers.py over every call of the night, in this process (the clock runs from the
+    decoded audio to the text: loading the files is not counted, for the peers as it is for no one else)."""
     model, spec = load_whisper(config.asr.model, config.asr.device, config.asr.compute_type, threads)
     total_audio = total_wall = 0.0
     calls = 0
+    scored: list[tuple[str, int, int]] = []
     with RssSampler() as rss:
         for call in discover(source).calls:
             try:
-                audio = load_audio(call.audio_path, config.audio.max_seconds, call.agent_channel)
+                layout = call.layout if call.layout in ("stereo", "mono") else None
+                audio = load_audio(call.audio_path, config.audio.max_seconds, call.agent_channel, layout)
             except AudioError:
                 continue
+            language = call.language if call.language not in ("", "auto") else None
             start = time.perf_counter()
-            segments, _ = model.transcribe(audio.mono())
-            for _ in segments:  # the generator does the work
-                pass
+            texts, _ = transcribe_peer(name, model, audio, language)
             total_wall += time.perf_counter() - start
             total_audio += audio.duration
             calls += 1
+            ref = (refs or {}).get(call.call_id)
+            if ref is not None:
+                scored.append((ref.language, *score(ref, texts)))
     return {
+        "peer": name,
         "model": spec.name,
         "threads": threads,
         "calls": calls,
@@ -133,22 +173,24 @@ def bench_plain_whisper(source: Path, config: QAConfig, threads: int) -> dict[st
         "rtf": round(total_wall / total_audio, 4) if total_audio else 0.0,
         "peak_rss_mb": round(rss.peak / 2**20, 1),
         "peak_rss_one_process_mb": round(rss.peak_rss_process / 2**20, 1),
+        **_rates(scored),
     }
 
 
-def bench_nightly(source: Path, config: QAConfig, workers: list[int], plain: bool = True) -> dict[str, Any]:
+def bench_nightly(source: Path, config: QAConfig, workers: list[int], peers: bool = True,
+                  batch_calls: list[int] | None = None) -> dict[str, Any]:
     cores = os.cpu_count() or 1
-    runs = [bench_pipeline(source, config, w, max(1, cores // w)) for w in workers]
+    refs = references(source)
+    load = {"start": round(os.getloadavg()[0], 2)}
+    runs = [bench_pipeline(source, config, w, max(1, cores // w), refs, b) for w in workers for b in batch_calls or [1]]
     out: dict[str, Any] = {"source": str(source), "cores": cores, "model": config.asr.model,
-                           "compute_type": config.asr.compute_type, "pipeline": runs}
-    if plain:
-        base = bench_plain_whisper(source, config, cores)
-        out["plain_faster_whisper"] = base
+                           "compute_type": config.asr.compute_type, "pipeline": runs, "peers": [],
+                           "scored_calls": len(refs), "load_1min": load}
+    if peers:
+        out["peers"] = [bench_peer(name, source, config, cores, refs) for name in PEERS]
         for run in runs:
-            run["speedup_vs_plain"] = round(base["wall_seconds"] / run["wall_seconds"], 3) if run["wall_seconds"] else 0.0
+            for peer in out["peers"]:
+                run[f"speedup_vs_{peer['peer']}"] = round(peer["wall_seconds"] / run["wall_seconds"], 3) \
+                    if run["wall_seconds"] else 0.0
+    load["end"] = round(os.getloadavg()[0], 2)
     return out
-
-
-def as_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = [dataclasses.asdict(r) if dataclasses.is_dataclass(r) else r for r in result["pipeline"]]
-    return rows

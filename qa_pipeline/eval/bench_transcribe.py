@@ -1,21 +1,18 @@
-"""Speed of the telephony transcription against plain faster-whisper, in one process.
+"""Speed of the telephony transcription against faster-whisper's own ways, in one process, same model object.
 
-(a) ``transcribe_audio`` on the stereo call (per-channel VAD, both channels'
-speech decoded in batches, no cache); (b) faster-whisper's own
-``WhisperModel.transcribe`` with its defaults on the same file mixed to mono, with
-the same model object and thread count. Both run in the same process one after
-the other, so a shared machine's load hits both alike; the ratio (b)/(a) is the
-number to read, the real-time factors move with the load. Models are loaded
-before the clocks start.
+On the real stereo call, each round times ``transcribe_audio`` (per-channel VAD, both channels' speech decoded
+in batches, no cache) and the three peers of ``eval/peers.py`` (plain mono, batched mono, batched per
+channel), in an order that rotates from round to round, so that a shared machine's load hits every
+configuration alike; the ratios are the numbers to read, seconds move with the load. Then (``references``)
+every configuration transcribes the real reference clips once and is scored on them (WER for English, CER for
+Mandarin): faster counts only at equal or better accuracy. Models are loaded before any clock starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import resource
-import sys
-import time
-from dataclasses import dataclass
+import os
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -23,44 +20,13 @@ import numpy as np
 from qa_pipeline.base.audio import load_audio
 from qa_pipeline.base.models import load_whisper
 from qa_pipeline.config import TranscribeOptions
+from qa_pipeline.eval.asr import Reference, find_references, hypothesis_text
+from qa_pipeline.eval.peers import PEERS, Run, score, timed, transcribe_peer
 from qa_pipeline.stages.transcribe import transcribe_audio
 
 SAMPLE_CALL = "real_auto_repairs_40.flac"
-
-
-@dataclass
-class BenchResult:
-    audio: str
-    audio_seconds: float
-    model: str
-    threads: int
-    pipeline_seconds: float  # (a) wall time
-    plain_seconds: float  # (b) wall time
-    pipeline_cpu_seconds: float
-    plain_cpu_seconds: float
-    pipeline_words: int
-    plain_words: int
-    peak_rss_mb: float  # of this process, both runs and the loaded models included
-    settings: dict
-
-    @property
-    def pipeline_rtf(self) -> float:
-        return self.pipeline_seconds / self.audio_seconds
-
-    @property
-    def plain_rtf(self) -> float:
-        return self.plain_seconds / self.audio_seconds
-
-    @property
-    def ratio(self) -> float:
-        return self.plain_seconds / self.pipeline_seconds
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self) | {
-            "pipeline_rtf": round(self.pipeline_rtf, 4),
-            "plain_rtf": round(self.plain_rtf, 4),
-            "ratio": round(self.ratio, 3),
-        }
+OURS = "pipeline"
+CONFIGS = (OURS, *PEERS)
 
 
 def default_call(repo_root: Path, shared_data: Path, work_dir: Path) -> Path | None:
@@ -83,46 +49,72 @@ def default_call(repo_root: Path, shared_data: Path, work_dir: Path) -> Path | N
     return out
 
 
-def _peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
+def run_config(name: str, audio, opts: TranscribeOptions, language: str | None) -> Run:
+    """One configuration on one recording, timed; the pipeline with ``opts`` (no cache), a peer with the model
+    ``opts`` names and the same language hint."""
+    if name == OURS:
+        ours = dataclasses.replace(opts, language=language or "auto")
+
+        def fn():
+            transcript = transcribe_audio(audio, ours)
+            return hypothesis_text(transcript, len(audio.channels)), {"language": transcript.language}
+    else:
+        model, _ = load_whisper(opts.model, opts.device, opts.compute_type, opts.threads)
+
+        def fn():
+            return transcribe_peer(name, model, audio, language)
+    return timed(name, fn)
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
 
 
-def bench_transcribe(path: Path, opts: TranscribeOptions, threads: int = 2) -> BenchResult:
+def bench_transcribe(path: Path, opts: TranscribeOptions, threads: int = 2, rounds: int = 1,
+                     references: list[Reference] | None = None) -> dict:
     opts = dataclasses.replace(opts, threads=threads)
     audio = load_audio(path)
-    # Load every model the profile may pick, so that neither clock includes loading.
+    # Load every model the profile may pick, so that no clock includes loading.
     for name in {opts.model, *opts.language_models.values()}:
         load_whisper(name, opts.device, opts.compute_type, threads)
+    load_before = _load()
+    call_runs: dict[str, list[Run]] = {name: [] for name in CONFIGS}
+    for r in range(rounds):
+        order = CONFIGS[r % len(CONFIGS):] + CONFIGS[: r % len(CONFIGS)]
+        for name in order:
+            call_runs[name].append(run_config(name, audio, opts, None))
+    load_call = _load()
+    clips = []
+    for ref in references or []:
+        clip_audio = load_audio(ref.path, layout=ref.layout)
+        row = {"id": ref.id, "language": ref.language, "audio_seconds": round(clip_audio.duration, 2), "runs": {}}
+        for name in CONFIGS:
+            run = run_config(name, clip_audio, opts, ref.language)
+            errors, length = score(ref, run.texts)
+            row["runs"][name] = {"seconds": run.seconds, "errors": errors, "length": length,
+                                 "text": " | ".join(run.texts)}
+        clips.append(row)
+    summary = {}
+    for name in CONFIGS:
+        runs = call_runs[name]
+        seconds = statistics.median(r.seconds for r in runs)
+        row = {"seconds": round(seconds, 3), "seconds_all": [r.seconds for r in runs],
+               "cpu_seconds": round(statistics.median(r.cpu_seconds for r in runs), 3),
+               "rtf": round(seconds / audio.duration, 4), "words": runs[0].words,
+               "peak_rss_mb": max(r.peak_rss_mb for r in runs),
+               "time_vs_ours": round(seconds / statistics.median(r.seconds for r in call_runs[OURS]), 3)}
+        for lang, key in (("en", "wer_en"), ("zh", "cer_zh")):
+            scored = [c["runs"][name] for c in clips if c["language"] == lang]
+            total = sum(s["length"] for s in scored)
+            if total:
+                row[key] = round(sum(s["errors"] for s in scored) / total, 4)
+        summary[name] = row
+    return {"audio": str(path), "audio_seconds": round(audio.duration, 3), "model": opts.model,
+            "compute_type": opts.compute_type, "threads": threads, "rounds": rounds,
+            "load_1min": {"start": load_before, "after_call": load_call, "end": _load()},
+            "summary": summary, "clips": clips}
 
-    cpu0, t0 = _cpu_seconds(), time.perf_counter()
-    transcript = transcribe_audio(audio, opts)
-    pipeline_seconds, pipeline_cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
 
-    model_name = transcript.settings["model"]
-    model, _ = load_whisper(model_name, opts.device, opts.compute_type, threads)
-    mono = audio.mono() if audio.layout == "stereo" else audio.channels[0]
-    cpu0, t0 = _cpu_seconds(), time.perf_counter()
-    segments, _info = model.transcribe(mono)  # faster-whisper's defaults: beam 5, no VAD
-    plain_words = sum(len(s.text.split()) for s in segments)  # the generator decodes here
-    plain_seconds, plain_cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
-
-    return BenchResult(
-        audio=str(path),
-        audio_seconds=round(audio.duration, 3),
-        model=model_name,
-        threads=threads,
-        pipeline_seconds=round(pipeline_seconds, 3),
-        plain_seconds=round(plain_seconds, 3),
-        pipeline_cpu_seconds=round(pipeline_cpu, 3),
-        plain_cpu_seconds=round(plain_cpu, 3),
-        pipeline_words=sum(len(s.words) for s in transcript.segments),
-        plain_words=plain_words,
-        peak_rss_mb=round(_peak_rss_mb(), 1),
-        settings=transcript.settings,
-    )
+def real_references(data_dir: Path | None) -> list[Reference]:
+    """The real clips with a reference (phone_en, jfk, LibriSpeech, the Mandarin clips…); none without data."""
+    return find_references(data_dir) if data_dir is not None and data_dir.is_dir() else []

@@ -48,3 +48,18 @@ def test_sample_references_follow_the_file_channels_and_stay_apart() -> None:
     assert report.aggregate("default", "en") is None  # never mixed into the real-audio rows
     synthetic = report.aggregate("default", "en", synthetic=True)
     assert synthetic is not None and synthetic < 0.5
+
+
+def test_a_peer_is_scored_per_channel_or_as_a_mono_mix_in_the_order_spoken() -> None:
+    """One text per channel is scored against each channel's script; a mono mix against the words of both
+    speakers in time order (not agent-then-caller, which would charge a mix for interleaving the turns)."""
+    from qa_pipeline.eval.asr import Reference
+    from qa_pipeline.eval.peers import score
+
+    ref = Reference("x", Path("x.wav"), "en", ["hello how can I help", "my card is lost"],
+                    timed_text="hello my card is lost how can I help")
+    assert score(ref, ["hello how can I help", "my card is lost"]) == (0, 9)
+    assert score(ref, ["hello my card is lost how can I help"]) == (0, 9)
+    assert score(ref, ["hello how can I help my card is lost"])[0] > 0
+    untimed = Reference("y", Path("y.wav"), "en", ["ask not what your country can do"])
+    assert score(untimed, ["ask not what your country can do"]) == (0, 7)

@@ -86,3 +86,39 @@ def test_loops_split_into_short_turns_are_dropped_but_repeated_digits_are_not() 
     number = words("我的", "号码", "是", "幺三八", "八", "八", "八", "八", "八", "八", "八", "八")
     assert looping_words(number, 4) == set()
     assert looping_words(words("no", "no", "no", "I", "said"), 4) == set()
+
+
+def test_cuda_batches_larger_and_keeps_the_encoder_batched(tmp_path: Path) -> None:
+    """asr.device: cuda takes asr.cuda_batch_size windows a batch and encodes them in one call; a CPU takes
+    asr.batch_size and encodes one window at a time. (No GPU here: the option plumbing only.)"""
+    import ctranslate2
+
+    from qa_pipeline.config import ConfigError, load_config
+    from qa_pipeline.stages.transcribe import WindowEncoder
+    from qa_pipeline.stages.transcribe.decode import batch_size
+
+    config = tmp_path / "qa.yaml"
+    config.write_text("asr:\n  device: cuda\n  cuda_batch_size: 32\n")
+    gpu = load_config(config).asr
+    assert batch_size(gpu) == 32 and gpu.key()["cuda_batch_size"] == 32
+    cpu = load_config(None).asr
+    assert batch_size(cpu) == cpu.batch_size == 8 and "cuda_batch_size" not in cpu.key()
+    config.write_text("asr:\n  device: cuda\n  cuda_batch_size: 0\n")
+    with pytest.raises(ConfigError):
+        load_config(config)
+
+    class Model:  # CTranslate2's Whisper as the pipeline sees it: it records each encode call's batch
+        def __init__(self, device: str) -> None:
+            self.model = type("Inner", (), {"device": device})()
+            self.batches: list[int] = []
+
+        def encode(self, features):
+            self.batches.append(len(features) if np.ndim(features) == 3 else 1)
+            rows = np.zeros((self.batches[-1], 4, 2), dtype=np.float32)
+            return ctranslate2.StorageView.from_array(rows)
+
+    features = np.zeros((5, 80, 3000), dtype=np.float32)
+    for device, expected in (("cuda", [5]), ("cpu", [1] * 5)):
+        model = Model(device)
+        WindowEncoder(model).encode(features)
+        assert model.batches == expected

@@ -13,7 +13,10 @@ to be speech are dropped and counted.
 
 from __future__ import annotations
 
+import json
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,6 +30,12 @@ from qa_pipeline.errors import ModelError
 from qa_pipeline.stages.transcribe.encoder import WindowEncoder, detect_language
 from qa_pipeline.stages.transcribe.gates import compression_ratio, gate, looping_words, split_segment
 from qa_pipeline.stages.transcribe.windows import Window, pack_chunks, speech_regions, tail_chunk, window_features
+
+
+def batch_size(opts: TranscribeOptions) -> int:
+    """Windows a batched beam search takes: ``cuda_batch_size`` on a GPU, whose encoder also runs batched
+    (WindowEncoder), ``batch_size`` on a CPU."""
+    return opts.cuda_batch_size if opts.device == "cuda" else opts.batch_size
 
 
 def decode_windows(
@@ -81,8 +90,9 @@ def decode_windows(
     # Similar lengths in one batch waste less beam-search padding.
     order = sorted(range(len(chunks)), key=lambda i: chunks[i].metadata["duration"])
     out: dict[int, list[Any]] = {}
-    for b in range(0, len(order), opts.batch_size):
-        idx = order[b : b + opts.batch_size]
+    size = batch_size(opts)
+    for b in range(0, len(order), size):
+        idx = order[b : b + size]
         feats = np.stack([window_features(model, chunks[i]) for i in idx])
         pipeline.last_speech_timestamp = 0.0
         results = pipeline.forward(feats, tokenizer, [chunks[i].metadata for i in idx], options)
@@ -99,11 +109,36 @@ def decode_windows(
     return out
 
 
-def transcribe_audio(audio: Audio, opts: TranscribeOptions | None = None) -> Transcript:
-    """Transcribe every channel of ``audio``; stereo channels are [agent, caller]."""
-    opts = opts or TranscribeOptions()
-    roles = ["agent", "caller"] if audio.layout == "stereo" else ["unknown"]
+@dataclass
+class Plan:
+    """One recording on its way through transcription: its speech windows, language and model, what has been
+    decoded of each window so far, its share of the clock, and the error that stopped it (if any)."""
 
+    audio: Audio
+    opts: TranscribeOptions
+    chunks: list[Window]
+    language: str
+    lang_prob: float
+    model_name: str
+    spec: ModelSpec
+    encoder: WindowEncoder
+    decoded: dict[int, list[Any]] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: Exception | None = None
+
+    def __post_init__(self) -> None:
+        self.n_windows = len(self.chunks)  # the speech windows, before any re-decoded tail is added
+
+    def group_key(self) -> str:
+        """Plans with the same key decode in one batched beam search: same model, language and settings."""
+        settings = self.opts.key() | {"language": self.language, "model": self.model_name}
+        return json.dumps(settings, sort_keys=True, ensure_ascii=False)
+
+
+def plan_audio(audio: Audio, opts: TranscribeOptions) -> Plan:
+    """VAD on every channel, the speech packed into windows, the language decided (its probe's encoding kept
+    for decoding) and the model chosen: everything before the beam search."""
+    started = time.perf_counter()
     # Silero runs on one core: the channels are searched side by side.
     with ThreadPoolExecutor(max_workers=len(audio.channels)) as pool:
         regions = list(pool.map(lambda samples: speech_regions(samples, opts), audio.channels))
@@ -131,23 +166,82 @@ def transcribe_audio(audio: Audio, opts: TranscribeOptions | None = None) -> Tra
     language = language or (opts.languages[0] if opts.languages else "en")
     if not spec.multilingual and language != "en":
         raise ModelError(f"model {spec.name!r} is English-only; cannot transcribe language {language!r}")
+    return Plan(audio, opts, chunks, language, lang_prob, model_name, spec, encoder,
+                seconds=time.perf_counter() - started)
 
-    decoded = decode_windows(encoder, spec, chunks, language, opts) if chunks else {}
-    todo = list(decoded)
+
+def decode_plans(plans: list[Plan]) -> None:
+    """Decode the windows of every plan, those of plans that share model, language and settings together in
+    one batched beam search (windows of several calls fill a batch that one call would leave part empty).
+
+    A group that fails is decoded again one plan at a time, so that only the plan that fails alone carries
+    the error (``Plan.error``); the others get the words they would have got alone."""
+    groups: dict[str, list[Plan]] = {}
+    for plan in plans:
+        if plan.error is None:
+            groups.setdefault(plan.group_key(), []).append(plan)
+    for group in groups.values():
+        try:
+            _decode_group(group)
+        except Exception as exc:  # noqa: BLE001 - isolated below; the caller classifies what is left
+            if len(group) == 1:
+                group[0].error = exc
+                continue
+            for plan in group:
+                del plan.chunks[plan.n_windows:]
+                plan.decoded.clear()
+                try:
+                    _decode_group([plan])
+                except Exception as alone:  # noqa: BLE001
+                    plan.error = alone
+
+
+def _decode_group(plans: list[Plan]) -> None:
+    opts, first = plans[0].opts, plans[0]
+    encoder = first.encoder
+    for plan in plans[1:]:
+        encoder.adopt(plan.encoder)  # their language probes' encodings, reused by this group's decoding
+
+    def decode(items: list[tuple[Plan, int]]) -> None:
+        if not items:
+            return
+        started = time.perf_counter()
+        out = decode_windows(encoder, first.spec, [plan.chunks[i] for plan, i in items], first.language, opts)
+        share = (time.perf_counter() - started) / len(items)  # each window's share of the batch's clock
+        for k, (plan, i) in enumerate(items):
+            plan.decoded[i] = out[k]
+            plan.seconds += share
+
+    todo = [(plan, i) for plan in plans for i in range(len(plan.chunks))]
+    decode(todo)
     for _ in range(opts.tail_passes if opts.tail_retry_seconds > 0 else 0):
-        tails = {}
-        for i in todo:
-            last = max((w.end for fw in decoded[i] for w in (fw.words or [])), default=0.0)
-            tail = tail_chunk(chunks[i], last, opts.tail_retry_seconds)
+        tails = []
+        for plan, i in todo:
+            last = max((w.end for fw in plan.decoded[i] for w in (fw.words or [])), default=0.0)
+            tail = tail_chunk(plan.chunks[i], last, opts.tail_retry_seconds)
             if tail is not None:
-                tails[len(chunks) + len(tails)] = tail
+                plan.chunks.append(tail)
+                tails.append((plan, len(plan.chunks) - 1))
         if not tails:
             break
-        chunks += tails.values()
-        again = decode_windows(encoder, spec, list(tails.values()), language, opts)
-        decoded.update({index: again[k] for k, index in enumerate(tails)})
-        todo = list(tails)
+        decode(tails)
+        todo = tails
 
+
+def transcribe_audio(audio: Audio, opts: TranscribeOptions | None = None) -> Transcript:
+    """Transcribe every channel of ``audio``; stereo channels are [agent, caller]."""
+    plan = plan_audio(audio, opts or TranscribeOptions())
+    decode_plans([plan])
+    if plan.error is not None:
+        raise plan.error
+    return finish(plan)
+
+
+def finish(plan: Plan) -> Transcript:
+    """The decoded windows as a Transcript: words in file time with their speaker, turns gated."""
+    started = time.perf_counter()
+    audio, opts, chunks, decoded = plan.audio, plan.opts, plan.chunks, plan.decoded
+    roles = ["agent", "caller"] if audio.layout == "stereo" else ["unknown"]
     segments: list[Segment] = []
     dropped = 0
     for i in sorted(decoded):
@@ -181,13 +275,14 @@ def transcribe_audio(audio: Audio, opts: TranscribeOptions | None = None) -> Tra
                 segments.append(turn)
     segments.sort(key=lambda s: (s.start, s.end))
     settings = opts.key()
-    settings["model"] = model_name
+    settings["model"] = plan.model_name
+    plan.seconds += time.perf_counter() - started
     return Transcript(
-        language=language,
-        model_id=f"{spec.name}@{spec.sha256[:12] or 'external'}",
+        language=plan.language,
+        model_id=f"{plan.spec.name}@{plan.spec.sha256[:12] or 'external'}",
         settings=settings,
         duration=round(audio.duration, 3),
         segments=segments,
-        language_probability=round(lang_prob, 4),
+        language_probability=round(plan.lang_prob, 4),
         dropped_segments=dropped,
     )

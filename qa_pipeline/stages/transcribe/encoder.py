@@ -33,6 +33,13 @@ class WindowEncoder:
     def _one_by_one(self) -> bool:
         return self._model.model.device == "cpu"  # a GPU encodes a batch faster than its windows in turn
 
+    def adopt(self, other: WindowEncoder) -> None:
+        """Take the kept encodings of another call's encoder of the same model: the windows of several calls
+        decode through one encoder, and each call's language probe is still encoded only once."""
+        if other is not self:
+            self._kept.update(other._kept)
+            other._kept.clear()
+
     def encode_and_keep(self, features: np.ndarray):
         """Encode one window's features and keep the output for when that window is decoded."""
         output = self._model.encode(features)
