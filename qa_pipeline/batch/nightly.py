@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import re
 import time
@@ -227,10 +228,12 @@ def _run(night: Night, db_path: Path, config: QAConfig, options: BatchOptions, p
         workers = max(1, options.workers)
         cores = os.cpu_count() or 1
         threads = options.threads_per_worker or max(1, cores // workers)
+        # Never so many calls in one batch that a worker waits idle: a small night is shared out first.
+        batch = max(1, min(options.batch_calls, math.ceil(len(todo) / workers)))
         if options.executor == "ray":
-            results = run_ray(todo, config, workers, threads, options.ray_address, options.batch_calls)
+            results = run_ray(todo, config, workers, threads, options.ray_address, batch)
         else:
-            results = run_local(todo, config, workers, threads, options.batch_calls)
+            results = run_local(todo, config, workers, threads, batch)
         for call, outcome in results:
             fatal = fatal_error(outcome)
             if fatal is not None:

@@ -155,8 +155,9 @@ def test_killed_run_leaves_no_worker_and_a_rerun_stores_every_call_once(tmp_path
     rows = _night(night, 4)
     db = tmp_path / "qa.db"
     env = dict(os.environ, QA_CACHE_DIR=str(tmp_path / "cold_cache"), PYTHONPATH=str(ROOT))  # cold: the run takes a while
-    proc = subprocess.Popen([*QA, "nightly", str(night), "--db", str(db), "--quiet", "--workers", str(workers)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # (one call a batch: the kill must land between stored calls, which a batch of four would store at once)
+    proc = subprocess.Popen([*QA, "nightly", str(night), "--db", str(db), "--quiet", "--workers", str(workers),
+                             "--batch-calls", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         run = psutil.Process(proc.pid)
         if workers > 1:
