@@ -214,7 +214,7 @@ def small_disk(tmp_path: Path):
 def _fill(folder: Path) -> Path:
     filler = folder / "filler"
     block = b"\0" * (1 << 16)
-    with open(filler, "ab") as fh:
+    with open(filler, "ab", buffering=0) as fh:  # unbuffered: nothing left to fail again at close
         try:
             while True:
                 fh.write(block)
@@ -229,7 +229,7 @@ def test_full_disk_stops_the_run_in_one_line_and_a_rerun_completes(tmp_path: Pat
     rows = _night(night, 3)
     db = small_disk / "qa.db"
     env = dict(os.environ, QA_CACHE_DIR=str(tmp_path / "cold_cache"), PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([*QA, "nightly", str(night), "--db", str(db), "--quiet"], env=env,
+    proc = subprocess.Popen([*QA, "nightly", str(night), "--db", str(db), "--quiet", "--batch-calls", "1"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait(lambda: sum(_stored(db).values()) >= 1 or proc.poll() is not None, 600, "the first stored call")
     filler = _fill(small_disk)  # the disk fills up between two calls
