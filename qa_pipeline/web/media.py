@@ -27,14 +27,14 @@ class _Cache:
     def __init__(self, size: int = 6):
         self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
 
-    def get(self, key: tuple[str, ...]) -> bytes | None:
+    def get(self, key: tuple[object, ...]) -> bytes | None:
         with self.lock:
             if key in self.items:
                 self.items.move_to_end(key)
                 return self.items[key]
         return None
 
-    def put(self, key: tuple[str, ...], value: bytes) -> None:
+    def put(self, key: tuple[object, ...], value: bytes) -> None:
         with self.lock:
             self.items[key] = value
             while len(self.items) > self.size:
@@ -52,7 +52,9 @@ def call_wav(call: dict[str, Any], agent_channel: int, channel: str, redact: lis
     """
     if channel not in CHANNELS:
         raise ValueError(f"channel must be one of {CHANNELS}")
-    key = (call["call_id"], call.get("sha256") or "", channel, "raw" if redact is None else f"{redact_mode}:{pad}")
+    # The spans covered are part of the key: a re-run or a role swap changes them for the same recording.
+    spans = None if redact is None else tuple((f.speaker, f.start, f.end) for f in redact if f.kind == "pii")
+    key = (call["call_id"], call.get("sha256") or "", channel, redact_mode, pad, spans)
     cached = _cache.get(key)
     if cached is not None:
         return cached
