@@ -460,3 +460,16 @@ def test_looser_step_threshold_only_for_long_phrasings(zh, monkeypatch) -> None:
     assert step_lexical(zh.steps["recap"], stream) == ([], {})
     monkeypatch.setattr(script, "STEP_SHORT_THRESHOLD", 0.8)
     assert [m.phrase for m in step_lexical(zh.steps["recap"], stream)[0]] == ["已经为您"]
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_packaged_packs_ship_their_embeddings_and_fitted_classifiers(language: str) -> None:
+    # Without them every fresh process embeds the examples and fits (seconds); scripts/embed_intents.py writes them.
+    from qa_pipeline.stages.rules import intents
+
+    pack = load_rule_pack(None, language)
+    for index in (intents.agent_index(pack), intents.caller_index(pack)):
+        packaged = intents._read_npz(Path(pack.files[0]).parent / "intents.npz")
+        assert all(intents.text_key(t) in packaged for t in index.texts), "run scripts/embed_intents.py"
+        digest = intents.classifier_digest(index.vectors, index.labels)
+        assert (intents.PACKAGED_MODELS / f"{digest}.npz").exists(), "run scripts/embed_intents.py"

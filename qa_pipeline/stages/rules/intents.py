@@ -187,17 +187,28 @@ class LinearClassifier:
         return e / e.sum(axis=1, keepdims=True)
 
 
+# The packaged packs' classifiers ship fitted (scripts/embed_intents.py): a fresh machine, an air-gapped one and
+# every test session start without the fit.
+PACKAGED_MODELS = DEFAULTS_DIR / "intent_models"
+
+
+def classifier_digest(vectors: np.ndarray, labels: list[str]) -> str:
+    """What a fitted classifier is the classifier of: the embedding model, C, the labels and the vectors."""
+    return hashlib.sha1(f"{MODEL_ID}\x00{C}\x00".encode() + "\x1f".join(labels).encode()
+                        + np.ascontiguousarray(vectors, dtype=np.float32).tobytes()).hexdigest()
+
+
 def fitted_classifier(vectors: np.ndarray, labels: list[str]) -> LinearClassifier:
-    """The classifier of these examples: from the cache dir when these exact examples were fitted before (a fit
-    costs seconds at every start-up, and sklearn's import as much again), else fitted and cached."""
-    digest = hashlib.sha1(f"{MODEL_ID}\x00{C}\x00".encode() + "\x1f".join(labels).encode()
-                          + np.ascontiguousarray(vectors, dtype=np.float32).tobytes()).hexdigest()
+    """The classifier of these examples: packaged, or from the cache dir when these exact examples were fitted
+    before (a fit costs seconds at every start-up, and sklearn's import as much again), else fitted and cached."""
+    digest = classifier_digest(vectors, labels)
     path = _cache_file().parent / "intent_models" / f"{digest}.npz"
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return LinearClassifier(data["classes"], data["coef"], data["intercept"])
-    except (OSError, ValueError, KeyError):
-        pass  # not fitted yet (or a damaged file): fit again
+    for known in (PACKAGED_MODELS / f"{digest}.npz", path):
+        try:
+            with np.load(known, allow_pickle=False) as data:
+                return LinearClassifier(data["classes"], data["coef"], data["intercept"])
+        except (OSError, ValueError, KeyError):
+            pass  # not fitted yet (or a damaged file): fit again
     from sklearn.linear_model import LogisticRegression
 
     # newton-cg: converges in ~10 iterations here, where lbfgs takes ~90 and ten times as long.
@@ -205,13 +216,17 @@ def fitted_classifier(vectors: np.ndarray, labels: list[str]) -> LinearClassifie
     out = LinearClassifier(model.classes_.astype(str), model.coef_.astype(np.float64),
                            model.intercept_.astype(np.float64))
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, classes=out.classes_, coef=out.coef, intercept=out.intercept)
-        os.replace(tmp, path)
+        save_classifier(out, path)
     except OSError:
         pass  # a read-only cache only costs the fit again next time
     return out
+
+
+def save_classifier(model: LinearClassifier, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, classes=model.classes_, coef=model.coef, intercept=model.intercept)
+    os.replace(tmp, path)
 
 
 def text_key(text: str) -> str:
