@@ -11,7 +11,6 @@ classes below (the same field names, so version 1 results read back as version 2
 from __future__ import annotations
 
 import dataclasses
-import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -332,10 +331,6 @@ def to_dict(obj: Any) -> dict[str, Any]:
     return dataclasses.asdict(obj)
 
 
-def to_json(obj: Any, **kwargs: Any) -> str:
-    return json.dumps(to_dict(obj), ensure_ascii=False, **kwargs)
-
-
 T = TypeVar("T")
 _HINTS: dict[type, dict[str, Any]] = {}
 
@@ -384,10 +379,6 @@ def details_from_dict(kind: str, data: dict[str, Any]) -> FindingDetails:
 
 def transcript_from_dict(d: dict[str, Any]) -> Transcript:
     return from_data(Transcript, d)
-
-
-def finding_from_dict(d: dict[str, Any]) -> Finding:
-    return from_data(Finding, d)
 
 
 def score_from_dict(d: dict[str, Any] | None) -> Score:

@@ -65,14 +65,6 @@ def _package_dir(package: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def install_model(
     name: str, target_root: Path | None = None, force: bool = False, manifest: dict[str, Any] | None = None
 ) -> Path:

@@ -28,19 +28,11 @@ from qa_pipeline.errors import ConfigError, ModelError, StorageError
 from qa_pipeline.pipeline import analyze_calls, warm_up
 
 
-def process_call(call_dict: dict[str, Any], config: QAConfig, threads: int | None = None) -> dict[str, Any]:
-    """The unit of work of one call: never raises.
-
-    Returns {"ok": CallResult dict}, {"error": {reason, detail}} (this call is quarantined) or
-    {"fatal": {kind, message}} (no call can succeed: kind "config" or "storage").
-    """
-    return process_calls([call_dict], config, threads)[0]
-
-
 def process_calls(call_dicts: list[dict[str, Any]], config: QAConfig, threads: int | None = None) -> list[dict[str, Any]]:
     """The unit of work shipped to a worker or a Ray task: several calls whose speech windows are decoded
-    together (pipeline.analyze_calls); one outcome per call, as process_call's, in the order given. Never
-    raises: a call that fails is that call's outcome alone."""
+    together (pipeline.analyze_calls); one outcome per call, in the order given: {"ok": CallResult dict},
+    {"error": {reason, detail}} (this call is quarantined) or {"fatal": {kind, message}} (no call can succeed:
+    kind "config" or "storage"). Never raises: a call that fails is that call's outcome alone."""
     return list(iter_outcomes(call_dicts, config, threads))
 
 

@@ -12,7 +12,6 @@ Both return probabilities over ``LABELS``; the tone stage uses the negative colu
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -137,5 +136,3 @@ def load_sentiment(model_dir: str = "", threads: int = 1) -> SentimentModel:
     return E5HeadSentiment(threads=threads)
 
 
-def head_metadata(head_path: str | Path = HEAD_PATH) -> dict:
-    return json.loads(str(np.load(head_path, allow_pickle=False)["meta"]))
