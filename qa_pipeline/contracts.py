@@ -220,6 +220,7 @@ class ToneSegment:
     text_negativity: float
     z: dict[str, float] = field(default_factory=dict)
     text: str = ""
+    text_positivity: float = 0.0
     speaking_seconds: float = 0.0
     reliability: float = 1.0  # speaking_seconds / (speaking_seconds + tone.short_seconds): how far z is trusted
 

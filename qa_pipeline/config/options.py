@@ -162,6 +162,8 @@ class ToneConfig:
     short_seconds: float = bounded(0.5, 0.0)  # speaking time at which a segment's cue z-scores count half (short = unreliable)
     cue_z: float = bounded(1.0, 0.0)  # a cue group (energy, pitch, rate) whose mean z reaches this is raised
     words_negativity: float = bounded(0.5, 0.0, 1.0)  # text negativity at which the words count as a cue
+    words_positivity: float = bounded(0.5, 0.0, 1.0)  # text positivity at which a segment never counts towards a flag
+    explain_seconds: float = bounded(4.0, 0.0)  # an agent turn this long in neutral words needs one cue more (an explanation)
     min_cues: int = bounded(2, 1, 4)  # raised cues (energy, pitch, rate, words) an agitated segment needs
     flag_threshold: float = bounded(0.5, 0.0, 1.0)  # segment agitation at or above which the segment may count as agitated
     flag_min_seconds: float = bounded(2.0, 0.0)  # agitated speech in a run needed for an emotional_* finding

@@ -99,3 +99,21 @@ def test_resting_loudness_leaves_a_calm_lively_voice_alone() -> None:
     plain = acoustic.speaker_baseline(regions, rest_quantile=0.0)["loudness_db"][0]
     rest = acoustic.speaker_baseline(regions, rest_quantile=0.05)["loudness_db"][0]
     assert plain - rest < 1.9  # less than one unit of loudness z
+
+
+def test_a_long_neutral_agent_explanation_needs_every_voice_cue() -> None:
+    """An agent leaning in to explain a procedure (louder and brighter, neutral words, 5 s) is not flagged;
+    the same voice in a short turn, or raised on all three cues, is."""
+    leaning_in = {"loudness_db": 1.4, "effort_db": 1.9, "pitch_st": 0.3}
+    explaining = _row("agent", 0.0, 5.0, leaning_in, negativity=0.05, text="Also, if you wanted to wait two days")
+    assert not _flags([explaining])
+    assert _flags([_row("agent", 0.0, 3.0, leaning_in, negativity=0.05)])
+    raised = _row("agent", 0.0, 5.0, {**leaning_in, "pitch_st": 1.5}, negativity=0.05)
+    assert [f.rule_id for f in _flags([raised])] == ["emotional_agent"]
+
+
+def test_a_bright_voice_with_friendly_words_is_warmth() -> None:
+    bright = {"loudness_db": 1.5, "effort_db": 1.3, "pitch_st": 1.7}
+    warm = {**_row("agent", 0.0, 3.0, bright, text="That sounds great, thank you!"), "text_positivity": 0.9}
+    assert not _flags([warm])
+    assert _flags([{**warm, "text_positivity": 0.1}])

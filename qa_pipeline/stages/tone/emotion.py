@@ -85,6 +85,7 @@ class Measured:
     regions: list[acoustic.RegionFeatures]
     negativity: np.ndarray
     sentiment_model: str
+    positivity: np.ndarray | None = None
 
     def by_speaker(self) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
@@ -98,6 +99,7 @@ def measure_segments(audio: Any, transcript: Transcript, model: Any) -> Measured
     texts = [s.text for s in segments]
     probs = model.predict_proba(texts) if texts else np.zeros((0, 3))
     negativity = probs[:, LABELS.index("negative")] if len(texts) else np.zeros(0)
+    positivity = probs[:, LABELS.index("positive")] if len(texts) else np.zeros(0)
     channels = _speaker_channels(audio, transcript)
     frames_cache: dict[int, acoustic.FrameFeatures] = {}
     regions: list[acoustic.RegionFeatures] = []
@@ -109,7 +111,8 @@ def measure_segments(audio: Any, transcript: Transcript, model: Any) -> Measured
             frames_cache[key] = acoustic.frame_features(signal, audio.rate, spans)
         regions.append(acoustic.region_features(frames_cache[key], seg.start, seg.end, _units(seg),
                                                 _speaking_seconds(seg)))
-    return Measured(segments, regions, np.asarray(negativity, dtype=float), model.name)
+    return Measured(segments, regions, np.asarray(negativity, dtype=float), model.name,
+                    np.asarray(positivity, dtype=float))
 
 
 def score_segments(measured: Measured, cfg: ToneConfig,
@@ -142,6 +145,7 @@ def score_segments(measured: Measured, cfg: ToneConfig,
                 "agitation": round(float(agitation), 3),
                 "acoustic": None if acoustic_score is None else round(acoustic_score, 3),
                 "text_negativity": round(text_neg, 3),
+                "text_positivity": round(float(measured.positivity[i]), 3) if measured.positivity is not None else 0.0,
                 "z": {k: round(v, 2) for k, v in z.items()},
                 "text": segments[i].text,
                 "speaking_seconds": round(talk, 2), "reliability": round(reliability, 3),

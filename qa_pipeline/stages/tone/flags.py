@@ -18,10 +18,14 @@ negative words only) is how people also speak when calm.
 
 The call's context, per role:
 
+- both: a segment whose words are positive (``words_positivity``: thanks, "that sounds great") never counts;
+  a raised, bright voice there is warmth, and emotional flags are about anger and distress;
 - caller: words of anger or complaint are evidence of the caller's state and count as a cue;
 - agent: only the voice's loudness, effort and pitch count. An agent's words are about the caller's problem
   ("I understand how frustrating that is" reads as negative), and an agent explaining a procedure talks
   faster and longer than in the short answers that set their baseline: neither is the agent's emotion.
+  A long agent turn (``explain_seconds`` of speech) in neutral words is an explanation: agents lean in, louder
+  and brighter, to explain a procedure, so there one cue more than ``min_cues`` must agree;
 
 Agitated segments of one speaker closer than ``flag_merge_gap`` form a run. A run with ``flag_min_seconds``
 of agitated speech, or one segment on which more than ``min_cues`` cues agree (a short outburst, "你骂谁呢?"),
@@ -58,7 +62,13 @@ def segment_cues(row: dict[str, Any], cfg: ToneConfig) -> dict[str, float]:
 def counts_as_agitated(row: dict[str, Any], cues: dict[str, float], cfg: ToneConfig) -> bool:
     if row["agitation"] < cfg.flag_threshold:
         return False
-    return len(counted_cues(row["speaker"], cues)) >= cfg.min_cues
+    if row.get("text_positivity", 0.0) >= cfg.words_positivity:
+        return False  # a bright voice saying "That sounds great" is warmth, not anger or distress
+    needed = cfg.min_cues
+    if (row["speaker"] == "agent" and row["text_negativity"] < cfg.words_negativity
+            and row.get("speaking_seconds", 0.0) >= cfg.explain_seconds):
+        needed += 1  # a long agent turn in neutral words is an explanation: leaning in is not emotion
+    return len(counted_cues(row["speaker"], cues)) >= needed
 
 
 def counted_cues(speaker: str, cues: dict[str, float]) -> list[str]:
