@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import json
 import os
+import re
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 from qa_pipeline.base.audio import Audio, load_audio
 from qa_pipeline.base.e5 import e5_model
 from qa_pipeline.config import ToneConfig, TranscribeOptions
-from qa_pipeline.contracts import Call
+from qa_pipeline.contracts import Call, Segment, Transcript
 from qa_pipeline.stages.diarize import diarize
 from qa_pipeline.stages.tone import acoustic
 from qa_pipeline.stages.tone.emotion import analyze_tone
@@ -208,7 +209,31 @@ def eval_calm_real(shared: Path, tone_config: Any = None, asr: Any = None) -> di
         out["speech_hours"] += speech_s / 3600
     out["flags_per_hour"] = _ratio(out["flags"], out["speech_hours"])
     out["agent_flags_per_hour"] = _ratio(out.get("agent_flags", 0), out["agent_hours"])
+    silver = silver_transcript(shared / "calls_en")
+    if silver is not None and clips and clips[0][0] == "calls_en/Auto_Repairs_40":
+        # The same real call cut into segments by another transcript (calls_en's SILVER tiny.en files): flags
+        # that depend on where Whisper happened to cut are not evidence. Not added to the hours: same audio.
+        audio = clips[0][1]
+        result = analyze_tone(audio, silver, Call("calls_en/Auto_Repairs_40 (silver)", audio.path, layout="stereo"),
+                              tone_config)
+        out["second_transcript"] = {"call": "calls_en/Auto_Repairs_40, SILVER segments", "flags": [
+            (f.rule_id, f.speaker, f.start, f.end, f.evidence) for f in result.findings if f.kind == "tone"]}
     return out
+
+
+def silver_transcript(calls_en: Path) -> Transcript | None:
+    """calls_en's two SILVER files (``[start-end] text`` per line, one per channel) as one transcript."""
+    segments = []
+    for role in ("agent", "caller"):
+        path = calls_en / f"SILVER_whisper-tiny-en_Auto_Repairs_40_UTC_{role}.txt"
+        if not path.exists():
+            return None
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = re.match(r"\[\s*([\d.]+)-\s*([\d.]+)\]\s*(.*)", line)
+            if match and float(match[2]) > float(match[1]):
+                segments.append(Segment(role, float(match[1]), float(match[2]), match[3]))  # type: ignore[arg-type]
+    segments.sort(key=lambda s: s.start)
+    return Transcript("en", "silver:whisper-tiny.en", {}, max((s.end for s in segments), default=0.0), segments)
 
 
 def calm_agent_rate(report: dict[str, Any]) -> dict[str, Any] | None:
@@ -286,6 +311,12 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"real calm calls ({', '.join(c['call'] for c in real['calls'])}): {real['flags']} flags in "
                      f"{real['speech_hours']:.3f} h of speech ({real['flags_per_hour']} per hour); emotional agent "
                      f"{real.get('agent_flags', 0)} in {real['agent_hours']:.3f} h of agent speech")
+        if "second_transcript" in real:
+            second = real["second_transcript"]
+            agent_flags = sum(f[0] == "emotional_agent" for f in second["flags"])
+            lines.append(f"  {second['call']}: {len(second['flags'])} flags ({agent_flags} emotional agent)")
+            if report.get("show_calls"):
+                lines += [f"    {rule} {start:.1f}-{end:.1f} s: {evidence}" for rule, _, start, end, evidence in second["flags"]]
         if report.get("show_calls"):
             for call in real["calls"]:
                 for rule, _, start, end, evidence in call["flags"]:
