@@ -124,6 +124,9 @@ class ToneEvent:
     agitated_seconds: float = 0.0
     segments: list[list[float]] = field(default_factory=list)  # [start, end, agitation]
     assist: bool = False
+    cues: dict[str, float] = field(default_factory=dict)  # energy / pitch / rate: peak z; words: peak negativity
+    peak_at: float | None = None  # second of the most agitated segment: where a coach listens first
+    segment_cues: list[list[str]] = field(default_factory=list)  # per segment of ``segments``: its raised cues
 
 
 @dataclass
@@ -216,6 +219,9 @@ class ToneSegment:
     text_negativity: float
     z: dict[str, float] = field(default_factory=dict)
     text: str = ""
+    text_positivity: float = 0.0
+    speaking_seconds: float = 0.0
+    reliability: float = 1.0  # speaking_seconds / (speaking_seconds + tone.short_seconds): how far z is trusted
 
 
 @dataclass

@@ -237,7 +237,7 @@ def eval_pii(
 
 @app.command("tone")
 def eval_tone(
-    set_name: SetOpt = "samples",
+    set_name: SetOpt = "calls",
     split: SplitOpt = "dev",
     emotion_dir: Annotated[Path | None, typer.Option("--emotion-dir", help="EmoDB folder (labels.csv, wav/).")] = None,
     calls: Annotated[bool, typer.Option("--calls", help="List every call's flags (not for the test split).")] = False,
@@ -250,7 +250,7 @@ def eval_tone(
     folder = set_folder(set_name)
     report: dict[str, Any] = {"text": tone_eval.eval_text(cfg.tone), "show_calls": calls and split != "test"}
     if (emotion_dir / "labels.csv").exists():
-        report["emotion_de"] = tone_eval.eval_emotion(emotion_dir, cfg.tone.prior_seconds)
+        report["emotion_de"] = tone_eval.eval_emotion(emotion_dir, cfg.tone.prior_seconds, cfg.tone.rest_quantile)
     else:
         err.print(f"[yellow]note:[/yellow] {emotion_dir} absent: acoustic AUC skipped")
     if (folder / "labels.json").exists():
@@ -259,6 +259,7 @@ def eval_tone(
         err.print(f"[yellow]note:[/yellow] {folder}/labels.json absent: labelled-call flags skipped")
     if shared_dir().is_dir():
         report["calm_real"] = tone_eval.eval_calm_real(shared_dir(), cfg.tone, cfg.asr)
+    report["calm_agent"] = tone_eval.calm_agent_rate(report)
     if as_json:
         write_json(report)
         return

@@ -158,7 +158,14 @@ class ToneConfig:
     acoustic_center: float = 1.0  # mean cue z-score at which acoustic agitation is 0.5
     acoustic_slope: float = bounded(2.0, 0.0)  # steepness of that logistic
     text_weight: float = bounded(0.4, 0.0, 1.0)  # share of the acoustic headroom (1 - acoustic) that text negativity can fill
-    flag_threshold: float = bounded(0.6, 0.0, 1.0)  # segment agitation at or above which the segment counts as agitated
+    rest_quantile: float = bounded(0.05, 0.0, 0.3)  # the calmest this share of a speaker's speech also places their resting loudness (0: off)
+    short_seconds: float = bounded(0.5, 0.0)  # speaking time at which a segment's cue z-scores count half (short = unreliable)
+    cue_z: float = bounded(1.0, 0.0)  # a cue group (energy, pitch, rate) whose mean z reaches this is raised
+    words_negativity: float = bounded(0.5, 0.0, 1.0)  # text negativity at which the words count as a cue
+    words_positivity: float = bounded(0.5, 0.0, 1.0)  # text positivity at which a segment never counts towards a flag
+    explain_seconds: float = bounded(4.0, 0.0)  # an agent turn this long in neutral words needs one cue more (an explanation)
+    min_cues: int = bounded(2, 1, 4)  # raised cues (energy, pitch, rate, words) an agitated segment needs
+    flag_threshold: float = bounded(0.5, 0.0, 1.0)  # segment agitation at or above which the segment may count as agitated
     flag_min_seconds: float = bounded(2.0, 0.0)  # agitated speech in a run needed for an emotional_* finding
     flag_merge_gap: float = bounded(8.0, 0.0)  # agitated segments of one speaker closer than this form one run
     silence_seconds: float = bounded(10.0, 0.0)  # dead air / hold longer than this is a silence finding

@@ -43,7 +43,7 @@ class Site:
     report: ReportConfig
     secure_cookies: bool = False
     claim_ttl_minutes: float | None = None
-    tone_threshold: float = 0.6
+    tone_threshold: float = 0.5  # ToneConfig().flag_threshold
     qa: QAConfig | None = None  # what a role swap re-scores with (`qa serve --config`); None: load_config()
 
     @property

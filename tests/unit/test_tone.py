@@ -219,3 +219,16 @@ def test_tone_section_of_the_config(tmp_path: Path) -> None:
     bad.write_text("tone:\n  silence_secs: 15\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"line 2.*tone\.silence_secs|tone\.silence_secs.*"):
         load_config(bad)
+
+
+def test_the_real_calm_agent_is_not_flagged_under_a_second_transcript(real_call_stereo: Path) -> None:
+    """The real call cut by calls_en's SILVER transcript (tiny.en, other segment boundaries than ours): the
+    agent greeting brightly and explaining the booking options was flagged emotional three times by the
+    first tone stage (tone-1); against her own baseline, with the agent's context, she is calm."""
+    from qa_pipeline.eval.tone import silver_transcript
+
+    transcript = silver_transcript(shared("calls_en"))
+    assert transcript is not None and {s.speaker for s in transcript.segments} == {"agent", "caller"}
+    result = analyze_tone(load_audio(real_call_stereo), transcript, Call("real", str(real_call_stereo)))
+    assert not [f for f in result.findings if f.rule_id == "emotional_agent"]
+    assert len([f for f in result.findings if f.rule_id == "emotional_caller"]) <= 1  # tone-1: five

@@ -38,6 +38,11 @@ BASELINE_QUANTILE = 0.3  # a speaker's resting level: the calmer 30 % of their s
 MAX_PITCH_IQR_ST = 12.0  # a speaker's F0 quartiles further apart than an octave: the track is unreliable  # normalised autocorrelation peak above which a frame is voiced
 
 FEATURES = ("loudness_db", "pitch_st", "pitch_range_st", "effort_db", "rate")
+# Cues whose calmest stretch may place the resting level (``rest_quantile``): loudness alone. It has no
+# population prior (it depends on the recording's gain), so for a speaker angry all call long nothing else is
+# calmer to compare with; the others have a prior to pull them back, and their low tails are long on real
+# calm speech (a soft "okay" has a much duller spectrum), which would move a calm voice's centre down.
+REST_FEATURES = ("loudness_db",)
 # Population priors (mean, sd), measured on neutral read and conversational speech in 3 s windows
 # (scripts/acoustic_priors.py: LibriSpeech, AISHELL-1, JFK, the real English call, phone_en). Loudness has
 # none: it depends on the recording's gain. Speaking rate has none: it differs between languages.
@@ -184,6 +189,12 @@ def region_features(frames: FrameFeatures, start: float, end: float, syllables: 
     return RegionFeatures(start=start, end=end, values=values)
 
 
+def _normal_quantile(q: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(min(max(q, 1e-6), 1 - 1e-6))
+
+
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
     order = np.argsort(values)
     cum = np.cumsum(weights[order])
@@ -194,12 +205,21 @@ def speaker_baseline(
     regions: list[RegionFeatures],
     prior_seconds: float = 5.0,
     baseline: dict[str, tuple[float, float]] | None = None,
+    rest_quantile: float = 0.0,
 ) -> dict[str, tuple[float, float]]:
     """Feature → (centre, unit) for one speaker.
 
     Centre: the duration-weighted BASELINE_QUANTILE of the speaker's regions (the speaker's resting level:
     an angry caller may be angry for more than half of their speech, which would move a median), shrunk towards the prior (a stored baseline
     of this speaker when given, else the population prior) by ``prior_seconds`` of speech.
+
+    ``rest_quantile`` (> 0, loudness only): a speaker angry for most of the call has no calm 30 % to
+    measure; their resting voice is the calmest few seconds. The duration-weighted ``rest_quantile`` of
+    their speech predicts, through a normal model, where a calm voice's 30 % quantile would sit; the centre
+    is the lower of that and the plain quantile. The model's unit is how much the speaker varies in the
+    middle of their speech (at least ``SPREAD``): a calm, lively voice reaches its low tail by variation and
+    keeps its centre; a voice angry all along (narrow middle, a calm stretch far below) does not. A share,
+    not seconds: one soft "okay" in minutes of speech is under it and cannot move a calm speaker's centre.
     """
     out: dict[str, tuple[float, float]] = {}
     for name in FEATURES:
@@ -216,6 +236,11 @@ def speaker_baseline(
                 out[name] = (float(prior[0]), unit)
             continue
         centre = _weighted_quantile(vals[ok], weights[ok], BASELINE_QUANTILE)
+        if name in REST_FEATURES and 0 < rest_quantile < BASELINE_QUANTILE:
+            rest = _weighted_quantile(vals[ok], weights[ok], rest_quantile)
+            upper = _weighted_quantile(vals[ok], weights[ok], 1 - BASELINE_QUANTILE)
+            spread = max(unit, (upper - centre) / (2 * _normal_quantile(1 - BASELINE_QUANTILE)))
+            centre = min(centre, rest + (_normal_quantile(BASELINE_QUANTILE) - _normal_quantile(rest_quantile)) * spread)
         if prior is not None:
             n_seconds = float(weights[ok].sum())
             centre = (n_seconds * centre + prior_seconds * float(prior[0])) / (n_seconds + prior_seconds)

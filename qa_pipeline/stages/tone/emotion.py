@@ -22,11 +22,12 @@ import numpy as np
 
 from qa_pipeline.base.audio import blocks
 from qa_pipeline.config import ToneConfig
-from qa_pipeline.contracts import Call, Finding, Segment, TimingEvent, ToneEvent, ToneSummary, Transcript, from_data
+from qa_pipeline.contracts import Call, Finding, Segment, TimingEvent, ToneSummary, Transcript, from_data
 from qa_pipeline.stages.tone import acoustic
+from qa_pipeline.stages.tone.flags import emotion_findings
 from qa_pipeline.stages.tone.sentiment import LABELS, load_sentiment
 
-TONE_VERSION = "tone-1"
+TONE_VERSION = "tone-2"  # 2: flags by agreeing cues per role (flags.py), resting loudness
 _CJK = re.compile(r"[\u3400-\u9fff0-9]")
 
 
@@ -74,6 +75,85 @@ def _logistic(x: float, center: float, slope: float) -> float:
     return 1.0 / (1.0 + math.exp(-slope * (x - center)))
 
 
+
+@dataclass
+class Measured:
+    """What the tone stage measures of a call's segments before it decides anything: acoustic cues per
+    segment and the text negativity of its words (the costly part; the decisions are cheap to re-run)."""
+
+    segments: list[Segment]
+    regions: list[acoustic.RegionFeatures]
+    negativity: np.ndarray
+    sentiment_model: str
+    positivity: np.ndarray | None = None
+
+    def by_speaker(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for i, seg in enumerate(self.segments):
+            out.setdefault(seg.speaker, []).append(i)
+        return out
+
+
+def measure_segments(audio: Any, transcript: Transcript, model: Any) -> Measured:
+    segments = [s for s in transcript.segments if s.end > s.start]
+    texts = [s.text for s in segments]
+    probs = model.predict_proba(texts) if texts else np.zeros((0, 3))
+    negativity = probs[:, LABELS.index("negative")] if len(texts) else np.zeros(0)
+    positivity = probs[:, LABELS.index("positive")] if len(texts) else np.zeros(0)
+    channels = _speaker_channels(audio, transcript)
+    frames_cache: dict[int, acoustic.FrameFeatures] = {}
+    regions: list[acoustic.RegionFeatures] = []
+    for seg in segments:
+        signal = channels[seg.speaker]
+        key = id(signal)
+        if key not in frames_cache:
+            spans = [(s.start, s.end) for s in segments if channels[s.speaker] is signal]
+            frames_cache[key] = acoustic.frame_features(signal, audio.rate, spans)
+        regions.append(acoustic.region_features(frames_cache[key], seg.start, seg.end, _units(seg),
+                                                _speaking_seconds(seg)))
+    return Measured(segments, regions, np.asarray(negativity, dtype=float), model.name,
+                    np.asarray(positivity, dtype=float))
+
+
+def score_segments(measured: Measured, cfg: ToneConfig,
+                   baseline: dict[str, dict[str, tuple[float, float]]] | None = None,
+                   ) -> tuple[list[dict[str, Any]], dict[str, dict[str, tuple[float, float]]]]:
+    """Per segment: cue z-scores against the speaker's own baseline, acoustic score, text negativity and
+    their fusion (agitation); and each speaker's baseline."""
+    segments, regions = measured.segments, measured.regions
+    timeline: list[dict[str, Any]] = []
+    baselines: dict[str, dict[str, tuple[float, float]]] = {}
+    for speaker, idx in measured.by_speaker().items():
+        base = acoustic.speaker_baseline([regions[i] for i in idx], cfg.prior_seconds, (baseline or {}).get(speaker),
+                                         cfg.rest_quantile)
+        baselines[speaker] = base
+        for i in idx:
+            z = acoustic.zscores(regions[i], base)
+            talk = _speaking_seconds(segments[i]) or segments[i].end - segments[i].start
+            # A second of speech is a few dozen frames: its cue means are noisy, so they count for less.
+            reliability = talk / (talk + cfg.short_seconds) if cfg.short_seconds else 1.0
+            arousal = acoustic.arousal(z) * reliability
+            acoustic_score = _logistic(arousal, cfg.acoustic_center, cfg.acoustic_slope) if np.isfinite(arousal) else None
+            text_neg = float(measured.negativity[i])
+            # The voice leads; negative words raise agitation into the headroom the voice leaves, so calm
+            # words cannot hide a shouting voice and negative words alone (a calmly stated complaint)
+            # cannot pass flag_threshold.
+            voice = acoustic_score if acoustic_score is not None else 0.0
+            agitation = voice + cfg.text_weight * text_neg * (1.0 - voice)
+            timeline.append({
+                "speaker": speaker, "start": round(segments[i].start, 2), "end": round(segments[i].end, 2),
+                "agitation": round(float(agitation), 3),
+                "acoustic": None if acoustic_score is None else round(acoustic_score, 3),
+                "text_negativity": round(text_neg, 3),
+                "text_positivity": round(float(measured.positivity[i]), 3) if measured.positivity is not None else 0.0,
+                "z": {k: round(v, 2) for k, v in z.items()},
+                "text": segments[i].text,
+                "speaking_seconds": round(talk, 2), "reliability": round(reliability, 3),
+            })
+    timeline.sort(key=lambda row: (row["start"], row["speaker"]))
+    return timeline, baselines
+
+
 def analyze_tone(
     audio: Any,
     transcript: Transcript,
@@ -87,54 +167,12 @@ def analyze_tone(
 
     cfg = config or ToneConfig()
     model = sentiment or load_sentiment(cfg.sentiment_model, cfg.text_threads)
-    segments = [s for s in transcript.segments if s.end > s.start]
-    texts = [s.text for s in segments]
-    probs = model.predict_proba(texts) if texts else np.zeros((0, 3))
-    negativity = probs[:, LABELS.index("negative")] if len(texts) else np.zeros(0)
+    measured = measure_segments(audio, transcript, model)
+    segments = measured.segments
+    by_speaker = measured.by_speaker()
+    timeline, baselines = score_segments(measured, cfg, baseline)
 
-    channels = _speaker_channels(audio, transcript)
-    by_speaker: dict[str, list[int]] = {}
-    for i, seg in enumerate(segments):
-        by_speaker.setdefault(seg.speaker, []).append(i)
-    frames_cache: dict[int, acoustic.FrameFeatures] = {}
-    regions: list[acoustic.RegionFeatures | None] = [None] * len(segments)
-    for speaker, idx in by_speaker.items():
-        signal = channels[speaker]
-        key = id(signal)
-        if key not in frames_cache:
-            spans = [(segments[i].start, segments[i].end) for i in range(len(segments))
-                     if channels[segments[i].speaker] is signal]
-            frames_cache[key] = acoustic.frame_features(signal, audio.rate, spans)
-        for i in idx:
-            regions[i] = acoustic.region_features(frames_cache[key], segments[i].start, segments[i].end,
-                                                  _units(segments[i]), _speaking_seconds(segments[i]))
-
-    timeline: list[dict[str, Any]] = []
-    baselines: dict[str, dict[str, tuple[float, float]]] = {}
-    for speaker, idx in by_speaker.items():
-        base = acoustic.speaker_baseline([regions[i] for i in idx], cfg.prior_seconds, (baseline or {}).get(speaker))
-        baselines[speaker] = base
-        for i in idx:
-            z = acoustic.zscores(regions[i], base)
-            arousal = acoustic.arousal(z)
-            acoustic_score = _logistic(arousal, cfg.acoustic_center, cfg.acoustic_slope) if np.isfinite(arousal) else None
-            text_neg = float(negativity[i])
-            # The voice leads; negative words raise agitation into the headroom the voice leaves, so calm
-            # words cannot hide a shouting voice and negative words alone (a calmly stated complaint)
-            # cannot pass flag_threshold.
-            voice = acoustic_score if acoustic_score is not None else 0.0
-            agitation = voice + cfg.text_weight * text_neg * (1.0 - voice)
-            timeline.append({
-                "speaker": speaker, "start": round(segments[i].start, 2), "end": round(segments[i].end, 2),
-                "agitation": round(float(agitation), 3),
-                "acoustic": None if acoustic_score is None else round(acoustic_score, 3),
-                "text_negativity": round(text_neg, 3),
-                "z": {k: round(v, 2) for k, v in z.items()},
-                "text": segments[i].text,
-            })
-    timeline.sort(key=lambda row: (row["start"], row["speaker"]))
-
-    findings = _emotion_findings(timeline, call, cfg)
+    findings = emotion_findings(timeline, call, cfg, TONE_VERSION)
     intervals = {sp: _speech_intervals([segments[i] for i in idx]) for sp, idx in by_speaker.items()}
     findings += _silence_findings(intervals, audio, transcript, call, cfg)
     findings += _overtalk_findings(intervals, call, cfg)
@@ -154,7 +192,7 @@ def analyze_tone(
     caller_talk = speakers_summary.get("caller", {}).get("talk_seconds")
     summary = {
         "version": TONE_VERSION,
-        "sentiment_model": model.name,
+        "sentiment_model": measured.sentiment_model,
         "layout": audio.layout,
         "duration": round(float(transcript.duration or audio.duration), 2),
         "speakers": speakers_summary,
@@ -191,35 +229,6 @@ def _trend(rows: list[dict[str, Any]], cfg: ToneConfig) -> dict[str, Any] | None
     delta = round(end - start, 3)
     return {"start": start, "end": end, "delta": delta,
             "direction": "calmer" if delta <= -cfg.calm_delta else "more agitated" if delta >= cfg.calm_delta else "steady"}
-
-
-def _emotion_findings(timeline: list[dict[str, Any]], call: Call, cfg: ToneConfig) -> list[Finding]:
-    findings = []
-    for speaker in ("agent", "caller", "unknown"):
-        hot = [r for r in timeline if r["speaker"] == speaker and r["agitation"] >= cfg.flag_threshold]
-        runs: list[list[dict[str, Any]]] = []
-        for r in hot:
-            if runs and r["start"] - runs[-1][-1]["end"] <= cfg.flag_merge_gap:
-                runs[-1].append(r)
-            else:
-                runs.append([r])
-        for run in runs:
-            seconds = sum(r["end"] - r["start"] for r in run)
-            if seconds < cfg.flag_min_seconds:
-                continue
-            peak = max(r["agitation"] for r in run)
-            findings.append(Finding(
-                call_id=call.call_id, kind="tone",
-                rule_id="emotional_agent" if speaker == "agent" else "emotional_caller",
-                rule_version=TONE_VERSION, speaker=speaker,  # type: ignore[arg-type]
-                start=run[0]["start"], end=run[-1]["end"],
-                evidence=" / ".join(r["text"] for r in run)[:300],
-                confidence=round(peak, 3),
-                severity="major" if speaker == "agent" else "minor",
-                details=ToneEvent(peak_agitation=peak, agitated_seconds=round(seconds, 1),
-                                  segments=[[r["start"], r["end"], r["agitation"]] for r in run]),
-            ))
-    return findings
 
 
 def _silence_findings(intervals: dict[str, list[tuple[float, float]]], audio: Any, transcript: Transcript,
