@@ -3,6 +3,7 @@ coaching sessions, over the reference database: who may, once only, nothing over
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -117,7 +118,7 @@ def test_the_dispute_window_runs_from_the_release(env: dict, monkeypatch) -> Non
     store, agent = env["store"], env["agent"]
     review_id = review(store, "coach1", env["call"])
     at = release.release_review(store, "lead1", review_id)["release_at"]
-    eight_days = (__import__("datetime").datetime.fromisoformat(at) + __import__("datetime").timedelta(days=8))
+    eight_days = dt.datetime.fromisoformat(at) + dt.timedelta(days=8)
     later(monkeypatch, release, eight_days.strftime("%Y-%m-%dT%H:%M:%S"))
     with pytest.raises(ConflictError, match="7-day dispute window closed"):
         disputes.open_dispute(store, agent, review_id, "too late", window_days=7)
@@ -234,7 +235,7 @@ def test_the_scorecard_shows_status_overdue_and_before_after_of_the_coached_crit
     from qa_pipeline import render_scorecard, weekly_scorecard
     from qa_pipeline.store import coaching
 
-    store, db = env["store"], env["db"]
+    store = env["store"]
     sid = coaching.open_session(store, "coach1", "david_lee", "no harsh words", "2099-01-01", ["en_agent_temper"],
                                 criteria=["no_harsh"])
     # Opened on 13 November (after en_agent_temper on the 12th), due on the 20th, never closed.
