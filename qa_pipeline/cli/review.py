@@ -103,7 +103,7 @@ def review_release(
     as_json: JsonOpt = False,
 ) -> None:
     """QA leads: release a call's current review to its agent, now or from a date. Until then the agent does not
-    see it; the dispute window runs from the release. A release is never repeated or taken back."""
+    see it; the dispute window runs from the release. Once in effect, a release is never repeated or taken back."""
     done = release.release_review(open_store(db), user, review_id, at, reason, reschedule)
     emit(done, as_json, lambda d: out.print(f"review {review_id}: released to the agent from {d['release_at']}",
                                             highlight=False))
