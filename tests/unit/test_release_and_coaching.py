@@ -260,3 +260,41 @@ def test_the_scorecard_shows_status_overdue_and_before_after_of_the_coached_crit
     html = render_scorecard(weekly_scorecard(store, "2026-W47"), "html").decode()
     assert f'data-session="{sid}"' in html and "overdue" in html and "+33.3" in html
     assert "HYPERLINK" not in csv and "=HYPERLINK(&#34;http://x&#34;)" in html
+
+
+def test_the_new_pages_check_role_csrf_and_ownership(env: dict) -> None:
+    from qa_pipeline.store import coaching
+    from tests.web.web_helpers import csrf_of
+
+    store, db, call_id, agent = env["store"], env["db"], env["call"], env["agent"]
+    review_id = review(store, "coach1", call_id)
+    sid = coaching.open_session(store, "coach1", env["agent_id"], "greet", "2099-01-01", [call_id])
+    other = next(n for (n,) in sql(db, "SELECT name FROM users WHERE role='agent' AND name != ?", agent))
+    clients = {name: web(db, name) for name in ("coach1", "lead1", "hr1", agent, other)}
+    token = {name: csrf_of(c.get("/my" if name.startswith("agent") else "/scorecards" if name == "hr1"
+                                 else "/queue").text) for name, c in clients.items()}
+    # Without the CSRF token nothing happens, whoever asks.
+    assert clients["lead1"].post(f"/reviews/{review_id}/release", data={}).status_code == 403
+    assert clients["coach1"].post("/coaching", data={"agent_id": env["agent_id"], "goals": "x",
+                                                     "due_date": "2099-01-01", "calls": call_id}).status_code == 403
+    assert clients[agent].post(f"/coaching/{sid}/acknowledge", data={}).status_code == 403
+    # The wrong role is refused.
+    for name in ("coach1", "hr1", agent):
+        resp = clients[name].post(f"/reviews/{review_id}/release", data={"csrf": token[name]})
+        assert resp.status_code == 403, name
+    assert clients["hr1"].get("/coaching").status_code == 403
+    assert clients[agent].get("/coaching").status_code == 403
+    assert clients["coach1"].post(f"/coaching/{sid}/acknowledge", data={"csrf": token["coach1"]}).status_code == 403
+    assert clients[agent].post(f"/coaching/{sid}/close", data={"csrf": token[agent], "outcome": "met"}).status_code == 403
+    # Another agent's session and unreleased review do not exist for an agent.
+    assert clients[other].get(f"/coaching/{sid}").status_code == 404
+    assert clients[other].post(f"/coaching/{sid}/acknowledge", data={"csrf": token[other]}).status_code == 404
+    assert clients[agent].post(f"/reviews/{review_id}/acknowledge", data={"csrf": token[agent]}).status_code == 404
+    assert clients[agent].get(f"/coaching/{sid}").status_code == 200
+    assert sql(db, "SELECT count(*) FROM review_releases WHERE review_id=?", review_id) == [(0,)]
+    assert sql(db, "SELECT status FROM coaching_sessions WHERE session_id=?", sid) == [("open",)]
+    # The QA lead's release through the page works, and the agent sees the review.
+    resp = clients["lead1"].post(f"/reviews/{review_id}/release", data={"csrf": token["lead1"]}, follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"] == f"/calls/{call_id}?msg=review_released"
+    assert clients[agent].get(f"/calls/{call_id}").status_code == 200
+    assert clients[other].get(f"/calls/{call_id}").status_code == 404

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.review_helpers import flagged_call, review, sql, users_db
 from tests.web.test_review_history_browser import browser, sign_in  # noqa: F401 - the browser fixture
 from tests.web.test_web_browser import shot
