@@ -68,7 +68,7 @@ def coaching_list(db: DbOpt = Path("qa.db"), agent: Annotated[str, typer.Option(
         if not items:
             out.print("no coaching sessions")
         for s in items:
-            out.print(_line(s), highlight=False, markup=False)
+            out.print(_line(s), highlight=False, markup=False, soft_wrap=True)
     emit(rows, as_json, render)
 
 
@@ -76,15 +76,15 @@ def coaching_list(db: DbOpt = Path("qa.db"), agent: Annotated[str, typer.Option(
 def coaching_show(session_id: str, db: DbOpt = Path("qa.db"), as_json: JsonOpt = False) -> None:
     """One session: goals, due date, calls and findings, acknowledgement and outcome."""
     def render(s: dict[str, Any]) -> None:
-        out.print(_line(s), highlight=False, markup=False)
-        out.print(f"  criteria: {' '.join(s['criteria']) or '-'}", highlight=False, markup=False)
+        out.print(_line(s), highlight=False, markup=False, soft_wrap=True)
+        out.print(f"  criteria: {' '.join(s['criteria']) or '-'}", highlight=False, markup=False, soft_wrap=True)
         for i in s["items"]:
             out.print(f"  call {i['call_id']}" + (f" finding {i['finding_key']} ({i['rule_id']})" if i["finding_key"]
-                                                  else ""), highlight=False, markup=False)
+                                                  else ""), highlight=False, markup=False, soft_wrap=True)
         if s["acknowledged_at"]:
             out.print(f"  acknowledged by {s['acknowledged_by']} at {s['acknowledged_at']}: {s['ack_comment'] or ''}",
-                      highlight=False, markup=False)
+                      highlight=False, markup=False, soft_wrap=True)
         if s["closed_at"]:
             out.print(f"  closed by {s['closed_by']} at {s['closed_at']}: {s['outcome']} {s['outcome_note'] or ''}",
-                      highlight=False, markup=False)
+                      highlight=False, markup=False, soft_wrap=True)
     emit(coaching.session(open_store(db), session_id), as_json, render)

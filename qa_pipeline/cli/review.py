@@ -127,7 +127,7 @@ def review_pending(db: DbOpt = Path("qa.db"), team: Annotated[str, typer.Option(
         for r in rows:
             out.print(f"{r['review_id']} {r['call_id']} v{r['version']} by {r['reviewer']} agent {r['agent_id']} "
                       f"team {r['team']}: " + (f"release set for {r['release_at']}" if r["release_at"] else
-                                              "not released"), highlight=False, markup=False)
+                                              "not released"), highlight=False, markup=False, soft_wrap=True)
     emit(release.pending_releases(open_store(db), team or None), as_json, render)
 
 

@@ -298,3 +298,29 @@ def test_the_new_pages_check_role_csrf_and_ownership(env: dict) -> None:
     assert resp.status_code == 303 and resp.headers["location"] == f"/calls/{call_id}?msg=review_released"
     assert clients[agent].get(f"/calls/{call_id}").status_code == 200
     assert clients[other].get(f"/calls/{call_id}").status_code == 404
+
+
+def test_the_command_line_releases_acknowledges_and_coaches(env: dict) -> None:
+    store, db, call_id, agent = env["store"], env["db"], env["call"], env["agent"]
+    review_id = review(store, "coach1", call_id)
+    pending = json.loads(qa("review", "pending", "--db", db, "--json").stdout)
+    assert review_id in [p["review_id"] for p in pending]
+    qa("review", "release", review_id, "--at", "2099-05-01", "--db", db, "--user", "coach1", code=2)  # leads only
+    done = json.loads(qa("review", "release", review_id, "--at", "2099-05-01", "--db", db, "--user", "lead1",
+                         "--json").stdout)
+    assert done["release_at"] == "2099-05-01T00:00:00"
+    assert "already set to be released" in qa("review", "release", review_id, "--db", db, "--user", "lead1",
+                                              code=2).stderr
+    qa("review", "release", review_id, "--reschedule", "--db", db, "--user", "lead1")  # now, instead
+    qa("review", "acknowledge", review_id, "--comment", "ok", "--db", db, "--user", agent)
+    assert "acknowledged once" in qa("review", "acknowledge", review_id, "--db", db, "--user", agent, code=2).stderr
+    sid = json.loads(qa("coaching", "open", "--agent", env["agent_id"], "--goals", "greet first", "--due", "2099-01-01",
+                        "--call", call_id, "--criterion", "greeting", "--db", db, "--user", "coach1", "--json").stdout)[
+        "session_id"]
+    qa("coaching", "acknowledge", sid, "--comment", "yes", "--db", db, "--user", agent)
+    qa("coaching", "close", sid, "--outcome", "met", "--db", db, "--user", "coach1")
+    assert "final" in qa("coaching", "close", sid, "--outcome", "met", "--db", db, "--user", "coach1", code=2).stderr
+    shown = json.loads(qa("coaching", "show", sid, "--db", db, "--json").stdout)
+    assert (shown["status"], shown["outcome"], shown["criteria"]) == ("closed", "met", ["greeting"])
+    listed = qa("coaching", "list", "--status", "closed", "--db", db).stdout
+    assert sid in listed and "greet first" in listed
