@@ -12,7 +12,20 @@ from typing import Annotated
 import typer
 
 from qa_pipeline import __version__
-from qa_pipeline.cli import bench, calls, evaluate, models, nightly, queue, reports, review, rules, serve, users
+from qa_pipeline.cli import (
+    bench,
+    calls,
+    coaching,
+    evaluate,
+    models,
+    nightly,
+    queue,
+    reports,
+    review,
+    rules,
+    serve,
+    users,
+)
 from qa_pipeline.cli.common import Typer, err, out
 from qa_pipeline.errors import EXIT_INTERRUPTED
 
@@ -35,7 +48,7 @@ for command in (calls.transcribe, calls.analyze, calls.tone, calls.redact, night
                 review.calibration, review.assist, reports.scorecard, serve.serve):
     app.command(command.__name__)(command)
 for group, name in ((queue.app, "queue"), (review.review_app, "review"), (review.dispute_app, "dispute"),
-                    (users.app, "users"), (models.app, "models"), (rules.app, "rules"), (reports.report_app, "report"),
+                    (users.app, "users"), (coaching.app, "coaching"), (models.app, "models"), (rules.app, "rules"), (reports.report_app, "report"),
                     (evaluate.app, "eval"), (bench.app, "bench")):
     app.add_typer(group, name=name)
 

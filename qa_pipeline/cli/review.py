@@ -1,4 +1,5 @@
-"""Human decisions from the command line: `qa review …`, `qa dispute …`, `qa calibration`, `qa assist`."""
+"""Human decisions from the command line: `qa review …` (with releasing a review to its agent and the agent's
+acknowledgement), `qa dispute …`, `qa calibration`, `qa assist`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 import qa_pipeline as qa
 from qa_pipeline.cli.common import ConfigOpt, DbOpt, JsonOpt, Typer, UserOpt, emit, fail, load_settings, open_store, out
 from qa_pipeline.errors import EXIT_USAGE
+from qa_pipeline.store import release
 from qa_pipeline.store.calibration import calibration_report
 from qa_pipeline.store.disputes import open_dispute, resolve_dispute
 from qa_pipeline.store.review import review_history, set_assist, submit_review
@@ -90,11 +92,67 @@ def review_swap_roles(
                                             f"v{d['version']}); score now {d['score']}", highlight=False))
 
 
+@review_app.command("release")
+def review_release(
+    review_id: str, db: DbOpt = Path("qa.db"), user: UserOpt = "",
+    at: Annotated[str | None, typer.Option("--at", help="Release on this date (YYYY-MM-DD) or time "
+                                                         "(YYYY-MM-DDTHH:MM); default: now.")] = None,
+    reschedule: Annotated[bool, typer.Option("--reschedule", help="Move a release that has not taken effect yet "
+                                                                  "(the earlier date is kept in its history).")] = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the release).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """QA leads: release a call's current review to its agent, now or from a date. Until then the agent does not
+    see it; the dispute window runs from the release. Once in effect, a release is never repeated or taken back."""
+    done = release.release_review(open_store(db), user, review_id, at, reason, reschedule)
+    emit(done, as_json, lambda d: out.print(f"review {review_id}: released to the agent from {d['release_at']}",
+                                            highlight=False))
+
+
+@review_app.command("acknowledge")
+def review_acknowledge(review_id: str, db: DbOpt = Path("qa.db"), user: UserOpt = "",
+                       comment: Annotated[str, typer.Option("--comment", help="Optional comment.")] = "") -> None:
+    """Agents: acknowledge a review released to you (once; an acknowledged review is not disputed)."""
+    release.acknowledge(open_store(db), user, review_id, comment)
+    out.print(f"review {review_id}: acknowledged", highlight=False)
+
+
+@review_app.command("pending")
+def review_pending(db: DbOpt = Path("qa.db"), team: Annotated[str, typer.Option("--team")] = "",
+                   as_json: JsonOpt = False) -> None:
+    """Current reviews not visible to their agent yet (never released, or released from a later date)."""
+    def render(rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            out.print("every current review is released")
+        for r in rows:
+            out.print(f"{r['review_id']} {r['call_id']} v{r['version']} by {r['reviewer']} agent {r['agent_id']} "
+                      f"team {r['team']}: " + (f"release set for {r['release_at']}" if r["release_at"] else
+                                              "not released"), highlight=False, markup=False, soft_wrap=True)
+    emit(release.pending_releases(open_store(db), team or None), as_json, render)
+
+
+@review_app.command("rates")
+def review_rates(db: DbOpt = Path("qa.db"),
+                 since: Annotated[str | None, typer.Option("--since", help="Releases from this date (YYYY-MM-DD).")] = None,
+                 config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """QA leads and HR: per team, the reviews released to agents and how many were acknowledged or disputed."""
+    window = load_settings(config).review.dispute_window_days
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        out.print(f"{'team':12s} released acknowledged   disputed  awaiting unanswered", highlight=False)
+        for t in rows:
+            out.print(f"{t['team'] or '(none)':12s} {t['released']:8d} {t['acknowledged']:5d} ({t['acknowledged_rate']:4.0%})"
+                      f" {t['disputed']:4d} ({t['disputed_rate']:4.0%}) {t['awaiting']:8d} {t['unanswered']:10d}",
+                      highlight=False, markup=False)
+    emit(release.team_rates(open_store(db), since, window), as_json, render)
+
+
 @dispute_app.command("open")
 def dispute_open(review_id: str, reason: Annotated[str, typer.Option()], db: DbOpt = Path("qa.db"),
-                 user: UserOpt = "", as_json: JsonOpt = False) -> None:
-    """An agent disputes a review of one of their calls."""
-    dispute_id = open_dispute(open_store(db), user, review_id, reason)
+                 user: UserOpt = "", config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """An agent disputes a review released to them, within the dispute window (`review.dispute_window_days`)."""
+    window = load_settings(config).review.dispute_window_days
+    dispute_id = open_dispute(open_store(db), user, review_id, reason, window)
     emit({"dispute_id": dispute_id}, as_json, lambda d: out.print(f"dispute {d['dispute_id']} opened"))
 
 

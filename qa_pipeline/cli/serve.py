@@ -33,5 +33,6 @@ def serve(
                   "put it behind HTTPS and use --secure-cookies", highlight=False)
     out.print(f"qa review app on http://{host}:{port}/ over {db}", highlight=False)
     app = create_app(db, {"secure_cookies": secure_cookies, "privacy": cfg.privacy, "report": cfg.reports,
-                          "claim_ttl_minutes": cfg.queue.claim_ttl_minutes, "qa": cfg})
+                          "claim_ttl_minutes": cfg.queue.claim_ttl_minutes, "qa": cfg,
+                          "review": cfg.review})
     uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False, server_header=False)

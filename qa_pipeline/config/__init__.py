@@ -24,6 +24,7 @@ from qa_pipeline.config.options import (
     PrivacyConfig,
     QueueConfig,
     ReportConfig,
+    ReviewConfig,
     ToneConfig,
     TranscribeOptions,
 )
@@ -32,7 +33,7 @@ from qa_pipeline.errors import ConfigError
 
 __all__ = [
     "DEFAULT_MAX_SECONDS", "ZH_PROMPT", "AlertsConfig", "AudioConfig", "ConfigError", "DiarizeOptions", "PrivacyConfig",
-    "QAConfig", "QueueConfig", "ReportConfig", "SECTIONS", "ToneConfig", "TranscribeOptions", "load_config",
+    "QAConfig", "QueueConfig", "ReportConfig", "ReviewConfig", "SECTIONS", "ToneConfig", "TranscribeOptions", "load_config",
     "yaml_key",
 ]
 
@@ -46,6 +47,7 @@ class QAConfig:
     diarization: DiarizeOptions = field(default_factory=DiarizeOptions)
     queue: QueueConfig = field(default_factory=QueueConfig)
     reports: ReportConfig = field(default_factory=ReportConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     rules: list[str] = field(default_factory=list)  # a team's rule-pack folders/files (override defaults)
     form: str | None = None  # a team's scorecard form YAML (default: the packaged form)
@@ -71,7 +73,8 @@ class QAConfig:
 # qa.yaml's sections and the option class of each (rules and form are paths, read below).
 SECTIONS: dict[str, type] = {
     "asr": TranscribeOptions, "audio": AudioConfig, "privacy": PrivacyConfig, "tone": ToneConfig,
-    "diarization": DiarizeOptions, "queue": QueueConfig, "reports": ReportConfig, "alerts": AlertsConfig,
+    "diarization": DiarizeOptions, "queue": QueueConfig, "reports": ReportConfig, "review": ReviewConfig,
+    "alerts": AlertsConfig,
 }
 PATH_SECTIONS = ("rules", "form")
 

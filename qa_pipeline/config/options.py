@@ -211,6 +211,15 @@ class QueueConfig:
 
 
 @dataclass
+class ReviewConfig:
+    """``review:`` what an agent may do with a review released to them."""
+
+    # Days, from the moment a review is released to the agent, in which the agent may dispute it. After that
+    # the review stands (it can still be acknowledged). At least 1: a release always leaves a window.
+    dispute_window_days: int = bounded(7, 1, 365)
+
+
+@dataclass
 class ReportConfig:
     """``reports:`` the HR scorecard and the daily report. Defaults follow DESIGN.md (tiers, 80 points as the line)."""
 

@@ -49,6 +49,7 @@ def columns(card: Scorecard) -> list[str]:
         "reviewed_calls", "reviewed_share", "human_scored_calls",
         "disputes_opened", "disputes_upheld", "disputes_changed", "disputes_open",
         "prev_mean_score", "delta_score", "prev_tier",
+        "coaching_open", "coaching_overdue", "coaching_closed", "coaching_sessions",
         *[f"call_ids.{k}" for k in DRILL_KEYS],
         *[f"call_ids.step_fail:{s}" for s in card.steps], *[f"call_ids.banned:{c}" for c in card.categories],
     ]

@@ -33,6 +33,7 @@ from qa_pipeline.reports.calls import (
     evaluate_calls,
     score_total,
 )
+from qa_pipeline.reports.coaching import coaching_by_agent
 from qa_pipeline.store import validate
 from qa_pipeline.store.db import Store, now
 
@@ -121,6 +122,12 @@ class AgentWeek:
     trend: list[TrendPoint]
     call_ids: dict[str, list[str]]  # metric -> calls behind it (drill-down)
     calls_detail: list[CallLine]
+    # coaching sessions as they stood at the end of the week (reports/coaching.py)
+    coaching_open: int = 0  # not closed (open or acknowledged)
+    coaching_overdue: int = 0  # not closed and past the due date
+    coaching_closed: int = 0  # closed during the week
+    coaching_sessions: list[str] = field(default_factory=list)  # their ids
+    coaching: list[dict[str, Any]] = field(default_factory=list)  # each with its before/after
 
 
 @dataclass
@@ -179,6 +186,13 @@ def weekly_scorecard(store: Store, week: str, team: str | None = None, agent: st
                                             _mean([c.score for c in by_agent_week.get((agent_id, w), [])]))
                                  for w in weeks[-config.trend_weeks:]], config))
     _rank(rows)
+    coached = coaching_by_agent(store, parse_week(week), [r.agent_id for r in rows])
+    for r in rows:
+        r.coaching = coached[r.agent_id]
+        r.coaching_sessions = [c["session_id"] for c in r.coaching]
+        r.coaching_open = sum(c["status"] != "closed" for c in r.coaching)
+        r.coaching_overdue = sum(c["overdue"] for c in r.coaching)
+        r.coaching_closed = sum(c["status"] == "closed" for c in r.coaching)
     rows.sort(key=lambda r: (r.team, r.rank is None, r.rank or 0, r.agent_id))
     notes = sorted({f"{c.call_id}: {n}" for r in rows for c in r.calls_detail for n in c.notes})
     return Scorecard(

@@ -26,10 +26,12 @@ import sqlite_utils
 from qa_pipeline.config import QueueConfig
 from qa_pipeline.contracts import CallResult, Finding, call_result_from_dict, to_dict
 from qa_pipeline.errors import StorageError
+from qa_pipeline.store.coaching import SCHEMA_V4_COACHING
 from qa_pipeline.store.queue import rebuild_queue
+from qa_pipeline.store.release import SCHEMA_V4_RELEASE
 from qa_pipeline.store.roles import SCHEMA_V3, record_result_roles
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def now() -> str:
@@ -151,7 +153,10 @@ CREATE INDEX IF NOT EXISTS idx_login_failures ON login_failures(user, ip, at)
 """
 
 # Version 3: the roles of every result and coaches' role swaps (store/roles.py).
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: SCHEMA_V3}
+# Version 4: reviews released to agents and their acknowledgements (store/release.py), coaching sessions
+# (store/coaching.py). New tables only; reviews written before it are recorded as released when made.
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: SCHEMA_V3,
+                              4: SCHEMA_V4_RELEASE + ";\n" + SCHEMA_V4_COACHING}
 
 
 def iso_week(started_at: str) -> str:

@@ -1,9 +1,12 @@
 """Disputes: an agent disputes the current review of one of their calls, once; a QA lead decides.
 
+- Only a review released to the agent (release.py), not acknowledged yet, within the dispute window
+  (``review.dispute_window_days`` from its release) can be disputed.
 - One dispute per review version: a second while one is open, or after the decision, is refused.
 - ``upheld``: the review stands; the decision is part of the review's history (``review.review_history``).
 - ``changed``: the QA lead's verdicts and scores make a new version of the review, which keeps the coach's
-  notes and coaching action; the disputed version stays, marked overturned.
+  notes and coaching action; the disputed version stays, marked overturned. That version is released to the
+  agent at once: it is the answer to their dispute.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import time
 import uuid
 from typing import Any
 
-from qa_pipeline.errors import ConflictError, NotFoundError, ReviewError, ValidationError
+from qa_pipeline.config import ReviewConfig
+from qa_pipeline.errors import ConflictError, NotFoundError, ValidationError
 from qa_pipeline.store import validate
+from qa_pipeline.store.release import check_dispute_window, own_visible_review, record_release
 from qa_pipeline.store.review import criterion_weights, current_review, resolve_verdicts, write_version
 from qa_pipeline.store.users import require_role
 
@@ -24,16 +29,10 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def open_dispute(store: Any, agent_user: str, review_id: str, reason: str) -> str:
-    u = require_role(store, agent_user, "agent")
+def open_dispute(store: Any, agent_user: str, review_id: str, reason: str, window_days: int | None = None) -> str:
+    """``window_days``: the dispute window (default ``review.dispute_window_days``'s default)."""
+    _, review = own_visible_review(store, agent_user, review_id)
     reason = validate.text("reason", reason, required=True)
-    rows = list(store.db.query("SELECT r.call_id, r.status, r.version, c.agent_id FROM reviews r"
-                               " JOIN calls c USING (call_id) WHERE r.review_id=?", [review_id]))
-    if not rows:
-        raise NotFoundError(f"no review {review_id!r}")
-    review = rows[0]
-    if review["agent_id"] != u["agent_id"]:
-        raise ReviewError(f"{agent_user} can dispute only reviews of their own calls")
     if review["status"] != "current":
         raise ConflictError(f"review {review_id} (version {review['version']}) was {review['status']}: dispute the "
                             "call's current review")
@@ -46,6 +45,7 @@ def open_dispute(store: Any, agent_user: str, review_id: str, reason: str) -> st
         if earlier:
             raise ConflictError(f"review {review_id} was disputed and the dispute decided ({earlier[1]}, "
                                 f"{earlier[3]}): a review is disputed once")
+        check_dispute_window(store, review_id, window_days or ReviewConfig().dispute_window_days)
         conn.execute("INSERT INTO disputes (dispute_id, review_id, call_id, opened_by, reason, status, created_at)"
                      " VALUES (?,?,?,?,?, 'open', ?)", (dispute_id, review_id, review["call_id"], agent_user, reason, _now()))
         store.audit(agent_user, "dispute.open", f"review:{review_id}", None, {"dispute_id": dispute_id, "reason": reason})
@@ -88,6 +88,7 @@ def resolve_dispute(store: Any, lead: str, dispute_id: str, decision: str, note:
                       "reason": note or f"dispute {dispute_id}"}
             new_id = write_version(store, call_id, lead, merged, merged_scores, fields, current, "overturned",
                                    acting_as="qa_lead", dispute_id=dispute_id)
+            record_release(store, new_id, call_id, lead, _now(), f"decision on dispute {dispute_id}")
         conn.execute("UPDATE disputes SET status=?, resolved_by=?, resolution=?, resolved_at=?, new_review_id=?"
                      " WHERE dispute_id=?", (decision, lead, note, _now(), new_id, dispute_id))
         store.audit(lead, "dispute.resolve", f"dispute:{dispute_id}", {"status": "open"},

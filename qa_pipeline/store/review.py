@@ -171,14 +171,3 @@ def set_assist(store: Any, actor: str, target: str, on: bool, reason: str = "") 
         else:
             conn.execute("DELETE FROM assist_mode WHERE target=?", (target,))
         store.audit(actor, "assist.set" if on else "assist.clear", f"rule:{target}", None, {"reason": reason})
-
-
-def reviewed_calls(store: Any, agent_id: str, limit: int = 200) -> list[dict[str, Any]]:
-    """An agent's own calls that have a review: the current review of each, newest first."""
-    return list(store.db.query(
-        "SELECT c.call_id, c.started_at, c.week, c.team, s.total AS machine_total, r.review_id, r.reviewer,"
-        " r.version, r.created_at AS reviewed_at, r.notes, r.coaching_action,"
-        " (SELECT count(*) FROM disputes d WHERE d.review_id = r.review_id AND d.status = 'open') AS open_disputes"
-        " FROM calls c JOIN reviews r ON r.call_id = c.call_id AND r.status = 'current'"
-        " LEFT JOIN scores s ON s.result_id = c.current_result_id"
-        " WHERE c.agent_id = ? ORDER BY r.created_at DESC LIMIT ?", [agent_id, limit]))

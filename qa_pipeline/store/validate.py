@@ -12,7 +12,8 @@ from typing import Any
 from qa_pipeline.errors import ValidationError
 
 # Characters a person may type into each free text (notes run long; a reason is a sentence or two).
-LIMITS = {"notes": 5000, "coaching_action": 2000, "reason": 2000, "note": 5000, "target": 200}
+LIMITS = {"notes": 5000, "coaching_action": 2000, "reason": 2000, "note": 5000, "target": 200, "goals": 5000,
+          "comment": 2000}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")

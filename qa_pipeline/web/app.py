@@ -14,10 +14,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from qa_pipeline import PrivacyConfig, ReportConfig, ReviewError, ToneConfig
+from qa_pipeline import PrivacyConfig, ReportConfig, ReviewConfig, ReviewError, ToneConfig
 from qa_pipeline.errors import ConflictError, NotFoundError
 from qa_pipeline.web import site as site_module
-from qa_pipeline.web.routes import agent, auth, calls, lead, queue, roles, scorecards
+from qa_pipeline.web.routes import agent, auth, calls, coaching, lead, queue, roles, scorecards
 from qa_pipeline.web.security import SECURITY_HEADERS, Forbidden, LoginRequired, NotFound, Stores, current_user
 
 
@@ -28,16 +28,17 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
     ``tone_threshold`` (the agitation line drawn on the tone chart), ``privacy`` (a PrivacyConfig: with
     ``coach_view: redacted``, the default, transcripts, search hits and audio have personal data covered),
     ``report`` (a ReportConfig for the scorecards, as `qa scorecard --config` builds it), ``qa`` (the QAConfig
-    a coach's role swap re-scores the call with; default ``load_config()``).
+    a coach's role swap re-scores the call with; default ``load_config()``), ``review`` (a ReviewConfig: the agents'
+    dispute window).
     """
     cfg = {"secure_cookies": False, "claim_ttl_minutes": None, "tone_threshold": None, "privacy": None,
-           "report": None, "qa": None, **(config or {})}
+           "report": None, "qa": None, "review": None, **(config or {})}
     app = FastAPI(title="qa_pipeline review", docs_url=None, redoc_url=None, openapi_url=None)
     templates = site_module.templates()
     app.state.site = site_module.Site(
         stores=Stores(db_path), templates=templates, privacy=cfg["privacy"] or PrivacyConfig(),
         report=cfg["report"] or ReportConfig(), secure_cookies=bool(cfg["secure_cookies"]),
-        claim_ttl_minutes=cfg["claim_ttl_minutes"], qa=cfg["qa"],
+        claim_ttl_minutes=cfg["claim_ttl_minutes"], qa=cfg["qa"], review=cfg["review"] or ReviewConfig(),
         tone_threshold=ToneConfig().flag_threshold if cfg["tone_threshold"] is None else cfg["tone_threshold"])
     app.state.current_user = current_user
     app.mount("/static", StaticFiles(directory=site_module.HERE / "static"), name="static")
@@ -81,6 +82,6 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    for module in (auth, queue, calls, roles, lead, agent, scorecards):
+    for module in (auth, queue, calls, roles, lead, agent, coaching, scorecards):
         app.include_router(module.router)
     return app

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from qa_pipeline import PrivacyConfig, QAConfig, ReportConfig
+from qa_pipeline import PrivacyConfig, QAConfig, ReportConfig, ReviewConfig
 from qa_pipeline.web import views
 from qa_pipeline.web.security import Stores
 
@@ -31,6 +31,11 @@ MESSAGES = {
     "disputed": "Dispute opened; a QA lead will look at it.",
     "resolved": "Dispute resolved.",
     "assist": "Assist mode updated (applies from the next nightly run).",
+    "review_released": "Review released to the agent (or set to be released at the time shown).",
+    "acknowledged": "Review acknowledged; thank you.",
+    "coaching_opened": "Coaching session opened; the agent sees it on their page.",
+    "coaching_acknowledged": "Coaching session acknowledged.",
+    "coaching_closed": "Coaching session closed with its outcome.",
     "roles_swapped": "Agent and caller swapped: the call is scored again with the new roles (kept by later runs).",
 }
 
@@ -45,6 +50,7 @@ class Site:
     claim_ttl_minutes: float | None = None
     tone_threshold: float = 0.5  # ToneConfig().flag_threshold
     qa: QAConfig | None = None  # what a role swap re-scores with (`qa serve --config`); None: load_config()
+    review: ReviewConfig = field(default_factory=ReviewConfig)  # the agents' dispute window
 
     @property
     def redacted(self) -> bool:
@@ -96,9 +102,12 @@ def nav_for(user: dict[str, Any] | None) -> list[tuple[str, str]]:
     if role in REVIEWERS:
         links += [("/queue", "Queue"), ("/search", "Search")]
     if role == "qa_lead":
-        links += [("/lead/runs", "Runs"), ("/lead/calibration", "Calibration"), ("/lead/disputes", "Disputes")]
+        links += [("/lead/runs", "Runs"), ("/lead/calibration", "Calibration"), ("/lead/disputes", "Disputes"),
+                  ("/lead/releases", "Releases")]
+    if role in REVIEWERS:
+        links += [("/coaching", "Coaching")]
     if role in ("hr", "qa_lead"):
         links += [("/scorecards", "Scorecards")]
     if role == "agent":
-        links += [("/my", "My reviewed calls")]
+        links += [("/my", "My reviewed calls"), ("/my#coaching", "My coaching")]
     return links

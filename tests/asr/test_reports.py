@@ -158,6 +158,7 @@ def _applicable(conn: sqlite3.Connection, call_id: str) -> tuple[float, float]:
 
 def test_human_override_changes_scorecard(writable_db: Path) -> None:
     from qa_pipeline.store.disputes import open_dispute, resolve_dispute
+    from qa_pipeline.store.release import release_review
     from qa_pipeline.store.users import add_user
     from tests.review_helpers import review as submit_review  # claims the call, then reviews it
 
@@ -253,6 +254,7 @@ def test_human_override_changes_scorecard(writable_db: Path) -> None:
 
     # 5. disputes: opened, then upheld by the QA lead
     add_user(store, "agent_x", "agent", agent_id=agent)
+    release_review(store, "lead", review_id)
     dispute = open_dispute(store, "agent_x", review_id, "I did greet")
     row = next(r for r in weekly_scorecard(store, week, config=CFG).rows if r.agent_id == agent)
     assert (row.disputes_opened, row.disputes_open, row.call_ids["disputes"]) == (1, 1, [cid])

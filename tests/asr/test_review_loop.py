@@ -47,6 +47,7 @@ def test_whole_review_loop_survives_reprocessing(sample_db: Path, tmp_path: Path
     # HR cannot review; an agent cannot dispute someone else's review
     denied = runner.invoke(app, ["review", "submit", call_id, "--db", str(db), "--user", "agent1"])
     assert denied.exit_code == 2 and "needs coach" in denied.output
+    qa("review", "release", review["review_id"], "--db", db, "--user", "lead1")  # the agent sees it from now
     dispute = json.loads(qa("dispute", "open", review["review_id"], "--reason", "客户先骂人", "--db", db,
                             "--user", "agent1", "--json"))
     qa("dispute", "resolve", dispute["dispute_id"], "--decision", "changed", "--reject", keep, "--note",

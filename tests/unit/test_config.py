@@ -36,6 +36,7 @@ def test_unknown_section_names_file_and_line(tmp_path: Path) -> None:
     ("asr:\n  device: tpu\n", "asr.device", 2),
     ("tone:\n  flag_threshold: 1.5\n", "tone.flag_threshold", 2),
     ("audio:\n  agent_channel: 2\n", "audio.agent_channel", 2),
+    ("review:\n  dispute_window_days: 0\n", "review.dispute_window_days", 2),
     ("rules: 5\n", "rules", 1),
     ("asr: [1, 2]\n", "asr", 1),
 ])
@@ -47,9 +48,10 @@ def test_wrong_values_name_the_field(tmp_path: Path, body: str, field: str, line
 
 def test_every_section_is_applied(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, "queue:\n  claim_ttl_minutes: 30\nprivacy:\n  coach_view: raw\n"
-                                      "diarization:\n  min_turn: 0.5\n"))
+                                      "diarization:\n  min_turn: 0.5\nreview:\n  dispute_window_days: 3\n"))
     assert (cfg.queue.claim_ttl_minutes, cfg.privacy.coach_view, cfg.diarization.min_turn) == (30, "raw", 0.5)
-    assert set(SECTIONS) == {"asr", "audio", "privacy", "tone", "diarization", "queue", "reports", "alerts"}
+    assert cfg.review.dispute_window_days == 3
+    assert set(SECTIONS) == {"asr", "audio", "privacy", "tone", "diarization", "queue", "reports", "review", "alerts"}
 
 
 def test_a_typo_stops_the_nightly_before_any_call(tmp_path: Path) -> None:

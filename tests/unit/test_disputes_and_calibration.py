@@ -20,9 +20,15 @@ def db(reference_db: Path, tmp_path: Path) -> Path:
     return users_db(reference_db, tmp_path)
 
 
-def review(db: Path, coach: str, call_id: str, *args: str) -> str:
+def review(db: Path, coach: str, call_id: str, *args: str, released: bool = True) -> str:
+    """Claim and review the call; the QA lead releases the review to the agent (``released``), so they can
+    dispute it."""
     qa("queue", "claim", call_id, "--db", db, "--user", coach)
-    return json.loads(qa("review", "submit", call_id, "--db", db, "--user", coach, *args, "--json").stdout)["review_id"]
+    review_id = json.loads(qa("review", "submit", call_id, "--db", db, "--user", coach, *args, "--json").stdout)[
+        "review_id"]
+    if released:
+        qa("review", "release", review_id, "--db", db, "--user", "lead1")
+    return review_id
 
 
 def agent_of(db: Path, call_id: str) -> str:

@@ -99,7 +99,7 @@ def note(what: str) -> None:
 
 def step(store: Any, model: Model, world: dict[str, Any], op: tuple) -> None:  # noqa: C901 - one branch per action
     from qa_pipeline.errors import ReviewError
-    from qa_pipeline.store import disputes, queue, review
+    from qa_pipeline.store import disputes, queue, release, review
 
     calls = world["calls"]
 
@@ -177,6 +177,8 @@ def step(store: Any, model: Model, world: dict[str, Any], op: tuple) -> None:  #
             return
         target = versions[0] if old and len(versions) > 1 else model.current(c)
         ok = target["status"] == "current" and not any(d["review_id"] == target["id"] for d in model.disputes.values())
+        if target["status"] == "current" and not release.current_release(store, target["id"]):
+            release.release_review(store, LEAD, target["id"])  # an agent disputes only what was released to them
         accepted, did = attempt(ok, disputes.open_dispute, store, world["agents"][c], target["id"], "I disagree")
         if accepted:
             model.disputes[did] = {"review_id": target["id"], "call": c, "status": "open"}

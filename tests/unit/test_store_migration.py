@@ -1,6 +1,7 @@
 """A version 1 database (before reviews had versions) migrates to version 2 keeping every review: the reviews of a
 call become its versions in the order they were made, the latest current; a review a dispute changed is marked
-overturned; duplicate open disputes the old code let in stay open for a QA lead to decide."""
+overturned; duplicate open disputes the old code let in stay open for a QA lead to decide; and on to version 4,
+where every review the agents could already see is recorded as released."""
 
 from __future__ import annotations
 
@@ -87,6 +88,13 @@ def test_a_version_1_database_migrates_keeping_every_review(old: tuple[Path, dic
     assert sql(path, "SELECT new_review_id FROM disputes WHERE dispute_id='db1'") == [("rb2",)]
     assert sql(path, "SELECT dispute_id, status FROM disputes WHERE review_id='rc1' ORDER BY 1") == [
         ("dc1", "open"), ("dc2", "open")]
+    # Version 4: agents saw every review before releases existed, so each one is recorded as released when it was
+    # made, by nobody; nothing is acknowledged; the coaching tables are there and empty.
+    assert sql(path, "SELECT r.review_id, rr.release_at = r.created_at, rr.released_by, rr.status, rr.version"
+                     " FROM reviews r JOIN review_releases rr USING (review_id) ORDER BY 1") == [
+        (rid, 1, None, "current", 1) for rid in ("ra1", "ra2", "ra3", "rb1", "rb2", "rc1")]
+    assert sql(path, "SELECT count(*) FROM review_acks") == [(0,)]
+    assert sql(path, "SELECT count(*) FROM coaching_sessions") == sql(path, "SELECT count(*) FROM coaching_items") == [(0,)]
     # Calibration now counts the current versions only: ra3, rb2, rc1.
     rules = {r["rule_id"]: (r["confirmed"], r["rejected"]) for r in calibration_report(store)["rules"]}
     assert sum(c for c, _ in rules.values()) == 1 and sum(r for _, r in rules.values()) == 2

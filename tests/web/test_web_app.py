@@ -156,8 +156,13 @@ def test_agent_disputes_and_lead_changes_the_review(env: dict) -> None:
     coach.post("/queue/claim", data={"csrf": token, "call_id": call_id})
     coach.post(f"/calls/{call_id}/review", data={"csrf": token, f"verdict_{key}": "confirm", "notes": "first"})
     review_id = sql(db, "SELECT review_id FROM reviews WHERE call_id=? AND notes='first'", call_id)[0][0]
-
     agent = signed_in(env, f"agent_{agent_id}")
+    assert agent.get(f"/calls/{call_id}").status_code == 404  # not released yet
+    lead = signed_in(env, "lead1")
+    resp = lead.post(f"/reviews/{review_id}/release", data={"csrf": csrf_of(lead.get(f"/calls/{call_id}").text)},
+                     follow_redirects=False)
+    assert resp.headers["location"] == f"/calls/{call_id}?msg=review_released"
+
     page = agent.get(f"/calls/{call_id}")
     assert page.status_code == 200 and f"/reviews/{review_id}/dispute" in page.text
     resp = agent.post(f"/reviews/{review_id}/dispute", data={"csrf": csrf_of(page.text), "reason": "I was polite"},
@@ -165,7 +170,6 @@ def test_agent_disputes_and_lead_changes_the_review(env: dict) -> None:
     assert resp.headers["location"] == f"/calls/{call_id}?msg=disputed"
     dispute_id = sql(db, "SELECT dispute_id FROM disputes WHERE review_id=? AND status='open'", review_id)[0][0]
 
-    lead = signed_in(env, "lead1")
     assert dispute_id in lead.get("/lead/disputes").text
     token = csrf_of(lead.get(f"/calls/{call_id}").text)
     resp = lead.post(f"/lead/disputes/{dispute_id}/resolve",

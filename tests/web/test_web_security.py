@@ -18,6 +18,7 @@ from tests.web.web_helpers import PASSWORD, add_users, csrf_of, login
 def env(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A copy of the sample db with users, and one reviewed call per agent (through the review API)."""
     from qa_pipeline.store.db import Store
+    from qa_pipeline.store.release import release_review
     from tests.review_helpers import review
 
     db = copy_db(sample_db, tmp_path_factory.mktemp("web_security"))
@@ -30,8 +31,8 @@ def env(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     agents = [a for a, ids in by_agent.items() if len(ids) >= 2][:2]
     assert len(agents) == 2, by_agent
     reviewed = {a: by_agent[a][0] for a in agents}
-    for call_id in reviewed.values():
-        review(store, "coach1", call_id, notes="reviewed in set-up")
+    for call_id in reviewed.values():  # released to the agent: an unreleased review does not exist for them
+        release_review(store, "lead1", review(store, "coach1", call_id, notes="reviewed in set-up"))
     store.close()
     from qa_pipeline.web.app import create_app
 

@@ -1,4 +1,4 @@
-"""The agent's pages: their reviewed calls, and disputing a review."""
+"""The agent's pages: the reviews released to them, acknowledging or disputing one, their coaching sessions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qa_pipeline.store import disputes, review
+from qa_pipeline.store import coaching, disputes, release
 from qa_pipeline.web.security import check_csrf, need
 from qa_pipeline.web.site import form_post, page, redirect, site
 
@@ -16,18 +16,39 @@ router = APIRouter()
 
 @router.get("/my", response_class=HTMLResponse)
 def my_calls(request: Request) -> Response:
-    store = site(request).stores.get()
+    here = site(request)
+    store = here.stores.get()
     user = need(request, store, "agent")
-    calls = review.reviewed_calls(store, user["agent_id"]) if user["agent_id"] else []
-    return page(request, "my.html", user, calls=calls)
+    agent_id = user["agent_id"]
+    calls = release.released_calls(store, agent_id, here.review.dispute_window_days) if agent_id else []
+    sessions = coaching.sessions(store, agent_id=agent_id) if agent_id else []
+    return page(request, "my.html", user, calls=calls, sessions=sessions)
+
+
+def _call_of(store: Any, review_id: str) -> str | None:
+    row = store.conn.execute("SELECT call_id FROM reviews WHERE review_id=?", (review_id,)).fetchone()
+    return row[0] if row else None
 
 
 @form_post(router, "/reviews/{review_id}/dispute")
 def dispute_open(request: Request, form: Any) -> Response:
     review_id = request.path_params["review_id"]
+    here = site(request)
+    store = here.stores.get()
+    user = need(request, store, "agent")
+    check_csrf(request, user, form)
+    disputes.open_dispute(store, user["name"], review_id, str(form.get("reason") or ""),
+                          here.review.dispute_window_days)
+    call_id = _call_of(store, review_id)
+    return redirect(f"/calls/{call_id}?msg=disputed" if call_id else "/my")
+
+
+@form_post(router, "/reviews/{review_id}/acknowledge")
+def acknowledge(request: Request, form: Any) -> Response:
+    review_id = request.path_params["review_id"]
     store = site(request).stores.get()
     user = need(request, store, "agent")
     check_csrf(request, user, form)
-    disputes.open_dispute(store, user["name"], review_id, str(form.get("reason") or ""))
-    row = store.conn.execute("SELECT call_id FROM reviews WHERE review_id=?", (review_id,)).fetchone()
-    return redirect(f"/calls/{row[0]}?msg=disputed" if row else "/my")
+    release.acknowledge(store, user["name"], review_id, str(form.get("comment") or ""))
+    call_id = _call_of(store, review_id)
+    return redirect(f"/calls/{call_id}?msg=acknowledged" if call_id else "/my")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from qa_pipeline import AudioError, Score, ToneSummary, masked_numbers, redact_transcript
-from qa_pipeline.store import disputes, queue, review, users
+from qa_pipeline.store import disputes, queue, release, review, users
 from qa_pipeline.store import roles as role_store
 from qa_pipeline.web import media, views
 from qa_pipeline.web.security import CALL_ID, Forbidden, NotFound, check_csrf, need
@@ -24,8 +24,9 @@ def visible_call(store: Any, user: dict[str, Any], call_id: str) -> dict[str, An
     call = store.call(call_id)
     if call is None:
         raise NotFound("no such call")
-    if user["role"] == "agent":
-        if not user["agent_id"] or call["agent_id"] != user["agent_id"] or review.current_review(store, call_id) is None:
+    if user["role"] == "agent":  # an unreleased review does not exist for its agent
+        if not user["agent_id"] or call["agent_id"] != user["agent_id"] or not release.latest_visible_version(
+                store, call_id):
             raise NotFound("no such call")
     elif user["role"] not in REVIEWERS:
         raise Forbidden(f"{user['role']} may not open calls")
@@ -52,19 +53,40 @@ def call_page(request: Request, call_id: str) -> Response:
     segments = transcript.segments if transcript else []
     item = store.conn.execute("SELECT status, reason FROM queue_items WHERE call_id=?", (call_id,)).fetchone()
     held = queue.lease(store, call_id)
+    current, history = review.current_review(store, call_id), review.review_history(store, call_id)
+    call_disputes = disputes.disputes(store, None, call_id)
+    if user["role"] == "agent":  # the versions released to them; the newest of those is "the" review
+        shown = release.visible_review_ids(store, call_id)
+        history = [v for v in history if v["review_id"] in shown]
+        call_disputes = [d for d in call_disputes if d["review_id"] in shown]
+        if current and current["review_id"] not in shown:
+            current = next((v for v in reversed(history)), None)
     return page(
         request, "call.html", user, call=call, findings=flagged,
         passed_steps=[f for f in all_findings if not queue.is_flagged(f)],
         rows=views.transcript_rows(segments, flagged),
         chart=views.tone_chart(result.tone if result else ToneSummary(), call["duration"] or 0.0,
                                threshold=here.tone_threshold),
-        score=result.score if result else Score(), review=review.current_review(store, call_id),
-        history=review.review_history(store, call_id), queue_item=dict(zip(("status", "reason"), item)) if item else None,
+        score=result.score if result else Score(), review=current, history=history,
+        release=release_state(store, current, here.review.dispute_window_days), queue_item=dict(zip(("status", "reason"), item)) if item else None,
         lease=held, holds=bool(held and held["holder"] == user["name"]), can_review=user["role"] in REVIEWERS,
         reviewers=[n for n in users.reviewers(store) if n != user["name"]],
-        disputes=disputes.disputes(store, None, call_id),
+        disputes=call_disputes,
         roles=role_store.result_roles(store, call_id), role_history=role_store.decision_history(store, call_id),
     )
+
+
+def release_state(store: Any, current: dict[str, Any] | None, window_days: int) -> dict[str, Any] | None:
+    """The review's release, acknowledgement and dispute window, as the call page shows them."""
+    if current is None:
+        return None
+    rel = release.current_release(store, current["review_id"])
+    when = rel["release_at"] if rel else None
+    return {"release": rel, "visible": release.is_visible(store, current["review_id"]),
+            "ack": release.acknowledgement(store, current["review_id"]),
+            "dispute_closes": release.dispute_closes(when, window_days),
+            "window_open": release.window_open(when, window_days),
+            "is_current": current["status"] == "current"}
 
 
 @router.get("/calls/{call_id}/audio")

@@ -1,4 +1,4 @@
-"""The QA lead's pages: runs and quarantine, calibration and assist mode, disputes."""
+"""The QA lead's pages: runs and quarantine, calibration and assist mode, disputes, releasing reviews."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qa_pipeline.store import disputes, review
+from qa_pipeline.store import disputes, release, review
 from qa_pipeline.store.calibration import calibration_report
 from qa_pipeline.web.routes.calls import verdicts
 from qa_pipeline.web.security import check_csrf, need, safe_next
@@ -58,3 +58,25 @@ def dispute_resolve(request: Request, form: Any) -> Response:
                              str(form.get("note") or ""), verdicts(form), scores)
     back = safe_next(str(form.get("back") or "/lead/disputes"))
     return redirect(f"{back}?msg=resolved")
+
+
+@router.get("/lead/releases", response_class=HTMLResponse)
+def releases_page(request: Request, team: str = "") -> Response:
+    here = site(request)
+    store = here.stores.get()
+    user = need(request, store, "qa_lead")
+    return page(request, "releases.html", user, pending=release.pending_releases(store, team or None), team=team,
+                rates=release.team_rates(store, window_days=here.review.dispute_window_days))
+
+
+@form_post(router, "/reviews/{review_id}/release")
+def review_release(request: Request, form: Any) -> Response:
+    store = site(request).stores.get()
+    user = need(request, store, "qa_lead")
+    check_csrf(request, user, form)
+    review_id = request.path_params["review_id"]
+    release.release_review(store, user["name"], review_id, str(form.get("at") or "") or None,
+                           reschedule=form.get("reschedule") == "1")
+    row = store.conn.execute("SELECT call_id FROM reviews WHERE review_id=?", (review_id,)).fetchone()
+    back = safe_next(str(form.get("back") or (f"/calls/{row[0]}" if row else "/lead/releases")))
+    return redirect(f"{back}?msg=review_released")

@@ -1,4 +1,4 @@
-"""HR: weekly scorecards, the same numbers as `qa scorecard`."""
+"""HR: weekly scorecards, the same numbers as `qa scorecard`, and the agents' acknowledgement and dispute rates."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from qa_pipeline import render_scorecard, scorecard_table, weekly_scorecard
-from qa_pipeline.store import validate
+from qa_pipeline.store import release, validate
 from qa_pipeline.web.security import need
 from qa_pipeline.web.site import page, site
 
@@ -42,7 +42,8 @@ def scorecards(request: Request, week: str = "", team: str = "", agent: str = ""
     columns, rows = _table(card)
     query = urlencode({k: v for k, v in (("week", week), ("team", team), ("agent", agent)) if v})
     return page(request, "scorecards.html", user, weeks=weeks, week=week, team=team, agent=agent, card=card,
-                columns=columns, rows=rows, query=query)
+                columns=columns, rows=rows, query=query,
+                rates=release.team_rates(store, window_days=site(request).review.dispute_window_days))
 
 
 @router.get("/scorecards/export")
