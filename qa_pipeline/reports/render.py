@@ -85,7 +85,8 @@ def csv_text(value: Any) -> Any:
     return "" if value is None else value
 
 
-def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
+def render_csv(header: list[str], rows: list[list[Any]]) -> bytes:
+    """A table as UTF-8 CSV (with a BOM, for Excel) whose text cells no spreadsheet runs as formulas."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([csv_text(h) for h in header])
@@ -255,7 +256,7 @@ def render_scorecard(card: Scorecard, fmt: str) -> bytes:
     if fmt == "json":
         return _json(card)
     if fmt == "csv":
-        return _csv(*table(card))
+        return render_csv(*table(card))
     if fmt == "xlsx":
         return _xlsx(card)
     if fmt == "html":
@@ -293,7 +294,7 @@ def render_daily(report: DailyReport, fmt: str) -> bytes:
     if fmt == "json":
         return _json(report)
     if fmt == "csv":
-        return _csv(["section", "key", "value", "call_ids"], daily_rows(report))
+        return render_csv(["section", "key", "value", "call_ids"], daily_rows(report))
     if fmt == "html":
         return _env().get_template("daily.html.j2").render(r=report).encode("utf-8")
     raise ValueError(f"format must be one of {', '.join(DAILY_FORMATS)}, not {fmt!r}")
