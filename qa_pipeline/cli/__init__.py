@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from qa_pipeline import __version__
-from qa_pipeline.cli import bench, calls, evaluate, models, nightly, queue, reports, review, rules, serve, users
+from qa_pipeline.cli import bench, calls, evaluate, models, nightly, queue, reports, review, rules, search, serve, users
 from qa_pipeline.cli.common import Typer, err, out
 from qa_pipeline.errors import EXIT_INTERRUPTED
 
@@ -31,7 +31,7 @@ def root(version: Annotated[bool, typer.Option("--version", callback=_version, i
     """qa: transcribe, check, score and review call recordings, offline."""
 
 
-for command in (calls.transcribe, calls.analyze, calls.tone, calls.redact, nightly.nightly, queue.search,
+for command in (calls.transcribe, calls.analyze, calls.tone, calls.redact, nightly.nightly, search.search,
                 review.calibration, review.assist, reports.scorecard, serve.serve):
     app.command(command.__name__)(command)
 for group, name in ((queue.app, "queue"), (review.review_app, "review"), (review.dispute_app, "dispute"),

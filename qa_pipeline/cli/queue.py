@@ -1,4 +1,4 @@
-"""`qa queue …` (the coach's queue) and `qa search`."""
+"""`qa queue …` (the coach's queue). `qa search` is in cli/search.py."""
 
 from __future__ import annotations
 
@@ -102,11 +102,3 @@ def queue_show(call_id: str, db: DbOpt = Path("qa.db"), as_json: JsonOpt = False
             out.print(f"review v{d['review']['version']} by {d['review']['reviewer']}: {d['review']['verdicts']} "
                       f"{d['review']['notes']}", highlight=False, markup=False)
     emit(data, as_json, render)
-
-
-def search(text: str, db: DbOpt = Path("qa.db"), limit: Annotated[int, typer.Option()] = 50,
-           as_json: JsonOpt = False) -> None:
-    """Full-text search over transcripts (Mandarin and English)."""
-    rows = open_store(db).search(text, limit)
-    emit(rows, as_json, lambda rs: [out.print(f"{r['call_id']} [{clock(float(r['start']))}] {r['speaker']}: {r['text']}",
-                                              highlight=False, markup=False) for r in rs])

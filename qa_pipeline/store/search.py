@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_args
 
@@ -205,6 +206,22 @@ def segments_matching(store: Any, text: str, limit: int = 50) -> list[dict[str, 
     return list(store.db.query(
         "SELECT call_id, result_id, start, speaker, text FROM segments_fts WHERE segments_fts MATCH ?"
         " ORDER BY rank LIMIT ?", [fts_phrase(text), limit]))
+
+
+def redact_hits(store: Any, calls: list[dict[str, Any]], redact: Callable[[Any], Any]) -> list[dict[str, Any]]:
+    """The calls with their hits' text taken from ``redact(result)``, the call's redacted transcript (the
+    privacy setting ``coach_view: redacted``): what matched is found, personal data in it is not shown."""
+    out = []
+    for c in calls:
+        result = store.current_result(c["call_id"]) if c["hits"] else None
+        segments = redact(result).segments if result else []
+        hits = []
+        for h in c["hits"]:
+            seg = segments[h["idx"]] if h["idx"] < len(segments) else None
+            same = seg is not None and abs(seg.start - float(h["start"])) < 1e-6
+            hits.append({**h, "text": seg.text if same else "[REDACTED]"})
+        out.append({**c, "hits": hits})
+    return out
 
 
 CSV_HEADER = ["call_id", "started_at", "agent_id", "team", "call_type", "direction", "score", "passed",

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from qa_pipeline import PrivacyConfig, ReportConfig, ReviewError, ToneConfig
 from qa_pipeline.errors import ConflictError, NotFoundError
 from qa_pipeline.web import site as site_module
-from qa_pipeline.web.routes import agent, auth, calls, lead, queue, roles, scorecards
+from qa_pipeline.web.routes import agent, auth, calls, lead, queue, roles, scorecards, search
 from qa_pipeline.web.security import SECURITY_HEADERS, Forbidden, LoginRequired, NotFound, Stores, current_user
 
 
@@ -81,6 +81,6 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    for module in (auth, queue, calls, roles, lead, agent, scorecards):
+    for module in (auth, queue, search, calls, roles, lead, agent, scorecards):
         app.include_router(module.router)
     return app

@@ -31,6 +31,8 @@ MESSAGES = {
     "disputed": "Dispute opened; a QA lead will look at it.",
     "resolved": "Dispute resolved.",
     "assist": "Assist mode updated (applies from the next nightly run).",
+    "search_saved": "Search saved: it is in your saved searches (only you see it).",
+    "search_deleted": "Saved search deleted.",
     "roles_swapped": "Agent and caller swapped: the call is scored again with the new roles (kept by later runs).",
 }
 

@@ -1,4 +1,4 @@
-"""The coach's queue (list, claim, release) and the search over transcripts."""
+"""The coach's queue (list, claim, release, hand over). The search is routes/search.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qa_pipeline import PrivacyConfig, redact_transcript
 from qa_pipeline.errors import ConflictError
 from qa_pipeline.store import queue
 from qa_pipeline.web.security import CALL_ID, NotFound, check_csrf, need
@@ -76,25 +75,3 @@ def queue_handover(request: Request, form: Any) -> Response:
         raise NotFound("no such call")
     queue.handover(store, user["name"], call_id, str(form.get("to") or ""), site(request).claim_ttl_minutes)
     return redirect(f"/calls/{call_id}?msg=handed_over")
-
-
-@router.get("/search", response_class=HTMLResponse)
-def search_page(request: Request, q: str = "") -> Response:
-    store = site(request).stores.get()
-    user = need(request, store, *REVIEWERS)
-    hits = store.search(q[:200], limit=100) if q.strip() else []
-    if site(request).redacted:
-        hits = _redacted_hits(store, hits, site(request).privacy)
-    return page(request, "search.html", user, q=q, hits=hits)
-
-
-def _redacted_hits(store: Any, hits: list[dict[str, Any]], site_privacy: PrivacyConfig) -> list[dict[str, Any]]:
-    """Search hits with the text of the call's redacted transcript (personal data covered)."""
-    out, cache = [], {}
-    for hit in hits:
-        if hit["call_id"] not in cache:
-            result = store.current_result(hit["call_id"])
-            cache[hit["call_id"]] = redact_transcript(result.transcript, result.findings, site_privacy).segments if result else []
-        seg = next((s for s in cache[hit["call_id"]] if abs(s.start - float(hit["start"])) < 1e-6), None)
-        out.append({**hit, "text": seg.text if seg else "[REDACTED]"})
-    return out
