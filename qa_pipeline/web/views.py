@@ -87,3 +87,20 @@ def tone_chart(tone: ToneSummary, duration: float, width: int = 800, lane: int =
     ticks = [{"x": round(t * scale, 1), "label": clock(t)[:-2]} for t in range(0, int(duration) + 1, step)]
     return {"width": width, "height": height, "lanes": lanes, "duration": duration, "ticks": ticks,
             "tick_y": height - 4}
+
+
+def findings_timeline(findings: list[dict[str, Any]], duration: float, width: int = 800,
+                      height: int = 26) -> dict[str, Any]:
+    """A mark per finding along the call (under the audio player): x and width from its seconds, at least a few
+    pixels wide so a point in time stays clickable; a whole-call finding (a missing step) spans the bar."""
+    duration = max(float(duration or 0.0), max((float(f["end"] or 0.0) for f in findings), default=0.0), 1.0)
+    scale = width / duration
+    marks = []
+    for n, f in enumerate(findings):
+        start, end = float(f["start"] or 0.0), max(float(f["end"] or 0.0), float(f["start"] or 0.0))
+        marks.append({"n": n, "key": f["finding_key"], "start": start, "x": round(start * scale, 1),
+                      "w": round(max(4.0, (end - start) * scale), 1), "severity": f["severity"] or "minor",
+                      "label": f"{clock(start)} {f['kind']} {f['rule_id']}"})
+    step = next((t for t in (5, 10, 15, 30, 60, 120, 300, 600, 1800) if duration / t <= 12), 3600)
+    ticks = [{"x": round(t * scale, 1), "label": clock(t)[:-2]} for t in range(0, int(duration) + 1, step)]
+    return {"width": width, "height": height, "marks": marks, "ticks": ticks}
