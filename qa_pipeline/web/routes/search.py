@@ -44,7 +44,7 @@ def query_from(params: Any) -> finder.SearchQuery:
 def form_values(query: finder.SearchQuery) -> dict[str, str]:
     """The query as the form's fields (to fill the form in again, and for links)."""
     data = query.to_dict()
-    return {name: ("%g" % data[field] if field in NUMBERS else str(data[field]))
+    return {name: (f"{data[field]:g}" if field in NUMBERS else str(data[field]))
             for name, field in FIELDS.items() if field in data and field != "limit"}
 
 
