@@ -21,14 +21,17 @@ FILTERS = ("team", "agent", "kind", "week", "day")
 
 @router.get("/queue", response_class=HTMLResponse)
 def queue_page(request: Request, team: str = "", agent: str = "", kind: str = "", week: str = "", day: str = "",
-               status: str = "open") -> Response:
+               status: str = "open", sort: str = "priority", mine: str = "") -> Response:
     store = site(request).stores.get()
     user = need(request, store, *REVIEWERS)
     if status not in ("open", "done"):
         status = "open"
+    sort = sort if sort in queue.SORTS else "priority"
     items = queue.list_queue(store, status, team or None, agent or None, kind or None, week or None,
-                             limit=100, day=day or None)  # a week or day that does not exist: 400, with why
-    filters = {"team": team, "agent": agent, "kind": kind, "week": week, "day": day, "status": status}
+                             limit=100, day=day or None, sort=sort,  # a week or day that does not exist: 400, with why
+                             claimed_by=user["name"] if mine == "1" else None)
+    filters = {"team": team, "agent": agent, "kind": kind, "week": week, "day": day, "status": status, "sort": sort,
+               "mine": mine == "1"}
     return page(request, "queue.html", user, items=items, filters=filters, facets=queue.queue_facets(store))
 
 
