@@ -204,6 +204,11 @@ def trend_svg(points: list[tuple[str, float | None, int]], width: int = 560, hei
     return Markup("".join(parts))
 
 
+def scorecard_trend_svg(row: AgentWeek, width: int = 360, height: int = 130) -> Markup:
+    """An agent's weekly mean score over the scorecard's trend weeks, as the HTML report draws it (inline SVG)."""
+    return trend_svg([(t.week, t.mean_score, t.calls) for t in row.trend], width, height)
+
+
 def adherence_svg(steps: dict[str, float | None], counts: dict[str, int], width: int = 420) -> Markup:
     """One horizontal bar per script step: share of applicable calls where it passed."""
     row, label_w, bar_w = 20, 130, width - 130 - 80

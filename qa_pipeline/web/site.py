@@ -86,6 +86,8 @@ def form_post(router: APIRouter, path: str) -> Callable[[Callable[..., Any]], Ca
 def templates() -> Jinja2Templates:
     t = Jinja2Templates(directory=str(HERE / "templates"))
     t.env.globals["clock"] = views.clock
+    t.env.globals["column_title"] = views.column_title
+    t.env.globals["column_cell"] = views.column_cell
     t.env.globals["nav_for"] = nav_for
     return t
 
