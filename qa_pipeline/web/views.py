@@ -92,12 +92,15 @@ def tone_chart(tone: ToneSummary, duration: float, width: int = 800, lane: int =
 def findings_timeline(findings: list[dict[str, Any]], duration: float, width: int = 800,
                       height: int = 26) -> dict[str, Any]:
     """A mark per finding along the call (under the audio player): x and width from its seconds, at least a few
-    pixels wide so a point in time stays clickable; a whole-call finding (a missing step) spans the bar."""
+    pixels wide so a point in time stays clickable. A finding that points at no speech (a missing script step
+    spans the whole call) is a thin mark where it starts, so it hides none of the others."""
     duration = max(float(duration or 0.0), max((float(f["end"] or 0.0) for f in findings), default=0.0), 1.0)
     scale = width / duration
     marks = []
     for n, f in enumerate(findings):
         start, end = float(f["start"] or 0.0), max(float(f["end"] or 0.0), float(f["start"] or 0.0))
+        if not marks_text(f):
+            end = start
         marks.append({"n": n, "key": f["finding_key"], "start": start, "x": round(start * scale, 1),
                       "w": round(max(4.0, (end - start) * scale), 1), "severity": f["severity"] or "minor",
                       "label": f"{clock(start)} {f['kind']} {f['rule_id']}"})
