@@ -1,11 +1,13 @@
 """Finding calls: words (Mandarin and English), speaker, findings, score, tone and the call's metadata, and each
 user's saved searches.
 
-Words: the trigram FTS table ``segments_fts`` answers a query of three characters or more; a shorter one
-(a two-character Mandarin word such as 退款) scans ``segments`` with LIKE, ``%`` and ``_`` taken literally,
-but only over the calls the other filters leave (a correlated EXISTS on ``idx_segments_call``). Only current
-results are searchable (ingest replaces a call's segments). One row per call, newest first, with the
-segments that matched.
+Words: first the calls whose lines contain them, through the trigram FTS table ``segments_fts`` for three
+characters or more, else one pass over the lines (a two-character Mandarin word such as 退款; LIKE with ``%``
+and ``_`` taken literally, or instr() when there is no Latin letter). A common phrase (over COMMON lines) is
+instead checked call by call on the calls the other filters leave, newest first, until the page is full (a
+correlated EXISTS on ``idx_segments_call``): materialising every hit would cost more. Either way a substring
+matches, Latin letters in any case. Only current results are searchable (ingest replaces a call's segments).
+One row per call, newest first, with the lines that matched.
 
 Saved searches belong to one user: listing, running and deleting go through the owner's name, so nobody
 sees or runs another's (another's name is "no such saved search"). Saving and deleting are audited.
@@ -33,6 +35,7 @@ DIRECTIONS = ("inbound", "outbound")
 TRIGRAM = 3  # the FTS5 trigram tokenizer matches nothing shorter
 MAX_TEXT = 200
 HITS_PER_CALL = 5
+COMMON = 2000  # lines: a phrase in more is looked for call by call (``matching_calls``)
 
 # Version 5 (this module): saved searches, and the indexes that keep the filters fast on a large store.
 SCHEMA_V5 = """
@@ -121,8 +124,31 @@ def fts_phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def _where(q: SearchQuery) -> tuple[str, list[Any]]:
-    """SQL conditions over calls c and scores s (the current result's), with their parameters."""
+def contains(column: str, text: str) -> tuple[str, str]:
+    """SQL that ``column`` contains ``text``, and its parameter: LIKE (Latin letters in any case, ``%`` and ``_``
+    literal), or instr() when the text has no Latin letter (the same answer, and quicker over every line)."""
+    if any("a" <= ch.lower() <= "z" for ch in text):
+        return f"{column} LIKE ? ESCAPE '\\'", like_pattern(text)
+    return f"instr({column}, ?) > 0", text
+
+
+def matching_calls(store: Any, text: str, speaker: str | None) -> list[str] | None:
+    """The calls with a line that contains ``text`` (said by ``speaker``), or None when more than COMMON lines
+    do. Three characters or more: the trigram index; fewer: one pass over the lines. A common phrase is found
+    sooner call by call, newest first, since a page of results fills after a few calls."""
+    who = " AND speaker = ?" if speaker else ""
+    if len(text) >= TRIGRAM:
+        sql, param = f"SELECT call_id FROM segments_fts WHERE segments_fts MATCH ?{who} LIMIT ?", fts_phrase(text)
+    else:
+        cond, param = contains("text", text)
+        sql = f"SELECT call_id FROM segments WHERE {cond}{who} LIMIT ?"
+    rows = store.conn.execute(sql, [param, *([speaker] if speaker else []), COMMON + 1]).fetchall()
+    return None if len(rows) > COMMON else sorted({r[0] for r in rows})
+
+
+def _where(q: SearchQuery, calls: list[str] | None = None) -> tuple[str, list[Any]]:
+    """SQL conditions over calls c and scores s (the current result's), with their parameters. ``calls``: what
+    ``matching_calls`` found for the text."""
     sql, params = [], []
     for col, value in (("c.team", q.team), ("c.agent_id", q.agent), ("c.call_type", q.call_type),
                        ("c.direction", q.direction)):
@@ -152,17 +178,14 @@ def _where(q: SearchQuery) -> tuple[str, list[Any]]:
         sql.append(f"EXISTS (SELECT 1 FROM findings f WHERE f.result_id = c.current_result_id AND {cond}"
                    " AND (f.kind != 'script_step' OR f.status = 'fail'))")
         params += [v for v in (q.kind, q.rule) if v]
-    if q.text:
-        speaker = " AND speaker = ?" if q.speaker else ""
-        if len(q.text) >= TRIGRAM:
-            sql.append(f"c.call_id IN (SELECT call_id FROM segments_fts WHERE segments_fts MATCH ?{speaker})")
-            params.append(fts_phrase(q.text))
-        else:
-            sql.append("EXISTS (SELECT 1 FROM segments g WHERE g.call_id = c.call_id AND g.text LIKE ? ESCAPE '\\'"
-                       f"{speaker.replace('speaker', 'g.speaker')})")
-            params.append(like_pattern(q.text))
-        if q.speaker:
-            params.append(q.speaker)
+    if q.text and calls is not None:  # a rare phrase: the calls found
+        sql.append("c.call_id IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(calls))
+    elif q.text:  # a common one: the newest calls first, each checked on its own lines, until the page is full
+        cond, param = contains("g.text", q.text)
+        sql.append(f"EXISTS (SELECT 1 FROM segments g WHERE g.call_id = c.call_id AND {cond}"
+                   + (" AND g.speaker = ?)" if q.speaker else ")"))
+        params += [param, *([q.speaker] if q.speaker else [])]
     return (" WHERE " + " AND ".join(sql)) if sql else "", params
 
 
@@ -170,7 +193,7 @@ def search_calls(store: Any, query: SearchQuery) -> list[dict[str, Any]]:
     """Calls that match ``query``, newest first: the call's metadata, its current score and tone, and (for a
     text search) up to HITS_PER_CALL matching segments in ``hits``."""
     q = query.checked()
-    where, params = _where(q)
+    where, params = _where(q, matching_calls(store, q.text, q.speaker) if q.text else None)
     rows = [dict(r) for r in store.db.query(
         "SELECT c.call_id, c.started_at, c.agent_id, c.team, c.call_type, c.direction, c.language, c.duration,"
         " s.total AS score, s.passed, s.auto_fail, s.agitation_agent, s.agitation_caller"
@@ -186,12 +209,13 @@ def segment_hits(store: Any, text: str, call_ids: list[str], speaker: str | None
     """call_id -> the segments of those calls that contain ``text`` (case-insensitive for Latin letters, as
     FTS and LIKE are), in order."""
     out: dict[str, list[dict[str, Any]]] = {}
+    cond, param = contains("text", text)
     for chunk in (call_ids[i:i + 500] for i in range(0, len(call_ids), 500)):
         marks = ",".join("?" * len(chunk))
         for r in store.db.query(
             f"SELECT call_id, result_id, idx, speaker, start, \"end\", text FROM segments WHERE call_id IN ({marks})"
-            " AND text LIKE ? ESCAPE '\\'" + (" AND speaker = ?" if speaker else "") + " ORDER BY call_id, idx",
-            [*chunk, like_pattern(text), *([speaker] if speaker else [])]):
+            f" AND {cond}" + (" AND speaker = ?" if speaker else "") + " ORDER BY call_id, idx",
+            [*chunk, param, *([speaker] if speaker else [])]):
             out.setdefault(r["call_id"], []).append(dict(r))
     return out
 

@@ -198,3 +198,19 @@ def test_web_search_filters_saves_and_keeps_personal_data_covered(db: Path) -> N
         assert "Emily" not in shown and "zero three six six" not in shown
         csv_text = coach.get("/search/export.csv", params={"q": needle}).text
         assert "en_pii_readback" in csv_text and "Emily" not in csv_text and "zero three six six" not in csv_text
+
+
+def test_a_common_phrase_checked_call_by_call_finds_what_the_index_finds(store, monkeypatch) -> None:
+    """Past COMMON matching lines the calls are checked one by one, newest first: the same calls and lines."""
+    from qa_pipeline.store import search as finder
+
+    queries = [{"text": "年费"}, {"text": "年费", "speaker": "caller"}, {"text": "card", "max_score": 80},
+               {"text": "CARD", "speaker": "caller"}, {"text": "后四位", "team": "cards_west"}, {"text": "信用卡"},
+               {"text": "no such words"}]
+    indexed = {i: finder.search_calls(store, finder.SearchQuery(**q)) for i, q in enumerate(queries)}
+    assert finder.matching_calls(store, "card", None) is not None  # the reference calls are few: the index
+    monkeypatch.setattr(finder, "COMMON", 0)
+    assert finder.matching_calls(store, "card", None) is None
+    for i, q in enumerate(queries):
+        assert finder.search_calls(store, finder.SearchQuery(**q)) == indexed[i], q
+    assert any(indexed.values()) and not indexed[len(queries) - 1]
