@@ -1,7 +1,7 @@
 """A version 1 database (before reviews had versions) migrates to version 2 keeping every review: the reviews of a
 call become its versions in the order they were made, the latest current; a review a dispute changed is marked
 overturned; duplicate open disputes the old code let in stay open for a QA lead to decide. Migration 5 (saved
-searches and the search filters' indexes) applies alone over a version 3 database, or a version 4 one."""
+searches and the search filters' indexes) applies alone over a database at the version before it."""
 
 from __future__ import annotations
 
@@ -132,21 +132,23 @@ V5_INDEXES = {"idx_calls_current_result", "idx_calls_agent_started", "idx_calls_
               "idx_findings_kind_rule", "idx_scores_total", "idx_queue_claimed"}
 
 
-@pytest.mark.parametrize("from_version", [3, 4])
+@pytest.mark.parametrize("from_version", ["previous", 4])
 def test_migration_5_adds_saved_searches_and_the_search_indexes_only(reference_db: Path, tmp_path: Path,
-                                                                     from_version: int) -> None:
-    """A database at version 3 (or 4: another branch's migration, not known here, already applied) gets
-    exactly migration 5: the saved_searches table and the filters' indexes; every row it had is kept."""
+                                                                     from_version: str | int) -> None:
+    """A database at the version before 5 (3 on this branch; 4 where another branch's migration 4 is merged),
+    or marked 4 by a build that had migration 4, gets exactly migration 5: the saved_searches table and the
+    filters' indexes; every row it had is kept."""
     from qa_pipeline.store.db import MIGRATIONS, SCHEMA_VERSION, Store
 
-    assert SCHEMA_VERSION == max(MIGRATIONS) == 5 and 4 not in MIGRATIONS
-    path = tmp_path / "v3.db"
+    assert SCHEMA_VERSION == max(MIGRATIONS) == 5
+    earlier = sorted(v for v in MIGRATIONS if v < 5)
+    path = tmp_path / "v4.db"
     conn = sqlite3.connect(path)
-    for version in (1, 2, 3):
+    for version in earlier:
         for statement in MIGRATIONS[version].split(";\n"):
             if statement.strip():
                 conn.execute(statement)
-    conn.execute(f"PRAGMA user_version={from_version}")
+    conn.execute(f"PRAGMA user_version={earlier[-1] if from_version == 'previous' else from_version}")
     conn.execute("ATTACH DATABASE ? AS ref", (str(reference_db),))
     for table in V1_TABLES:
         conn.execute(f"INSERT INTO main.{table} SELECT * FROM ref.{table}")
