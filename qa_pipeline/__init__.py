@@ -65,9 +65,11 @@ from qa_pipeline.reports import (
     FORMATS,
     daily_report,
     parse_week,
+    render_csv,
     render_daily,
     render_scorecard,
     scorecard_table,
+    scorecard_trend_svg,
     weekly_scorecard,
 )
 from qa_pipeline.stages.diarize import diarize
@@ -93,7 +95,7 @@ __all__ = [
     "ToneConfig", "ToneSummary", "Transcript", "TranscribeOptions", "Word", "__version__", "analyze_call", "analyze_tone",
     "call_result_from_dict", "check_config", "check_rule_examples", "check_step_examples", "daily_report",
     "detect_pii", "diarize", "diarize_call", "install_model", "known_models", "load_audio", "load_config", "load_form",
-    "load_rule_pack", "masked_numbers", "model_manifest", "models_dir", "pack_files", "parse_week", "read_pack_file", "redact_audio",
-    "redact_transcript", "render_daily", "render_scorecard", "run_nightly", "scorecard_table", "summarize", "swap_roles",
+    "load_rule_pack", "masked_numbers", "model_manifest", "models_dir", "pack_files", "parse_week", "read_pack_file", "redact_audio", "render_csv",
+    "redact_transcript", "render_daily", "render_scorecard", "run_nightly", "scorecard_table", "scorecard_trend_svg", "summarize", "swap_roles",
     "to_dict", "transcribe", "warm_up", "weekly_scorecard",
 ]

@@ -23,6 +23,7 @@ from qa_pipeline.cli import (
     reports,
     review,
     rules,
+    search,
     serve,
     users,
 )
@@ -44,7 +45,7 @@ def root(version: Annotated[bool, typer.Option("--version", callback=_version, i
     """qa: transcribe, check, score and review call recordings, offline."""
 
 
-for command in (calls.transcribe, calls.analyze, calls.tone, calls.redact, nightly.nightly, queue.search,
+for command in (calls.transcribe, calls.analyze, calls.tone, calls.redact, nightly.nightly, search.search,
                 review.calibration, review.assist, reports.scorecard, serve.serve):
     app.command(command.__name__)(command)
 for group, name in ((queue.app, "queue"), (review.review_app, "review"), (review.dispute_app, "dispute"),

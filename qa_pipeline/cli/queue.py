@@ -1,4 +1,4 @@
-"""`qa queue …` (the coach's queue) and `qa search`."""
+"""`qa queue …` (the coach's queue). `qa search` is in cli/search.py."""
 
 from __future__ import annotations
 
@@ -26,14 +26,22 @@ DayOpt = Annotated[str | None, typer.Option(help="YYYY-MM-DD: calls started that
 @app.command("list")
 def queue_list(db: DbOpt = Path("qa.db"), team: TeamOpt = None, agent: AgentOpt = None, kind: KindOpt = None,
                week: WeekOpt = None, day: DayOpt = None, status: Annotated[str, typer.Option(help="open | done")] = "open",
-               limit: Annotated[int, typer.Option()] = 50, as_json: JsonOpt = False) -> None:
-    """Queue items by priority (risk first, then the random sample and exemplary calls)."""
-    rows = review_queue.list_queue(open_store(db), status, team, agent, kind, week, limit, day)
+               limit: Annotated[int, typer.Option()] = 50,
+               sort: Annotated[str, typer.Option(help="priority (risk first) | score (lowest first) | date (newest "
+                                                      "first).")] = "priority",
+               mine: Annotated[bool, typer.Option("--mine", help="Only the calls --user holds now (my claims).")] = False,
+               user: UserOpt = "", as_json: JsonOpt = False) -> None:
+    """Queue items by priority (risk first, then the random sample and exemplary calls), or by score or date."""
+    if mine and not user:
+        raise fail("--mine lists the claims of --user: give --user", EXIT_USAGE)
+    rows = review_queue.list_queue(open_store(db), status, team, agent, kind, week, limit, day, sort,
+                                   user if mine else None)
 
     def render(items: list[dict[str, Any]]) -> None:
         for r in items:
             claimed = f" [claimed by {r['claimed_by']}]" if r["claimed_by"] else ""
-            out.print(f"{r['priority']:6.1f}  {r['call_id']:28s} {r['agent_id'] or '-':10s} {r['team'] or '-':8s} "
+            score = "-" if r["score"] is None else f"{r['score']:.0f}"
+            out.print(f"{r['priority']:6.1f}  {r['call_id']:28s} {score:>3s} {r['agent_id'] or '-':10s} {r['team'] or '-':8s} "
                       f"{r['week'] or '-':9s} {r['reason']}{claimed}", highlight=False, markup=False)
     emit(rows, as_json, render)
 
@@ -102,11 +110,3 @@ def queue_show(call_id: str, db: DbOpt = Path("qa.db"), as_json: JsonOpt = False
             out.print(f"review v{d['review']['version']} by {d['review']['reviewer']}: {d['review']['verdicts']} "
                       f"{d['review']['notes']}", highlight=False, markup=False)
     emit(data, as_json, render)
-
-
-def search(text: str, db: DbOpt = Path("qa.db"), limit: Annotated[int, typer.Option()] = 50,
-           as_json: JsonOpt = False) -> None:
-    """Full-text search over transcripts (Mandarin and English)."""
-    rows = open_store(db).search(text, limit)
-    emit(rows, as_json, lambda rs: [out.print(f"{r['call_id']} [{clock(float(r['start']))}] {r['speaker']}: {r['text']}",
-                                              highlight=False, markup=False) for r in rs])

@@ -33,6 +33,8 @@ def review_submit(
     score: Annotated[list[str] | None, typer.Option("--score", help="Human score per criterion, CRITERION=POINTS.")] = None,
     notes: Annotated[str, typer.Option()] = "", coaching: Annotated[str, typer.Option("--coaching", help="Coaching action.")] = "",
     reason: Annotated[str, typer.Option("--reason", help="Why: needed when the call already has a review.")] = "",
+    why_rejected: Annotated[list[str] | None, typer.Option(
+        "--reject-reason", help="Why a finding was rejected, KEY=TEXT (repeatable; shown in calibration).")] = None,
     as_lead: Annotated[bool, typer.Option("--as-lead", help="QA leads: review without holding the call's claim "
                                                             "(recorded in the audit log).")] = False,
     as_json: JsonOpt = False,
@@ -41,19 +43,24 @@ def review_submit(
 
     A call that already has a review gets a new version (give --reason); the old one is kept."""
     review_id = submit_review(open_store(db), user, call_id, verdicts(confirm, reject), parse_scores(score), notes,
-                              coaching, reason, as_lead)
+                              coaching, reason, as_lead, pairs("--reject-reason", "KEY=TEXT", why_rejected))
     emit({"review_id": review_id}, as_json, lambda d: out.print(f"review {d['review_id']} saved"))
 
 
 def parse_scores(items: list[str] | None) -> dict[str, str]:
     """CRITERION=POINTS pairs; the points are checked by the store (the same check as the web app's)."""
-    scores = {}
+    return pairs("--score", "CRITERION=POINTS", items)
+
+
+def pairs(option: str, form: str, items: list[str] | None) -> dict[str, str]:
+    """KEY=VALUE items of a repeatable option; the values are checked by the store."""
+    found = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise fail(f"--score must be CRITERION=POINTS, not {item!r}", EXIT_USAGE)
-        scores[key] = value
-    return scores
+            raise fail(f"{option} must be {form}, not {item!r}", EXIT_USAGE)
+        found[key] = value
+    return found
 
 
 @review_app.command("history")
@@ -181,6 +188,9 @@ def calibration(db: DbOpt = Path("qa.db"), min_precision: Annotated[float, typer
             flag = "  BELOW BAR" if row["below_bar"] else ""
             out.print(f"  {row['rule_id']:32s} {row['confirmed']:3d} confirmed {row['rejected']:3d} rejected "
                       f"precision {row['precision']}{flag}", highlight=False, markup=False)
+            for why in row["reject_reasons"]:
+                out.print(f"      rejected in {why['call_id']} by {why['reviewer']}: {why['reason']}",
+                          highlight=False, markup=False)
         out.print("criterion agreement (machine vs human):")
         for row in r["criteria"]:
             flag = "  BELOW BAR" if row["below_bar"] else ""

@@ -86,7 +86,8 @@ def csv_text(value: Any) -> Any:
     return "" if value is None else value
 
 
-def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
+def render_csv(header: list[str], rows: list[list[Any]]) -> bytes:
+    """A table as UTF-8 CSV (with a BOM, for Excel) whose text cells no spreadsheet runs as formulas."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([csv_text(h) for h in header])
@@ -204,6 +205,11 @@ def trend_svg(points: list[tuple[str, float | None, int]], width: int = 560, hei
     return Markup("".join(parts))
 
 
+def scorecard_trend_svg(row: AgentWeek, width: int = 360, height: int = 130) -> Markup:
+    """An agent's weekly mean score over the scorecard's trend weeks, as the HTML report draws it (inline SVG)."""
+    return trend_svg([(t.week, t.mean_score, t.calls) for t in row.trend], width, height)
+
+
 def adherence_svg(steps: dict[str, float | None], counts: dict[str, int], width: int = 420) -> Markup:
     """One horizontal bar per script step: share of applicable calls where it passed."""
     row, label_w, bar_w = 20, 130, width - 130 - 80
@@ -256,7 +262,7 @@ def render_scorecard(card: Scorecard, fmt: str) -> bytes:
     if fmt == "json":
         return _json(card)
     if fmt == "csv":
-        return _csv(*table(card))
+        return render_csv(*table(card))
     if fmt == "xlsx":
         return _xlsx(card)
     if fmt == "html":
@@ -294,7 +300,7 @@ def render_daily(report: DailyReport, fmt: str) -> bytes:
     if fmt == "json":
         return _json(report)
     if fmt == "csv":
-        return _csv(["section", "key", "value", "call_ids"], daily_rows(report))
+        return render_csv(["section", "key", "value", "call_ids"], daily_rows(report))
     if fmt == "html":
         return _env().get_template("daily.html.j2").render(r=report).encode("utf-8")
     raise ValueError(f"format must be one of {', '.join(DAILY_FORMATS)}, not {fmt!r}")

@@ -46,7 +46,20 @@ def _pass_fail(value: Any, weight: float) -> str:
     return "pass" if float(value) >= weight else "fail"
 
 
+def rejections(store: Any) -> dict[str, list[dict[str, Any]]]:
+    """rule_id -> why coaches rejected its findings (current reviews, newest first): call, reviewer, reason."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in store.db.query(
+        "SELECT v.rule_id, v.call_id, v.finding_key, r.reviewer, v.note AS reason, r.created_at FROM finding_verdicts v"
+        " JOIN reviews r ON r.review_id = v.review_id WHERE r.status = 'current' AND v.verdict = 'reject'"
+        " AND v.note IS NOT NULL AND v.note != '' ORDER BY r.created_at DESC, v.call_id"
+    ):
+        out.setdefault(row["rule_id"], []).append(dict(row))
+    return out
+
+
 def rule_precision(store: Any, min_precision: float, min_n: int) -> list[dict[str, Any]]:
+    why = rejections(store)
     rules = []
     for row in store.db.query(
         "SELECT v.rule_id, SUM(v.verdict='confirm') AS confirmed, SUM(v.verdict='reject') AS rejected"
@@ -57,7 +70,8 @@ def rule_precision(store: Any, min_precision: float, min_n: int) -> list[dict[st
         precision = row["confirmed"] / n if n else None
         rules.append({"rule_id": row["rule_id"], "confirmed": row["confirmed"], "rejected": row["rejected"],
                       "precision": None if precision is None else round(precision, 3),
-                      "below_bar": bool(n >= min_n and precision is not None and precision < min_precision)})
+                      "below_bar": bool(n >= min_n and precision is not None and precision < min_precision),
+                      "reject_reasons": why.get(row["rule_id"], [])})
     return rules
 
 

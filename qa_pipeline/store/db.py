@@ -30,8 +30,9 @@ from qa_pipeline.store.coaching import SCHEMA_V4_COACHING
 from qa_pipeline.store.queue import rebuild_queue
 from qa_pipeline.store.release import SCHEMA_V4_RELEASE
 from qa_pipeline.store.roles import SCHEMA_V3, record_result_roles
+from qa_pipeline.store.search import SCHEMA_V5, segments_matching
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def now() -> str:
@@ -155,8 +156,10 @@ CREATE INDEX IF NOT EXISTS idx_login_failures ON login_failures(user, ip, at)
 # Version 3: the roles of every result and coaches' role swaps (store/roles.py).
 # Version 4: reviews released to agents and their acknowledgements (store/release.py), coaching sessions
 # (store/coaching.py). New tables only; reviews written before it are recorded as released when made.
+# Version 5: saved searches and the search filters' indexes (store/search.py). A rejected finding's reason is
+# kept in finding_verdicts.note (there since version 1), so it needs no column.
 MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: SCHEMA_V3,
-                              4: SCHEMA_V4_RELEASE + ";\n" + SCHEMA_V4_COACHING}
+                              4: SCHEMA_V4_RELEASE + ";\n" + SCHEMA_V4_COACHING, 5: SCHEMA_V5}
 
 
 def iso_week(started_at: str) -> str:
@@ -343,18 +346,9 @@ class Store:
         return [_row(r, ("details",)) for r in self.db.query(sql + " ORDER BY f.start", [call_id])]
 
     def search(self, text: str, limit: int = 50) -> list[dict[str, Any]]:
-        """Full-text search over current transcripts (trigram: Mandarin and English alike)."""
-        text = text.strip()
-        if len(text) < 3:
-            # the trigram tokenizer needs 3 characters; shorter queries scan, with % and _ taken literally
-            like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            return list(self.db.query(
-                "SELECT call_id, result_id, idx, speaker, start, text FROM segments WHERE text LIKE ? ESCAPE '\\'"
-                " LIMIT ?", [f"%{like}%", limit]))
-        query = '"' + text.replace('"', '""') + '"'
-        return list(self.db.query(
-            "SELECT call_id, result_id, start, speaker, text FROM segments_fts WHERE segments_fts MATCH ?"
-            " ORDER BY rank LIMIT ?", [query, limit]))
+        """Full-text search over current transcripts (trigram: Mandarin and English alike); matching segments.
+        Calls by words and filters: ``store.search.search_calls``."""
+        return segments_matching(self, text, limit)
 
     def weeks(self) -> list[str]:
         """ISO weeks that have calls, newest first."""

@@ -86,8 +86,9 @@ def resolve_dispute(store: Any, lead: str, dispute_id: str, decision: str, note:
                                       "uphold it")
             fields = {"notes": current["notes"] or "", "coaching_action": current["coaching_action"] or "",
                       "reason": note or f"dispute {dispute_id}"}
+            kept = {k: why for k, why in current["reject_reasons"].items() if k not in resolved}  # the coach's why
             new_id = write_version(store, call_id, lead, merged, merged_scores, fields, current, "overturned",
-                                   acting_as="qa_lead", dispute_id=dispute_id)
+                                   acting_as="qa_lead", dispute_id=dispute_id, reasons=kept)
             record_release(store, new_id, call_id, lead, _now(), f"decision on dispute {dispute_id}")
         conn.execute("UPDATE disputes SET status=?, resolved_by=?, resolution=?, resolved_at=?, new_review_id=?"
                      " WHERE dispute_id=?", (decision, lead, note, _now(), new_id, dispute_id))

@@ -142,13 +142,25 @@ def _filters(team: str | None, agent: str | None, kind: str | None, week: str | 
     return sql, params
 
 
+# How the queue can be sorted: risk first (the default), lowest machine score first, newest call first.
+SORTS = {"priority": "q.priority DESC, q.call_id", "score": "s.total IS NULL, s.total, q.priority DESC, q.call_id",
+         "date": "c.started_at DESC, q.call_id"}
+
+
 def list_queue(store: Any, status: str = "open", team: str | None = None, agent: str | None = None,
                kind: str | None = None, week: str | None = None, limit: int = 50,
-               day: str | None = None) -> list[dict[str, Any]]:
-    """Queue items by priority, filtered."""
+               day: str | None = None, sort: str = "priority", claimed_by: str | None = None) -> list[dict[str, Any]]:
+    """Queue items, filtered, sorted by ``sort`` (SORTS), each with its call's machine score and start.
+    ``claimed_by``: only the calls that user holds now ("my claims")."""
+    validate.choice("sort", sort, tuple(SORTS))
     where, params = _filters(team, agent, kind, week, day)
-    return list(store.db.query(f"SELECT q.* FROM queue_items q WHERE q.status = ?{where}"
-                               " ORDER BY q.priority DESC, q.call_id LIMIT ?", [status, *params, limit]))
+    if claimed_by:
+        where += " AND q.claimed_by = ? AND q.claim_expires >= ?"
+        params += [claimed_by, time.time()]
+    return list(store.db.query(
+        "SELECT q.*, s.total AS score, c.started_at FROM queue_items q LEFT JOIN calls c ON c.call_id = q.call_id"
+        f" LEFT JOIN scores s ON s.result_id = q.result_id WHERE q.status = ?{where} ORDER BY {SORTS[sort]} LIMIT ?",
+        [status, *params, limit]))
 
 
 # ------------------------------------------------------------------ claims: leases on calls

@@ -53,6 +53,23 @@ def resolve_verdicts(store: Any, call_id: str, verdicts: dict[str, str] | None) 
     return resolved
 
 
+def reject_reasons(store: Any, call_id: str, resolved: dict[str, tuple[str, str]],
+                   reasons: dict[str, str] | None) -> dict[str, str]:
+    """finding_key -> why the coach rejected it, from references as in ``resolve_verdicts``. A reason goes with
+    a reject: one for a finding confirmed or not decided is a ValidationError."""
+    out: dict[str, str] = {}
+    findings = store.findings(call_id)
+    for ref, why in (reasons or {}).items():
+        why = validate.text("reject reason", why, limit=2000).strip()
+        if not why:
+            continue
+        keys = [f["finding_key"] for f in findings if ref in (f["finding_key"], f["rule_id"], f["finding_id"])]
+        if not keys or any(resolved.get(k, ("", ""))[1] != "reject" for k in keys):
+            raise ValidationError(f"a reason goes with a rejected finding: {str(ref)[:60]!r} is not rejected")
+        out.update({k: why for k in keys})
+    return out
+
+
 def submit_review(
     store: Any,
     coach: str,
@@ -63,9 +80,11 @@ def submit_review(
     coaching_action: str = "",
     reason: str = "",
     as_lead: bool = False,
+    why_rejected: dict[str, str] | None = None,
 ) -> str:
     """Record a review of the call's current result; returns its id. ``verdicts``: finding key, finding id or
-    rule id -> confirm|reject. ``reason``: why, when the call already has a review (required then)."""
+    rule id -> confirm|reject. ``reason``: why, when the call already has a review (required then).
+    ``why_rejected``: finding reference -> why it was rejected (kept with the verdict, shown in calibration)."""
     u = require_role(store, coach, *REVIEWERS)
     if store.call(call_id) is None:
         raise NotFoundError(f"no call {call_id!r} in the database")
@@ -75,6 +94,7 @@ def submit_review(
               "reason": validate.text("reason", reason)}
     scores = validate.human_scores(human_scores, criterion_weights(store, call_id))
     resolved = resolve_verdicts(store, call_id, verdicts)
+    why = reject_reasons(store, call_id, resolved, why_rejected)
     with store.transaction() as conn:
         held = lease(store, call_id)
         override = held is None or held["holder"] != coach
@@ -92,7 +112,7 @@ def submit_review(
                                       f"{current['reviewer']} at {current['created_at']}): say why you review it "
                                       "again (--reason; the old version is kept)")
         review_id = write_version(store, call_id, coach, resolved, scores, fields, current, "superseded",
-                                  acting_as="qa_lead" if override else None)
+                                  acting_as="qa_lead" if override else None, reasons=why)
         conn.execute("UPDATE queue_items SET status='done', claimed_by=NULL, claimed_at=NULL, claim_expires=NULL"
                      " WHERE call_id=?", (call_id,))
         if override:  # a QA lead reviewing without the claim, perhaps over another reviewer's
@@ -103,9 +123,12 @@ def submit_review(
 
 def write_version(store: Any, call_id: str, reviewer: str, resolved: dict[str, tuple[str, str]],
                   scores: dict[str, float], fields: dict[str, str], current: dict[str, Any] | None,
-                  replaced_as: str, acting_as: str | None = None, dispute_id: str | None = None) -> str:
+                  replaced_as: str, acting_as: str | None = None, dispute_id: str | None = None,
+                  reasons: dict[str, str] | None = None) -> str:
     """Write a new current version of a call's review (inside the caller's transaction); the current one, if
-    any, becomes ``replaced_as`` (superseded | overturned)."""
+    any, becomes ``replaced_as`` (superseded | overturned). ``reasons``: finding_key -> why it was rejected,
+    kept in the verdict's ``note``."""
+    reasons = reasons or {}
     conn, now, review_id = store.conn, _now(), uuid.uuid4().hex[:12]
     version = 1 + conn.execute("SELECT coalesce(max(version), 0) FROM reviews WHERE call_id=?", (call_id,)).fetchone()[0]
     if current:
@@ -119,10 +142,12 @@ def write_version(store: Any, call_id: str, reviewer: str, resolved: dict[str, t
                   fields["coaching_action"], now, now, version, current["review_id"] if current else None,
                   fields["reason"] or None, acting_as, dispute_id))
     conn.executemany("INSERT INTO finding_verdicts VALUES (?,?,?,?,?,?,?)",
-                     [(review_id, call_id, key, rule, verdict, "", now) for key, (rule, verdict) in resolved.items()])
+                     [(review_id, call_id, key, rule, verdict, reasons.get(key, "") if verdict == "reject" else "", now)
+                      for key, (rule, verdict) in resolved.items()])
     store.audit(reviewer, "review.submit", f"call:{call_id}",
                 {"review_id": current["review_id"], "version": current["version"]} if current else None,
                 {"review_id": review_id, "version": version, "verdicts": {k: v[1] for k, v in resolved.items()},
+                 "reject_reasons": {k: v for k, v in reasons.items() if resolved.get(k, ("", ""))[1] == "reject"},
                  "human_scores": scores, **fields, "acting_as": acting_as, "dispute_id": dispute_id})
     return review_id
 
@@ -137,8 +162,10 @@ def _with_decisions(store: Any, rows: list[dict[str, Any]]) -> list[dict[str, An
     for row in rows:
         review = dict(row)
         review["human_scores"] = json.loads(review["human_scores"] or "{}")
-        review["verdicts"] = {r["finding_key"]: r["verdict"] for r in store.db.query(
-            "SELECT finding_key, verdict FROM finding_verdicts WHERE review_id=?", [review["review_id"]])}
+        rows_v = list(store.db.query("SELECT finding_key, verdict, note FROM finding_verdicts WHERE review_id=?",
+                                     [review["review_id"]]))
+        review["verdicts"] = {r["finding_key"]: r["verdict"] for r in rows_v}
+        review["reject_reasons"] = {r["finding_key"]: r["note"] for r in rows_v if r["verdict"] == "reject" and r["note"]}
         out.append(review)
     return out
 

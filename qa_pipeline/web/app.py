@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from qa_pipeline import PrivacyConfig, ReportConfig, ReviewConfig, ReviewError, ToneConfig
 from qa_pipeline.errors import ConflictError, NotFoundError
 from qa_pipeline.web import site as site_module
-from qa_pipeline.web.routes import agent, auth, calls, coaching, lead, queue, roles, scorecards
+from qa_pipeline.web.routes import agent, auth, calls, coaching, lead, queue, roles, scorecards, search
 from qa_pipeline.web.security import SECURITY_HEADERS, Forbidden, LoginRequired, NotFound, Stores, current_user
 
 
@@ -82,6 +82,6 @@ def create_app(db_path: str | Path, config: dict[str, Any] | None = None) -> Fas
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    for module in (auth, queue, calls, roles, lead, agent, coaching, scorecards):
+    for module in (auth, queue, search, calls, roles, lead, agent, coaching, scorecards):
         app.include_router(module.router)
     return app

@@ -36,6 +36,8 @@ MESSAGES = {
     "coaching_opened": "Coaching session opened; the agent sees it on their page.",
     "coaching_acknowledged": "Coaching session acknowledged.",
     "coaching_closed": "Coaching session closed with its outcome.",
+    "search_saved": "Search saved: it is in your saved searches (only you see it).",
+    "search_deleted": "Saved search deleted.",
     "roles_swapped": "Agent and caller swapped: the call is scored again with the new roles (kept by later runs).",
 }
 
@@ -90,6 +92,8 @@ def form_post(router: APIRouter, path: str) -> Callable[[Callable[..., Any]], Ca
 def templates() -> Jinja2Templates:
     t = Jinja2Templates(directory=str(HERE / "templates"))
     t.env.globals["clock"] = views.clock
+    t.env.globals["column_title"] = views.column_title
+    t.env.globals["column_cell"] = views.column_cell
     t.env.globals["nav_for"] = nav_for
     return t
 

@@ -87,3 +87,64 @@ def tone_chart(tone: ToneSummary, duration: float, width: int = 800, lane: int =
     ticks = [{"x": round(t * scale, 1), "label": clock(t)[:-2]} for t in range(0, int(duration) + 1, step)]
     return {"width": width, "height": height, "lanes": lanes, "duration": duration, "ticks": ticks,
             "tick_y": height - 4}
+
+
+def findings_timeline(findings: list[dict[str, Any]], duration: float, width: int = 800,
+                      height: int = 26) -> dict[str, Any]:
+    """A mark per finding along the call (under the audio player): x and width from its seconds, at least a few
+    pixels wide so a point in time stays clickable. A finding that points at no speech (a missing script step
+    spans the whole call) is a thin mark where it starts, so it hides none of the others."""
+    duration = max(float(duration or 0.0), max((float(f["end"] or 0.0) for f in findings), default=0.0), 1.0)
+    scale = width / duration
+    marks = []
+    for n, f in enumerate(findings):
+        start, end = float(f["start"] or 0.0), max(float(f["end"] or 0.0), float(f["start"] or 0.0))
+        if not marks_text(f):
+            end = start
+        marks.append({"n": n, "key": f["finding_key"], "start": start, "x": round(start * scale, 1),
+                      "w": round(max(4.0, (end - start) * scale), 1), "severity": f["severity"] or "minor",
+                      "label": f"{clock(start)} {f['kind']} {f['rule_id']}"})
+    step = next((t for t in (5, 10, 15, 30, 60, 120, 300, 600, 1800) if duration / t <= 12), 3600)
+    ticks = [{"x": round(t * scale, 1), "label": clock(t)[:-2]} for t in range(0, int(duration) + 1, step)]
+    return {"width": width, "height": height, "marks": marks, "ticks": ticks}
+
+
+# The scorecard's columns (paths into a row, as in the CSV) as HR reads them.
+COLUMN_TITLES = {
+    "agent_id": "Agent", "agent_name": "Name", "team": "Team", "week": "Week", "status": "Status",
+    "rank": "Rank in team", "tier": "Tier", "calls": "Calls", "audio_hours": "Audio hours",
+    "mean_score": "Mean score", "ci_low": "Score range low (95%)", "ci_high": "Score range high (95%)",
+    "pass_rate": "Passed", "auto_fails": "Auto-fails", "auto_fails_confirmed": "Auto-fails confirmed",
+    "banned_total": "Banned phrases", "banned_confirmed": "Banned phrases confirmed",
+    "emotional_agent_calls": "Emotional (agent) calls", "emotional_agent_confirmed": "Emotional confirmed",
+    "escalated_calls": "Escalated calls", "calmed_calls": "Caller calmed", "reviewed_calls": "Reviewed calls",
+    "reviewed_share": "Reviewed", "human_scored_calls": "Scores changed by a coach",
+    "disputes_opened": "Disputes opened", "disputes_upheld": "Disputes upheld", "disputes_changed": "Disputes changed",
+    "disputes_open": "Disputes open", "prev_mean_score": "Last week's mean", "delta_score": "Change vs last week",
+    "prev_tier": "Last week's tier",
+}
+PERCENT_COLUMNS = ("pass_rate", "reviewed_share")
+
+
+def column_title(col: str) -> str:
+    """A readable heading: 'banned.refusal' is 'Banned: refusal', 'adherence.greeting' is 'Script step: greeting'."""
+    if col in COLUMN_TITLES:
+        return COLUMN_TITLES[col]
+    group, _, name = col.partition(".")
+    prefix = {"banned": "Banned", "adherence": "Script step"}.get(group, group.replace("_", " ").capitalize())
+    return f"{prefix}: {name.replace('_', ' ')}" if name else prefix
+
+
+def is_percent(col: str) -> bool:
+    return col in PERCENT_COLUMNS or col.startswith("adherence.")
+
+
+def column_cell(col: str, value: Any) -> str:
+    """A cell as HR reads it: shares as percentages, scores to one decimal, nothing for a missing value."""
+    if value is None or value == "":
+        return ""
+    if is_percent(col) and isinstance(value, int | float):
+        return f"{value * 100:.0f}%"
+    if isinstance(value, float):
+        return f"{value:.1f}" if col != "audio_hours" else f"{value:.2f}"
+    return str(value)

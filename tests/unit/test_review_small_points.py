@@ -26,8 +26,8 @@ def test_short_searches_take_percent_and_underscore_literally(db: Path) -> None:
         call_id, idx = conn.execute("SELECT call_id, idx FROM segments ORDER BY call_id, idx LIMIT 1").fetchone()
         conn.execute("UPDATE segments SET text = text || ' 50%_off' WHERE call_id=? AND idx=?", (call_id, idx))
     for needle in ("%", "_", "%_"):
-        hits = json.loads(qa("search", needle, "--db", db, "--json").stdout)
-        assert [(h["call_id"], h["idx"]) for h in hits] == [(call_id, idx)], needle
+        calls = json.loads(qa("search", needle, "--db", db, "--json").stdout)  # one entry per call, its lines
+        assert [(c["call_id"], h["idx"]) for c in calls for h in c["hits"]] == [(call_id, idx)], needle
     page = web(db, "coach1").get("/search", params={"q": "_"}).text
     assert set(re.findall(r'<a href="/calls/([^"#]+)#t=', page)) == {call_id}
     # A short query without wildcards still scans as before.

@@ -1,7 +1,8 @@
 """A version 1 database (before reviews had versions) migrates to version 2 keeping every review: the reviews of a
 call become its versions in the order they were made, the latest current; a review a dispute changed is marked
-overturned; duplicate open disputes the old code let in stay open for a QA lead to decide; and on to version 4,
-where every review the agents could already see is recorded as released."""
+overturned; duplicate open disputes the old code let in stay open for a QA lead to decide; on to version 4,
+where every review the agents could already see is recorded as released. Migration 5 (saved searches and the
+search filters' indexes) applies alone over a database at the version before it."""
 
 from __future__ import annotations
 
@@ -125,3 +126,52 @@ def test_two_processes_opening_an_old_database_at_once_both_migrate_it(old: tupl
         t.join(60)
     assert not errors, errors
     assert sql(path, "PRAGMA user_version") == [(max(MIGRATIONS),)] and sql(path, "SELECT count(*) FROM reviews") == [(6,)]
+
+
+def schema(path: Path) -> dict[str, set[str]]:
+    """Tables and indexes (by name) and each table's columns."""
+    names = {(t, n) for t, n in sql(path, "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")}
+    columns = {f"{n}.{c[1]}" for t, n in names if t == "table" for c in sql(path, f"PRAGMA table_info('{n}')")}
+    return {"tables": {n for t, n in names if t == "table"}, "indexes": {n for t, n in names if t == "index"},
+            "columns": columns}
+
+
+V5_INDEXES = {"idx_calls_current_result", "idx_calls_agent_started", "idx_calls_team_started", "idx_calls_type_started",
+              "idx_findings_kind_rule", "idx_scores_total", "idx_queue_claimed"}
+
+
+@pytest.mark.parametrize("from_version", ["previous", 4])
+def test_migration_5_adds_saved_searches_and_the_search_indexes_only(reference_db: Path, tmp_path: Path,
+                                                                     from_version: str | int) -> None:
+    """A database at the version before 5 (3 on this branch; 4 where another branch's migration 4 is merged),
+    or marked 4 by a build that had migration 4, gets exactly migration 5: the saved_searches table and the
+    filters' indexes; every row it had is kept."""
+    from qa_pipeline.store.db import MIGRATIONS, SCHEMA_VERSION, Store
+
+    assert SCHEMA_VERSION == max(MIGRATIONS) == 5
+    earlier = sorted(v for v in MIGRATIONS if v < 5)
+    path = tmp_path / "v4.db"
+    conn = sqlite3.connect(path)
+    for version in earlier:
+        for statement in MIGRATIONS[version].split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+    conn.execute(f"PRAGMA user_version={earlier[-1] if from_version == 'previous' else from_version}")
+    conn.execute("ATTACH DATABASE ? AS ref", (str(reference_db),))
+    for table in V1_TABLES:
+        conn.execute(f"INSERT INTO main.{table} SELECT * FROM ref.{table}")
+    conn.commit()
+    conn.close()
+    before = schema(path)
+    counts = {t: sql(path, f"SELECT count(*) FROM {t}") for t in V1_TABLES}
+    Store(path).close()
+    after = schema(path)
+    assert sql(path, "PRAGMA user_version") == [(5,)]
+    assert after["tables"] - before["tables"] == {"saved_searches"}
+    assert after["indexes"] - before["indexes"] == V5_INDEXES
+    assert {c for c in after["columns"] - before["columns"] if not c.startswith("saved_searches.")} == set()
+    assert {t: sql(path, f"SELECT count(*) FROM {t}") for t in V1_TABLES} == counts
+    # the search plans use the new indexes
+    plan = " ".join(r[3] for r in sql(path, "EXPLAIN QUERY PLAN SELECT 1 FROM findings WHERE kind=? AND rule_id=?",
+                                      "tone", "emotional_agent"))
+    assert "idx_findings_kind_rule" in plan

@@ -12,7 +12,7 @@ import pytest
 
 from tests.review_helpers import users_db
 from tests.web.test_web_browser import ARGS, CHROMIUM, shot
-from tests.web.web_helpers import PASSWORD, live_server
+from tests.web.web_helpers import PASSWORD, live_server, resolve_review
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_review_versions_and_hand_over_in_the_browser(reference_db: Path, tmp_pa
         assert coach1.inner_text("#lease-holder") == "coach1"
         coach1.check(f"input[name='verdict_{key}'][value=confirm]")
         coach1.fill("textarea[name=notes]", "first look")
-        coach1.click("#resolve")
+        resolve_review(coach1)
         coach1.wait_for_selector("p.flash")
         shot(coach1, tmp_path, "10_reviewed_v1")
 
@@ -70,7 +70,7 @@ def test_review_versions_and_hand_over_in_the_browser(reference_db: Path, tmp_pa
         coach2.wait_for_url(f"**/calls/{first}?msg=claimed")
         coach2.check(f"input[name='verdict_{key}'][value=reject]")
         coach2.fill("textarea[name=reason]", "listened on the caller channel: not rude")
-        coach2.click("#resolve")
+        resolve_review(coach2)
         coach2.wait_for_selector("p.flash")
         versions = coach2.locator("#history li.version")
         assert versions.count() == 2

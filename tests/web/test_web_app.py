@@ -96,7 +96,10 @@ def test_call_page_shows_transcript_findings_score_and_tone(env: dict) -> None:
     assert sorted(re.findall(r'<li class="finding[^"]*" data-seek="[^"]+" data-key="([^"]+)"', html)) == \
         sorted(k for (k,) in flagged)
     assert html.count('<li class="seg ') == len(result["transcript"]["segments"])
-    assert html.count('<rect ') == len(result["tone"]["timeline"])
+    tone = re.search(r'<svg class="tone"(.*?)</svg>', html, re.S).group(1)
+    assert tone.count('<rect ') == len(result["tone"]["timeline"])
+    timeline = re.search(r'<svg class="timeline" id="findings-timeline"(.*?)</svg>', html, re.S).group(1)
+    assert sorted(re.findall(r'<rect [^>]*data-key="([^"]+)"', timeline)) == sorted(k for (k,) in flagged)
     assert f'id="machine-total">{result["score"]["total"]}<' in html
     for criterion in result["score"]["criteria"]:
         assert f'name="score_{criterion["id"]}"' in html

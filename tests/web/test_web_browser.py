@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_db
-from tests.web.web_helpers import PASSWORD, add_users, live_server
+from tests.web.web_helpers import PASSWORD, add_users, live_server, resolve_review
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -109,7 +109,7 @@ def run_coach_flow(base: str, db: Path, browser, tmp_path: Path) -> None:
     first_score.fill("5")
     page.fill("textarea[name=notes]", "confirmed in the browser test")
     page.fill("textarea[name=coaching_action]", "role-play the refusal")
-    page.click("#resolve")
+    resolve_review(page)
     page.wait_for_selector("p.flash")
     assert "Review saved" in page.inner_text("p.flash")
 

@@ -71,3 +71,12 @@ def live_server(db: Path) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def resolve_review(page) -> None:
+    """Click *Resolve review* in the browser; when findings are left undecided the page warns first (issue 19):
+    say *Resolve anyway*. Returns once the saved page has loaded."""
+    page.click("#resolve")
+    if page.is_visible("#undecided-warning"):
+        page.click("#resolve-anyway")
+    page.wait_for_url("**msg=saved")

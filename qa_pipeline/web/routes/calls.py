@@ -37,6 +37,12 @@ def verdicts(form: Any) -> dict[str, str]:
     return {k[8:]: str(v) for k, v in form.multi_items() if k.startswith("verdict_") and str(v) in review.VERDICTS}
 
 
+def why_rejected(form: Any, given: dict[str, str]) -> dict[str, str]:
+    """The reasons typed for the findings rejected (a reason left beside a finding then confirmed is dropped)."""
+    return {k[7:]: str(v) for k, v in form.multi_items()
+            if k.startswith("reason_") and str(v).strip() and given.get(k[7:]) == "reject"}
+
+
 @router.get("/calls/{call_id}", response_class=HTMLResponse)
 def call_page(request: Request, call_id: str) -> Response:
     here = site(request)
@@ -67,8 +73,10 @@ def call_page(request: Request, call_id: str) -> Response:
         rows=views.transcript_rows(segments, flagged),
         chart=views.tone_chart(result.tone if result else ToneSummary(), call["duration"] or 0.0,
                                threshold=here.tone_threshold),
+        timeline=views.findings_timeline(flagged, call["duration"] or 0.0),
         score=result.score if result else Score(), review=current, history=history,
-        release=release_state(store, current, here.review.dispute_window_days), queue_item=dict(zip(("status", "reason"), item)) if item else None,
+        release=release_state(store, current, here.review.dispute_window_days),
+        queue_item=dict(zip(("status", "reason"), item)) if item else None,
         lease=held, holds=bool(held and held["holder"] == user["name"]), can_review=user["role"] in REVIEWERS,
         reviewers=[n for n in users.reviewers(store) if n != user["name"]],
         disputes=call_disputes,
@@ -125,7 +133,8 @@ def call_review(request: Request, form: Any) -> Response:
     check_csrf(request, user, form)
     visible_call(store, user, call_id)
     scores = {key[6:]: str(value) for key, value in form.multi_items() if key.startswith("score_") and str(value).strip()}
-    review.submit_review(store, user["name"], call_id, verdicts(form), scores, str(form.get("notes") or ""),
+    given = verdicts(form)
+    review.submit_review(store, user["name"], call_id, given, scores, str(form.get("notes") or ""),
                          str(form.get("coaching_action") or ""), str(form.get("reason") or ""),
-                         as_lead=form.get("as_lead") == "1")
+                         as_lead=form.get("as_lead") == "1", why_rejected=why_rejected(form, given))
     return redirect(f"/calls/{call_id}?msg=saved")

@@ -1,4 +1,4 @@
-"""The coach's queue (list, claim, release) and the search over transcripts."""
+"""The coach's queue (list, claim, release, hand over). The search is routes/search.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qa_pipeline import PrivacyConfig, redact_transcript
 from qa_pipeline.errors import ConflictError
 from qa_pipeline.store import queue
 from qa_pipeline.web.security import CALL_ID, NotFound, check_csrf, need
@@ -22,14 +21,17 @@ FILTERS = ("team", "agent", "kind", "week", "day")
 
 @router.get("/queue", response_class=HTMLResponse)
 def queue_page(request: Request, team: str = "", agent: str = "", kind: str = "", week: str = "", day: str = "",
-               status: str = "open") -> Response:
+               status: str = "open", sort: str = "priority", mine: str = "") -> Response:
     store = site(request).stores.get()
     user = need(request, store, *REVIEWERS)
     if status not in ("open", "done"):
         status = "open"
+    sort = sort if sort in queue.SORTS else "priority"
     items = queue.list_queue(store, status, team or None, agent or None, kind or None, week or None,
-                             limit=100, day=day or None)  # a week or day that does not exist: 400, with why
-    filters = {"team": team, "agent": agent, "kind": kind, "week": week, "day": day, "status": status}
+                             limit=100, day=day or None, sort=sort,  # a week or day that does not exist: 400, with why
+                             claimed_by=user["name"] if mine == "1" else None)
+    filters = {"team": team, "agent": agent, "kind": kind, "week": week, "day": day, "status": status, "sort": sort,
+               "mine": mine == "1"}
     return page(request, "queue.html", user, items=items, filters=filters, facets=queue.queue_facets(store))
 
 
@@ -76,25 +78,3 @@ def queue_handover(request: Request, form: Any) -> Response:
         raise NotFound("no such call")
     queue.handover(store, user["name"], call_id, str(form.get("to") or ""), site(request).claim_ttl_minutes)
     return redirect(f"/calls/{call_id}?msg=handed_over")
-
-
-@router.get("/search", response_class=HTMLResponse)
-def search_page(request: Request, q: str = "") -> Response:
-    store = site(request).stores.get()
-    user = need(request, store, *REVIEWERS)
-    hits = store.search(q[:200], limit=100) if q.strip() else []
-    if site(request).redacted:
-        hits = _redacted_hits(store, hits, site(request).privacy)
-    return page(request, "search.html", user, q=q, hits=hits)
-
-
-def _redacted_hits(store: Any, hits: list[dict[str, Any]], site_privacy: PrivacyConfig) -> list[dict[str, Any]]:
-    """Search hits with the text of the call's redacted transcript (personal data covered)."""
-    out, cache = [], {}
-    for hit in hits:
-        if hit["call_id"] not in cache:
-            result = store.current_result(hit["call_id"])
-            cache[hit["call_id"]] = redact_transcript(result.transcript, result.findings, site_privacy).segments if result else []
-        seg = next((s for s in cache[hit["call_id"]] if abs(s.start - float(hit["start"])) < 1e-6), None)
-        out.append({**hit, "text": seg.text if seg else "[REDACTED]"})
-    return out

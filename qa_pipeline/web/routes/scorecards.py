@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qa_pipeline import render_scorecard, scorecard_table, weekly_scorecard
+from qa_pipeline import render_scorecard, scorecard_table, scorecard_trend_svg, weekly_scorecard
 from qa_pipeline.store import release, validate
 from qa_pipeline.web.security import need
 from qa_pipeline.web.site import page, site
@@ -41,8 +41,10 @@ def scorecards(request: Request, week: str = "", team: str = "", agent: str = ""
     card = _card(request, store, week, team, agent) if week else None
     columns, rows = _table(card)
     query = urlencode({k: v for k, v in (("week", week), ("team", team), ("agent", agent)) if v})
+    trends = [{"agent_id": r.agent_id, "name": r.agent_name, "team": r.team, "svg": scorecard_trend_svg(r),
+               "weeks": [(t.week, t.mean_score, t.calls) for t in r.trend]} for r in (card.rows if card else [])]
     return page(request, "scorecards.html", user, weeks=weeks, week=week, team=team, agent=agent, card=card,
-                columns=columns, rows=rows, query=query,
+                columns=columns, rows=rows, query=query, trends=trends,
                 rates=release.team_rates(store, window_days=site(request).review.dispute_window_days))
 
 
