@@ -59,6 +59,7 @@ def test_a_rejected_finding_keeps_its_reason_through_cli_web_history_disputes_an
     # a QA lead's dispute decision that changes another verdict keeps the coach's reason for this one
     review_id = sql(db, "SELECT review_id FROM reviews WHERE status='current'")[0][0]
     agent = "agent_" + sql(db, "SELECT agent_id FROM calls WHERE call_id=?", call_id)[0][0]
+    qa("review", "release", review_id, "--db", db, "--user", "lead1")  # an agent disputes only what was released
     dispute_id = json.loads(qa("dispute", "open", review_id, "--reason", "unfair", "--db", db, "--user", agent,
                                "--json").stdout)["dispute_id"]
     qa("dispute", "resolve", dispute_id, "--decision", "changed", "--reject", k3, "--note", "heard it",
