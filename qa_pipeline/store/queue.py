@@ -267,6 +267,12 @@ def handover(store: Any, actor: str, call_id: str, to: str, ttl_minutes: float |
     return {"call_id": call_id, "holder": to, "expires": _stamp(now + ttl)}
 
 
+def queue_state(store: Any, call_id: str) -> dict[str, Any] | None:
+    """The call's queue item as the call page shows it (status and why it is queued), or None."""
+    row = store.conn.execute("SELECT status, reason FROM queue_items WHERE call_id=?", (call_id,)).fetchone()
+    return {"status": row[0], "reason": row[1]} if row else None
+
+
 def queue_facets(store: Any) -> dict[str, list[str]]:
     """Values for the queue's filters: teams, agents and ISO weeks present in the queue."""
     return {

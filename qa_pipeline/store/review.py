@@ -170,6 +170,12 @@ def _with_decisions(store: Any, rows: list[dict[str, Any]]) -> list[dict[str, An
     return out
 
 
+def call_of(store: Any, review_id: str) -> str | None:
+    """The call a review (any version) is of, or None for an unknown review."""
+    row = store.conn.execute("SELECT call_id FROM reviews WHERE review_id=?", (review_id,)).fetchone()
+    return row[0] if row else None
+
+
 def current_review(store: Any, call_id: str) -> dict[str, Any] | None:
     """The call's current review with its verdicts and human scores, or None."""
     rows = _with_decisions(store, list(store.db.query(

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qa_pipeline.store import coaching, disputes, release
+from qa_pipeline.store import coaching, disputes, release, review
 from qa_pipeline.web.security import check_csrf, need
 from qa_pipeline.web.site import form_post, page, redirect, site
 
@@ -25,11 +25,6 @@ def my_calls(request: Request) -> Response:
     return page(request, "my.html", user, calls=calls, sessions=sessions)
 
 
-def _call_of(store: Any, review_id: str) -> str | None:
-    row = store.conn.execute("SELECT call_id FROM reviews WHERE review_id=?", (review_id,)).fetchone()
-    return row[0] if row else None
-
-
 @form_post(router, "/reviews/{review_id}/dispute")
 def dispute_open(request: Request, form: Any) -> Response:
     review_id = request.path_params["review_id"]
@@ -39,7 +34,7 @@ def dispute_open(request: Request, form: Any) -> Response:
     check_csrf(request, user, form)
     disputes.open_dispute(store, user["name"], review_id, str(form.get("reason") or ""),
                           here.review.dispute_window_days)
-    call_id = _call_of(store, review_id)
+    call_id = review.call_of(store, review_id)
     return redirect(f"/calls/{call_id}?msg=disputed" if call_id else "/my")
 
 
@@ -50,5 +45,5 @@ def acknowledge(request: Request, form: Any) -> Response:
     user = need(request, store, "agent")
     check_csrf(request, user, form)
     release.acknowledge(store, user["name"], review_id, str(form.get("comment") or ""))
-    call_id = _call_of(store, review_id)
+    call_id = review.call_of(store, review_id)
     return redirect(f"/calls/{call_id}?msg=acknowledged" if call_id else "/my")

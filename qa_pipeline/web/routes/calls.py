@@ -57,7 +57,6 @@ def call_page(request: Request, call_id: str) -> Response:
     if transcript is not None and here.redacted:
         transcript = redact_transcript(transcript, result.findings, here.privacy)
     segments = transcript.segments if transcript else []
-    item = store.conn.execute("SELECT status, reason FROM queue_items WHERE call_id=?", (call_id,)).fetchone()
     held = queue.lease(store, call_id)
     current, history = review.current_review(store, call_id), review.review_history(store, call_id)
     call_disputes = disputes.disputes(store, None, call_id)
@@ -76,7 +75,7 @@ def call_page(request: Request, call_id: str) -> Response:
         timeline=views.findings_timeline(flagged, call["duration"] or 0.0),
         score=result.score if result else Score(), review=current, history=history,
         release=release_state(store, current, here.review.dispute_window_days),
-        queue_item=dict(zip(("status", "reason"), item)) if item else None,
+        queue_item=queue.queue_state(store, call_id),
         lease=held, holds=bool(held and held["holder"] == user["name"]), can_review=user["role"] in REVIEWERS,
         reviewers=[n for n in users.reviewers(store) if n != user["name"]],
         disputes=call_disputes,

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qa_pipeline.store import coaching
+from qa_pipeline.store import coaching, queue
 from qa_pipeline.web.security import NotFound, check_csrf, need
 from qa_pipeline.web.site import REVIEWERS, form_post, page, redirect, site
 
@@ -25,7 +25,7 @@ def coaching_page(request: Request, status: str = "", agent: str = "") -> Respon
     mine = user["name"] if user["role"] == "coach" and request.query_params.get("all") != "1" else None
     prefill = {"agent": agent, "calls": " ".join(request.query_params.getlist("call")),
                "findings": " ".join(request.query_params.getlist("finding"))}
-    agents = [r[0] for r in store.conn.execute("SELECT agent_id FROM agents ORDER BY agent_id")]
+    agents = queue.queue_facets(store)["agents"]
     return page(request, "coaching.html", user, sessions=coaching.sessions(store, coach=mine, status=status or None),
                 status=status, agents=agents, prefill=prefill, mine=mine)
 

@@ -77,6 +77,6 @@ def review_release(request: Request, form: Any) -> Response:
     review_id = request.path_params["review_id"]
     release.release_review(store, user["name"], review_id, str(form.get("at") or "") or None,
                            reschedule=form.get("reschedule") == "1")
-    row = store.conn.execute("SELECT call_id FROM reviews WHERE review_id=?", (review_id,)).fetchone()
-    back = safe_next(str(form.get("back") or (f"/calls/{row[0]}" if row else "/lead/releases")))
+    call_id = review.call_of(store, review_id)
+    back = safe_next(str(form.get("back") or (f"/calls/{call_id}" if call_id else "/lead/releases")))
     return redirect(f"{back}?msg=review_released")
