@@ -11,7 +11,8 @@ QA_EXTRAS="${QA_EXTRAS:-dev}" bash scripts/setup.sh
 .venv/bin/ruff check qa_pipeline tests scripts
 .venv/bin/lint-imports --no-cache > /dev/null || .venv/bin/lint-imports --no-cache  # the layers (.importlinter)
 if [ "$FAST" = 1 ]; then
-  exec .venv/bin/python -m pytest tests/unit "$@"
+  # the unit tests share nothing but the read-only reference database: one process per core
+  exec .venv/bin/python -m pytest tests/unit -n auto --dist worksteal "$@"
 fi
 bash scripts/install_test_packages.sh
 exec .venv/bin/python -m pytest "$@"
