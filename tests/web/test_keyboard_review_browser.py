@@ -9,22 +9,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from tests.review_helpers import flagged_call, users_db
-from tests.web.test_web_browser import ARGS, CHROMIUM, shot
+from tests.web.test_web_browser import shot
 from tests.web.web_helpers import PASSWORD, live_server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's /usr/bin/chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 def selected_key(page) -> str:

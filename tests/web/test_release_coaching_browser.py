@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.review_helpers import flagged_call, review, sql, users_db
-from tests.web.test_review_history_browser import browser, sign_in  # noqa: F401 - the browser fixture
+from tests.web.test_review_history_browser import sign_in
 from tests.web.test_web_browser import shot
 from tests.web.web_helpers import live_server
 
@@ -29,7 +29,7 @@ def reviewed(db: Path, coach: str = "coach1") -> tuple[str, str, str]:
     return call_id, review_id, findings[0][0]
 
 
-def new_page(browser, base: str, path: str, user: str):  # noqa: F811 - the fixture's value
+def new_page(browser, base: str, path: str, user: str):
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.goto(f"{base}{path}")
     sign_in(page, user)
@@ -37,7 +37,7 @@ def new_page(browser, base: str, path: str, user: str):  # noqa: F811 - the fixt
 
 
 def test_lead_releases_and_the_agent_acknowledges_with_a_comment(reference_db: Path, tmp_path: Path,
-                                                                 browser) -> None:  # noqa: F811
+                                                                 browser) -> None:
     db = users_db(reference_db, tmp_path)
     call_id, review_id, key = reviewed(db)
     agent = agent_user(db, call_id)
@@ -79,7 +79,7 @@ def test_lead_releases_and_the_agent_acknowledges_with_a_comment(reference_db: P
         (agent, "understood: I will greet first")]
 
 
-def test_agent_disputes_once_and_the_lead_decides(reference_db: Path, tmp_path: Path, browser) -> None:  # noqa: F811
+def test_agent_disputes_once_and_the_lead_decides(reference_db: Path, tmp_path: Path, browser) -> None:
     db = users_db(reference_db, tmp_path)
     call_id, review_id, _ = reviewed(db)
     agent = agent_user(db, call_id)
@@ -119,7 +119,7 @@ def test_agent_disputes_once_and_the_lead_decides(reference_db: Path, tmp_path: 
 
 
 def test_coach_opens_a_session_the_agent_acknowledges_the_coach_closes(reference_db: Path, tmp_path: Path,
-                                                                       browser) -> None:  # noqa: F811
+                                                                       browser) -> None:
     db = users_db(reference_db, tmp_path)
     call_id, review_id, key = reviewed(db)
     agent = agent_user(db, call_id)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.review_helpers import qa, users_db
-from tests.web.test_review_history_browser import browser, sign_in  # noqa: F401 - the browser fixture
+from tests.web.test_review_history_browser import sign_in
 from tests.web.test_web_browser import shot
 from tests.web.web_helpers import live_server
 
@@ -24,7 +24,7 @@ def speakers(db: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_coach_swaps_roles_and_a_later_nightly_keeps_them(reference_db: Path, tmp_path: Path, browser) -> None:  # noqa: F811
+def test_a_coach_swaps_roles_and_a_later_nightly_keeps_them(reference_db: Path, tmp_path: Path, browser) -> None:
     db = users_db(reference_db, tmp_path)
     before = speakers(db)
     with live_server(db) as base:
