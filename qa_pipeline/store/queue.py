@@ -273,11 +273,15 @@ def queue_state(store: Any, call_id: str) -> dict[str, Any] | None:
     return {"status": row[0], "reason": row[1]} if row else None
 
 
+def agent_ids(store: Any) -> list[str]:
+    return [r[0] for r in store.conn.execute("SELECT agent_id FROM agents ORDER BY agent_id")]
+
+
 def queue_facets(store: Any) -> dict[str, list[str]]:
     """Values for the queue's filters: teams, agents and ISO weeks present in the queue."""
     return {
         "teams": [r[0] for r in store.conn.execute("SELECT team FROM teams ORDER BY team")],
-        "agents": [r[0] for r in store.conn.execute("SELECT agent_id FROM agents ORDER BY agent_id")],
+        "agents": agent_ids(store),
         "weeks": [r[0] for r in store.conn.execute(
             "SELECT DISTINCT week FROM queue_items WHERE week IS NOT NULL ORDER BY week DESC")],
         "kinds": list(get_args(FindingKind)),

@@ -25,7 +25,7 @@ def coaching_page(request: Request, status: str = "", agent: str = "") -> Respon
     mine = user["name"] if user["role"] == "coach" and request.query_params.get("all") != "1" else None
     prefill = {"agent": agent, "calls": " ".join(request.query_params.getlist("call")),
                "findings": " ".join(request.query_params.getlist("finding"))}
-    agents = queue.queue_facets(store)["agents"]
+    agents = queue.agent_ids(store)
     return page(request, "coaching.html", user, sessions=coaching.sessions(store, coach=mine, status=status or None),
                 status=status, agents=agents, prefill=prefill, mine=mine)
 
