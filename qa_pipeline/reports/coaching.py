@@ -17,7 +17,8 @@ import json
 import statistics
 from typing import Any
 
-from qa_pipeline.store.db import Store, now
+from qa_pipeline.store import clock
+from qa_pipeline.store.db import Store
 
 BEFORE_DAYS = 28
 
@@ -66,7 +67,7 @@ def coaching_by_agent(store: Store, week_monday: dt.date, agents: list[str]) -> 
     """Agent -> their sessions on the week (see the module's docstring), oldest first."""
     start = week_monday.isoformat()
     end = (week_monday + dt.timedelta(days=7)).isoformat()
-    today = now()[:10]
+    today = clock.now()[:10]
     due_by = min(today, end)
     out: dict[str, list[dict[str, Any]]] = {a: [] for a in agents}
     if not agents:

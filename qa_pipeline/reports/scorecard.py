@@ -34,8 +34,8 @@ from qa_pipeline.reports.calls import (
     score_total,
 )
 from qa_pipeline.reports.coaching import coaching_by_agent
-from qa_pipeline.store import validate
-from qa_pipeline.store.db import Store, now
+from qa_pipeline.store import clock, validate
+from qa_pipeline.store.db import Store
 
 __all__ = ["AgentWeek", "CallLine", "DailyReport", "ReportConfig", "Scorecard", "apply_human_scores", "call_url",
            "daily_report", "evaluate_calls", "score_total", "weekly_scorecard"]
@@ -196,7 +196,7 @@ def weekly_scorecard(store: Store, week: str, team: str | None = None, agent: st
     rows.sort(key=lambda r: (r.team, r.rank is None, r.rank or 0, r.agent_id))
     notes = sorted({f"{c.call_id}: {n}" for r in rows for c in r.calls_detail for n in c.notes})
     return Scorecard(
-        week=week, team=team, agent=agent, generated_at=now(),
+        week=week, team=team, agent=agent, generated_at=clock.now(),
         config=dataclasses.asdict(config), teams=sorted({r.team for r in rows}),
         categories=sorted({k for r in rows for k in r.banned}), steps=sorted({k for r in rows for k in r.adherence}),
         weeks=weeks[-config.trend_weeks:], rows=rows, notes=notes)
@@ -328,7 +328,7 @@ def daily_report(store: Store, date: str, config: ReportConfig | None = None) ->
             | {"summary": json.loads(r["summary"] or "{}")}
             for r in store.db.query("SELECT * FROM runs WHERE substr(started_at, 1, 10) = ? ORDER BY started_at", [date])]
     return DailyReport(
-        date=date, generated_at=now(), calls=len(calls),
+        date=date, generated_at=clock.now(), calls=len(calls),
         audio_hours=round(sum(c.duration for c in calls) / 3600, 3),
         calls_by_team=dict(sorted(Counter(c.team for c in calls).items())),
         mean_score=_mean([c.score for c in calls]),

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 import uuid
 from typing import Any
 
 from qa_pipeline.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
-from qa_pipeline.store import validate
+from qa_pipeline.store import clock, validate
 from qa_pipeline.store.users import REVIEWERS, require_role
 
 OUTCOMES = ("met", "partly_met", "not_met")
@@ -35,10 +34,6 @@ CREATE TABLE IF NOT EXISTS coaching_items (
     session_id TEXT NOT NULL, call_id TEXT NOT NULL, finding_key TEXT NOT NULL DEFAULT '', rule_id TEXT,
     PRIMARY KEY (session_id, call_id, finding_key))
 """
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _due(value: str) -> str:
@@ -90,7 +85,7 @@ def open_session(store: Any, coach: str, agent_id: str, goals: str, due_date: st
         raise NotFoundError(f"no agent {agent_id!r} in the database")
     goals = validate.text("goals", goals, required=True)
     due = _due(due_date)
-    if due < _now()[:10]:
+    if due < clock.now()[:10]:
         raise ValidationError(f"due date {due} is in the past")
     items, derived = _items(store, agent_id, calls or [], findings or [])
     named = [validate.text("criterion", c, 100, required=True) for c in criteria or []]
@@ -102,7 +97,7 @@ def open_session(store: Any, coach: str, agent_id: str, goals: str, due_date: st
     with store.transaction() as conn:
         conn.execute("INSERT INTO coaching_sessions (session_id, agent_id, team, coach, goals, due_date, criteria,"
                      " status, created_at) VALUES (?,?,?,?,?,?,?, 'open', ?)",
-                     (session_id, agent_id, team, coach, goals, due, json.dumps(coached), _now()))
+                     (session_id, agent_id, team, coach, goals, due, json.dumps(coached), clock.now()))
         conn.executemany("INSERT INTO coaching_items VALUES (?,?,?,?)", [(session_id, *i) for i in items])
         store.audit(coach, "coaching.open", f"coaching:{session_id}", None,
                     {"agent_id": agent_id, "goals": goals, "due_date": due, "criteria": coached,
@@ -124,7 +119,7 @@ def session(store: Any, session_id: str) -> dict[str, Any]:
 
 def is_overdue(s: dict[str, Any], today: str | None = None) -> bool:
     """Not closed and past its due date (``today`` YYYY-MM-DD; default today)."""
-    return s["status"] != "closed" and s["due_date"] < (today or _now()[:10])
+    return s["status"] != "closed" and s["due_date"] < (today or clock.now()[:10])
 
 
 def acknowledge(store: Any, agent_user: str, session_id: str, comment: str = "") -> None:
@@ -141,7 +136,7 @@ def acknowledge(store: Any, agent_user: str, session_id: str, comment: str = "")
         if row[0] == "closed":
             raise ConflictError(f"coaching session {session_id} was closed at {row[2]}")
         conn.execute("UPDATE coaching_sessions SET status='acknowledged', acknowledged_by=?, acknowledged_at=?,"
-                     " ack_comment=? WHERE session_id=?", (agent_user, _now(), comment or None, session_id))
+                     " ack_comment=? WHERE session_id=?", (agent_user, clock.now(), comment or None, session_id))
         store.audit(agent_user, "coaching.acknowledge", f"coaching:{session_id}", {"status": row[0]},
                     {"status": "acknowledged", "comment": comment})
 
@@ -160,7 +155,7 @@ def close_session(store: Any, actor: str, session_id: str, outcome: str, note: s
             raise ConflictError(f"coaching session {session_id} was closed by {row[2]} at {row[1]}: a closed "
                                 "session is final (open a new one)")
         conn.execute("UPDATE coaching_sessions SET status='closed', closed_by=?, closed_at=?, outcome=?,"
-                     " outcome_note=? WHERE session_id=?", (actor, _now(), outcome, note or None, session_id))
+                     " outcome_note=? WHERE session_id=?", (actor, clock.now(), outcome, note or None, session_id))
         store.audit(actor, "coaching.close", f"coaching:{session_id}", {"status": row[0]},
                     {"status": "closed", "outcome": outcome, "note": note})
 
@@ -175,7 +170,7 @@ def sessions(store: Any, agent_id: str | None = None, coach: str | None = None, 
             params.append(value)
     if status == "overdue":
         sql += " AND status != 'closed' AND due_date < ?"
-        params.append(_now()[:10])
+        params.append(clock.now()[:10])
     elif status:
         validate.choice("status", status, STATUSES)
         sql += " AND status = ?"

@@ -26,6 +26,7 @@ import sqlite_utils
 from qa_pipeline.config import QueueConfig
 from qa_pipeline.contracts import CallResult, Finding, call_result_from_dict, to_dict
 from qa_pipeline.errors import StorageError
+from qa_pipeline.store import clock
 from qa_pipeline.store.coaching import SCHEMA_V4_COACHING
 from qa_pipeline.store.queue import rebuild_queue
 from qa_pipeline.store.release import SCHEMA_V4_RELEASE
@@ -33,10 +34,6 @@ from qa_pipeline.store.roles import SCHEMA_V3, record_result_roles
 from qa_pipeline.store.search import SCHEMA_V5, segments_matching
 
 SCHEMA_VERSION = 5
-
-
-def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def versions_key(sha256: str, versions: dict[str, Any]) -> str:
@@ -213,7 +210,7 @@ class Store:
     def audit(self, actor: str, action: str, entity: str, before: Any = None, after: Any = None) -> None:
         self.conn.execute(
             "INSERT INTO audit_log (at, actor, action, entity, before, after) VALUES (?,?,?,?,?,?)",
-            (now(), actor, action, entity, _js(before), _js(after)),
+            (clock.now(), actor, action, entity, _js(before), _js(after)),
         )
 
     # -------------------------------------------------------------- runs
@@ -221,18 +218,18 @@ class Store:
         run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         with self.transaction():
             self.conn.execute("INSERT INTO runs (run_id, started_at, status, pid, meta) VALUES (?,?,?,?,?)",
-                              (run_id, now(), "running", os.getpid(), _js(meta)))
+                              (run_id, clock.now(), "running", os.getpid(), _js(meta)))
         return run_id
 
     def finish_run(self, run_id: str, summary: dict[str, Any], status: str) -> None:
         with self.transaction():
             self.conn.execute("UPDATE runs SET finished_at=?, status=?, summary=? WHERE run_id=?",
-                              (now(), status, _js(summary), run_id))
+                              (clock.now(), status, _js(summary), run_id))
 
     def close_stale_runs(self) -> int:
         """Runs left 'running' by a process that died (the caller holds the run lock)."""
         with self.transaction():
-            cur = self.conn.execute("UPDATE runs SET status='killed', finished_at=? WHERE status='running'", (now(),))
+            cur = self.conn.execute("UPDATE runs SET status='killed', finished_at=? WHERE status='running'", (clock.now(),))
         return cur.rowcount
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
@@ -243,7 +240,7 @@ class Store:
         with self.transaction():
             self.conn.execute(
                 "INSERT INTO quarantine (run_id, call_id, path, reason, detail, created_at) VALUES (?,?,?,?,?,?)",
-                (run_id, call_id, path, reason, detail, now()))
+                (run_id, call_id, path, reason, detail, clock.now()))
 
     def quarantined(self, run_id: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM quarantine" + (" WHERE run_id=?" if run_id else "") + " ORDER BY id DESC"
@@ -280,7 +277,7 @@ class Store:
                 "INSERT INTO results (result_id, call_id, versions_key, versions, language, model_id, run_id, created_at, result_json)"
                 " VALUES (?,?,?,?,?,?,?,?,?)",
                 (result_id, call.call_id, key, _js(result.versions), result.transcript.language,
-                 result.transcript.model_id, run_id, now(), json.dumps(data, ensure_ascii=False)))
+                 result.transcript.model_id, run_id, clock.now(), json.dumps(data, ensure_ascii=False)))
             self.conn.execute(
                 "INSERT INTO calls (call_id, agent_id, team, started_at, week, language, layout, call_type, direction,"
                 " audio_path, sha256, duration, current_result_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -291,7 +288,7 @@ class Store:
                 " current_result_id=excluded.current_result_id, updated_at=excluded.updated_at",
                 (call.call_id, call.agent_id, call.team, call.started_at, week, result.transcript.language,
                  call.layout, call.call_type, call.direction, call.audio_path, call.sha256,
-                 result.transcript.duration, result_id, now()))
+                 result.transcript.duration, result_id, clock.now()))
             if call.agent_id:
                 self.conn.execute("INSERT OR IGNORE INTO agents (agent_id, name, team) VALUES (?,?,?)",
                                   (call.agent_id, call.agent_id, call.team))

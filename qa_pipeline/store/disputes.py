@@ -11,22 +11,17 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
 from qa_pipeline.config import ReviewConfig
 from qa_pipeline.errors import ConflictError, NotFoundError, ValidationError
-from qa_pipeline.store import validate
+from qa_pipeline.store import clock, validate
 from qa_pipeline.store.release import check_dispute_window, own_visible_review, record_release
 from qa_pipeline.store.review import criterion_weights, current_review, resolve_verdicts, write_version
 from qa_pipeline.store.users import require_role
 
 DECISIONS = ("upheld", "changed")
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def open_dispute(store: Any, agent_user: str, review_id: str, reason: str, window_days: int | None = None) -> str:
@@ -47,7 +42,7 @@ def open_dispute(store: Any, agent_user: str, review_id: str, reason: str, windo
                                 f"{earlier[3]}): a review is disputed once")
         check_dispute_window(store, review_id, window_days or ReviewConfig().dispute_window_days)
         conn.execute("INSERT INTO disputes (dispute_id, review_id, call_id, opened_by, reason, status, created_at)"
-                     " VALUES (?,?,?,?,?, 'open', ?)", (dispute_id, review_id, review["call_id"], agent_user, reason, _now()))
+                     " VALUES (?,?,?,?,?, 'open', ?)", (dispute_id, review_id, review["call_id"], agent_user, reason, clock.now()))
         store.audit(agent_user, "dispute.open", f"review:{review_id}", None, {"dispute_id": dispute_id, "reason": reason})
     return dispute_id
 
@@ -89,9 +84,9 @@ def resolve_dispute(store: Any, lead: str, dispute_id: str, decision: str, note:
             kept = {k: why for k, why in current["reject_reasons"].items() if k not in resolved}  # the coach's why
             new_id = write_version(store, call_id, lead, merged, merged_scores, fields, current, "overturned",
                                    acting_as="qa_lead", dispute_id=dispute_id, reasons=kept)
-            record_release(store, new_id, call_id, lead, _now(), f"decision on dispute {dispute_id}")
+            record_release(store, new_id, call_id, lead, clock.now(), f"decision on dispute {dispute_id}")
         conn.execute("UPDATE disputes SET status=?, resolved_by=?, resolution=?, resolved_at=?, new_review_id=?"
-                     " WHERE dispute_id=?", (decision, lead, note, _now(), new_id, dispute_id))
+                     " WHERE dispute_id=?", (decision, lead, note, clock.now(), new_id, dispute_id))
         store.audit(lead, "dispute.resolve", f"dispute:{dispute_id}", {"status": "open"},
                     {"status": decision, "note": note, "new_review_id": new_id})
     return new_id

@@ -16,12 +16,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 from typing import Any
 
 from qa_pipeline.errors import ConflictError, NotFoundError, ReviewError, ValidationError
-from qa_pipeline.store import validate
+from qa_pipeline.store import clock, validate
 from qa_pipeline.store.users import require_role
 
 # Schema version 4 (db.MIGRATIONS), with the coaching sessions' tables (coaching.SCHEMA_V4_COACHING).
@@ -43,10 +42,6 @@ CREATE TABLE IF NOT EXISTS review_acks (
     review_id TEXT PRIMARY KEY, call_id TEXT NOT NULL, agent_user TEXT NOT NULL, comment TEXT, created_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS idx_review_acks_call ON review_acks(call_id)
 """
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def parse_when(value: str | None) -> str | None:
@@ -84,13 +79,13 @@ def released_at(store: Any, review_id: str) -> str | None:
 
 def is_visible(store: Any, review_id: str, at: str | None = None) -> bool:
     when = released_at(store, review_id)
-    return when is not None and when <= (at or _now())
+    return when is not None and when <= (at or clock.now())
 
 
 def record_release(store: Any, review_id: str, call_id: str, actor: str, release_at: str, reason: str,
                    previous: dict[str, Any] | None = None) -> str:
     """Write a release (inside the caller's transaction); ``previous`` (a pending release) becomes rescheduled."""
-    conn, now, release_id = store.conn, _now(), uuid.uuid4().hex[:12]
+    conn, now, release_id = store.conn, clock.now(), uuid.uuid4().hex[:12]
     version = 1 + conn.execute("SELECT coalesce(max(version), 0) FROM review_releases WHERE review_id=?",
                                (review_id,)).fetchone()[0]
     if previous:
@@ -112,7 +107,7 @@ def release_review(store: Any, lead: str, review_id: str, at: str | None = None,
     require_role(store, lead, "qa_lead")
     when, reason = parse_when(at), validate.text("reason", reason)
     review = _review(store, review_id)
-    now = _now()
+    now = clock.now()
     if when is not None and when < now[:16]:
         raise ValidationError(f"release date {when} is in the past: release it now (leave the date out)")
     with store.transaction():
@@ -173,7 +168,7 @@ def acknowledge(store: Any, agent_user: str, review_id: str, comment: str = "") 
             raise ConflictError(f"review {review_id} has an open dispute ({open_dispute[0]}): it is acknowledged "
                                 "after the QA lead's decision")
         conn.execute("INSERT INTO review_acks (review_id, call_id, agent_user, comment, created_at) VALUES (?,?,?,?,?)",
-                     (review_id, review["call_id"], agent_user, comment or None, _now()))
+                     (review_id, review["call_id"], agent_user, comment or None, clock.now()))
         store.audit(agent_user, "review.acknowledge", f"review:{review_id}", None, {"comment": comment})
 
 
@@ -187,7 +182,7 @@ def check_dispute_window(store: Any, review_id: str, window_days: int) -> None:
     if when is None:
         raise NotFoundError(f"no review {review_id!r}")
     closes = (dt.datetime.fromisoformat(when) + dt.timedelta(days=window_days)).strftime("%Y-%m-%dT%H:%M:%S")
-    if _now() > closes:
+    if clock.now() > closes:
         raise ConflictError(f"review {review_id} was released at {when}: the {window_days}-day dispute window "
                             f"closed at {closes}")
 
@@ -200,7 +195,7 @@ def dispute_closes(when: str | None, window_days: int) -> str | None:
 
 def window_open(when: str | None, window_days: int) -> bool:
     """Whether a review released at ``when`` can still be disputed (not counting an acknowledgement)."""
-    return bool(when) and (dispute_closes(when, window_days) or "") >= _now() and when <= _now()
+    return bool(when) and (dispute_closes(when, window_days) or "") >= clock.now() and when <= clock.now()
 
 
 def latest_visible_version(store: Any, call_id: str) -> dict[str, Any] | None:
@@ -208,20 +203,20 @@ def latest_visible_version(store: Any, call_id: str) -> dict[str, Any] | None:
     rows = list(store.db.query(
         "SELECT r.review_id FROM reviews r JOIN review_releases rr ON rr.review_id = r.review_id"
         " AND rr.status = 'current' AND rr.release_at <= ? WHERE r.call_id = ? ORDER BY r.version DESC LIMIT 1",
-        [_now(), call_id]))
+        [clock.now(), call_id]))
     return rows[0] if rows else None
 
 
 def visible_review_ids(store: Any, call_id: str) -> set[str]:
     return {r[0] for r in store.conn.execute(
         "SELECT review_id FROM review_releases WHERE call_id=? AND status='current' AND release_at <= ?",
-        (call_id, _now()))}
+        (call_id, clock.now()))}
 
 
 def released_calls(store: Any, agent_id: str, window_days: int, limit: int = 200) -> list[dict[str, Any]]:
     """An agent's calls with a review released to them: the newest released version of each (whether it is
     still current), its release, acknowledgement and dispute, newest release first."""
-    now = _now()
+    now = clock.now()
     visible = ("SELECT max(r2.version) FROM reviews r2 JOIN review_releases v ON v.review_id = r2.review_id"
                " AND v.status = 'current' AND v.release_at <= ? WHERE r2.call_id = c.call_id")
     rows = list(store.db.query(
@@ -246,7 +241,7 @@ def pending_releases(store: Any, team: str | None = None, limit: int = 500) -> l
            " rr.release_at FROM reviews r JOIN calls c USING (call_id) LEFT JOIN review_releases rr"
            " ON rr.review_id = r.review_id AND rr.status = 'current' WHERE r.status = 'current'"
            " AND (rr.release_at IS NULL OR rr.release_at > ?)")
-    params: list[Any] = [_now()]
+    params: list[Any] = [clock.now()]
     if team:
         sql += " AND c.team = ?"
         params.append(team)
@@ -256,7 +251,7 @@ def pending_releases(store: Any, team: str | None = None, limit: int = 500) -> l
 def team_rates(store: Any, since: str | None = None, window_days: int = 7) -> list[dict[str, Any]]:
     """Per team, the reviews released to agents (from ``since``, a date, if given): how many were acknowledged,
     disputed, and are still awaiting the agent (window open) or were left (window closed, no answer)."""
-    now = _now()
+    now = clock.now()
     sql = ("SELECT c.team, r.review_id, rr.release_at, (SELECT 1 FROM review_acks a WHERE a.review_id = r.review_id)"
            " AS acked, (SELECT 1 FROM disputes d WHERE d.review_id = r.review_id LIMIT 1) AS disputed"
            " FROM review_releases rr JOIN reviews r ON r.review_id = rr.review_id JOIN calls c ON c.call_id = r.call_id"

@@ -12,20 +12,15 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
 from qa_pipeline.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
-from qa_pipeline.store import validate
+from qa_pipeline.store import clock, validate
 from qa_pipeline.store.queue import lease
 from qa_pipeline.store.users import REVIEWERS, require_role
 
 VERDICTS = ("confirm", "reject")
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def criterion_weights(store: Any, call_id: str) -> dict[str, float]:
@@ -129,7 +124,7 @@ def write_version(store: Any, call_id: str, reviewer: str, resolved: dict[str, t
     any, becomes ``replaced_as`` (superseded | overturned). ``reasons``: finding_key -> why it was rejected,
     kept in the verdict's ``note``."""
     reasons = reasons or {}
-    conn, now, review_id = store.conn, _now(), uuid.uuid4().hex[:12]
+    conn, now, review_id = store.conn, clock.now(), uuid.uuid4().hex[:12]
     version = 1 + conn.execute("SELECT coalesce(max(version), 0) FROM reviews WHERE call_id=?", (call_id,)).fetchone()[0]
     if current:
         conn.execute("UPDATE reviews SET status=?, replaced_by=?, replaced_at=? WHERE review_id=?",
@@ -200,7 +195,7 @@ def set_assist(store: Any, actor: str, target: str, on: bool, reason: str = "") 
     reason = validate.text("reason", reason)
     with store.transaction() as conn:
         if on:
-            conn.execute("INSERT OR REPLACE INTO assist_mode VALUES (?,?,?,?)", (target, reason, actor, _now()))
+            conn.execute("INSERT OR REPLACE INTO assist_mode VALUES (?,?,?,?)", (target, reason, actor, clock.now()))
         else:
             conn.execute("DELETE FROM assist_mode WHERE target=?", (target,))
         store.audit(actor, "assist.set" if on else "assist.clear", f"rule:{target}", None, {"reason": reason})

@@ -11,13 +11,12 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
 from qa_pipeline.contracts import CallResult
 from qa_pipeline.errors import ConflictError, NotFoundError, PermissionDenied
-from qa_pipeline.store import validate
+from qa_pipeline.store import clock, validate
 from qa_pipeline.store.queue import lease
 from qa_pipeline.store.users import REVIEWERS, require_role
 
@@ -38,10 +37,6 @@ CREATE TABLE IF NOT EXISTS role_decisions (
 CREATE UNIQUE INDEX IF NOT EXISTS idx_role_decisions_version ON role_decisions(call_id, version);
 CREATE UNIQUE INDEX IF NOT EXISTS idx_role_decisions_current ON role_decisions(call_id) WHERE status = 'current'
 """
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def record_result_roles(conn: Any, result_id: str, result: CallResult) -> None:
@@ -74,7 +69,7 @@ def record_decision(store: Any, decision_id: str, actor: str, call_id: str, from
                     reason: str, acting_as: str | None) -> int:
     """Write a role decision as the call's current one (inside the caller's transaction, after the re-scored
     result ``result_id`` was ingested); the current one, if any, becomes superseded. Returns its version."""
-    conn, now = store.conn, _now()
+    conn, now = store.conn, clock.now()
     current = current_decision(store, call_id)
     version = 1 + conn.execute("SELECT coalesce(max(version), 0) FROM role_decisions WHERE call_id=?",
                                (call_id,)).fetchone()[0]

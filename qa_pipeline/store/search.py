@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import Any, get_args
 
 from qa_pipeline.contracts import FindingKind
 from qa_pipeline.errors import NotFoundError, ValidationError
-from qa_pipeline.store import validate
+from qa_pipeline.store import clock, validate
 from qa_pipeline.store.users import REVIEWERS, require_role
 
 SPEAKERS = ("agent", "caller", "unknown")
@@ -264,10 +263,6 @@ def csv_rows(calls: list[dict[str, Any]]) -> list[list[Any]]:
 
 
 # ------------------------------------------------------------------ saved searches (per user)
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
-
-
 def save_search(store: Any, owner: str, name: str, query: SearchQuery) -> str:
     """Save (or replace) the owner's search called ``name``; returns its id."""
     require_role(store, owner, *REVIEWERS)
@@ -278,7 +273,7 @@ def save_search(store: Any, owner: str, name: str, query: SearchQuery) -> str:
         search_id = row[0] if row else uuid.uuid4().hex[:12]
         conn.execute("INSERT INTO saved_searches (search_id, owner, name, query, created_at, updated_at)"
                      " VALUES (?,?,?,?,?,?) ON CONFLICT(owner, name) DO UPDATE SET query=excluded.query,"
-                     " updated_at=excluded.updated_at", (search_id, owner, name, blob, _now(), _now()))
+                     " updated_at=excluded.updated_at", (search_id, owner, name, blob, clock.now(), clock.now()))
         store.audit(owner, "search.save", f"saved_search:{search_id}", json.loads(row[1]) if row else None,
                     {"name": name, "query": json.loads(blob)})
     return search_id

@@ -11,15 +11,11 @@ import time
 from typing import Any
 
 from qa_pipeline.errors import ConflictError, NotFoundError, PermissionDenied, ReviewError
-from qa_pipeline.store import validate
+from qa_pipeline.store import clock, validate
 
 ROLES = ("coach", "qa_lead", "hr", "agent")
 REVIEWERS = ("coach", "qa_lead")
 _COLUMNS = "name, role, agent_id, password_hash, created_at, disabled_at, disabled_by, password_changed_at"
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def add_user(store: Any, name: str, role: str, agent_id: str | None = None, password_hash: str | None = None,
@@ -34,10 +30,10 @@ def add_user(store: Any, name: str, role: str, agent_id: str | None = None, pass
         conn.execute("INSERT INTO users (name, role, agent_id, password_hash, created_at) VALUES (?,?,?,?,?)"
                      " ON CONFLICT(name) DO UPDATE SET role=excluded.role, agent_id=excluded.agent_id,"
                      " password_hash=COALESCE(excluded.password_hash, users.password_hash)",
-                     (name, role, agent_id, password_hash, _now()))
+                     (name, role, agent_id, password_hash, clock.now()))
         after = {"role": role, "agent_id": agent_id, "password_set": bool(password_hash)}
         if before and password_hash:  # a new password for an existing user: the old one's sessions end
-            conn.execute("UPDATE users SET password_changed_at=? WHERE name=?", (_now(), name))
+            conn.execute("UPDATE users SET password_changed_at=? WHERE name=?", (clock.now(), name))
             after["sessions_ended"] = end_sessions(store, name)
         store.audit(actor, "user.add", f"user:{name}", dict(zip(("role", "agent_id"), before)) if before else None,
                     after)
@@ -99,7 +95,7 @@ def disable(store: Any, name: str, actor: str = "admin") -> dict[str, Any]:
     if u["disabled_at"]:
         raise ConflictError(f"user {name!r} is already disabled (since {u['disabled_at']})")
     with store.transaction() as conn:
-        conn.execute("UPDATE users SET disabled_at=?, disabled_by=? WHERE name=?", (_now(), actor, name))
+        conn.execute("UPDATE users SET disabled_at=?, disabled_by=? WHERE name=?", (clock.now(), actor, name))
         done = {"sessions_ended": end_sessions(store, name), "claims_released": _release_claims(store, name)}
         store.audit(actor, "user.disable", f"user:{name}", {"disabled": False}, {"disabled": True, **done})
     return done
@@ -129,7 +125,7 @@ def set_password(store: Any, name: str, password_hash: str, actor: str = "admin"
     _existing(store, name)
     with store.transaction() as conn:
         conn.execute("UPDATE users SET password_hash=?, password_changed_at=? WHERE name=?",
-                     (password_hash, _now(), name))
+                     (password_hash, clock.now(), name))
         ended = end_sessions(store, name)
         store.audit(actor, "user.passwd", f"user:{name}", None, {"sessions_ended": ended})
     return ended

@@ -26,9 +26,11 @@ def env(reference_db: Path, tmp_path: Path):
     store.close()
 
 
-def later(monkeypatch, module, when: str) -> None:
+def later(monkeypatch, when: str) -> None:
     """The store's clock reads ``when`` (the release and coaching rules compare against it)."""
-    monkeypatch.setattr(module, "_now", lambda: when)
+    from qa_pipeline.store import clock
+
+    monkeypatch.setattr(clock, "now", lambda: when)
 
 
 def audit(db: Path, action: str) -> list[tuple]:
@@ -80,7 +82,7 @@ def test_a_release_on_a_date_can_be_moved_until_it_happens_and_never_repeated(en
         (1, "rescheduled", "2099-03-02T00:00:00", moved["release_id"]), (2, "current", "2099-03-01T08:30:00", None)]
     with pytest.raises(NotFoundError):
         release.acknowledge(store, env["agent"], review_id)
-    later(monkeypatch, release, "2099-03-01T08:30:00")
+    later(monkeypatch, "2099-03-01T08:30:00")
     assert release.is_visible(store, review_id) and release.pending_releases(store) == []
     release.acknowledge(store, env["agent"], review_id)
     for kwargs in ({}, {"at": "2099-04-01", "reschedule": True}):
@@ -119,7 +121,7 @@ def test_the_dispute_window_runs_from_the_release(env: dict, monkeypatch) -> Non
     review_id = review(store, "coach1", env["call"])
     at = release.release_review(store, "lead1", review_id)["release_at"]
     eight_days = dt.datetime.fromisoformat(at) + dt.timedelta(days=8)
-    later(monkeypatch, release, eight_days.strftime("%Y-%m-%dT%H:%M:%S"))
+    later(monkeypatch, eight_days.strftime("%Y-%m-%dT%H:%M:%S"))
     with pytest.raises(ConflictError, match="7-day dispute window closed"):
         disputes.open_dispute(store, agent, review_id, "too late", window_days=7)
     dispute_id = disputes.open_dispute(store, agent, review_id, "in time with a longer window", window_days=10)
