@@ -92,3 +92,13 @@ def test_a_phone_with_words_after_it_that_are_no_identifier_stays_a_phone():
     assert phones("en", ("caller", "Call me on 212 555 0183 any time.")) == [("phone", "nanp")]
     assert phones("en", ("caller", "My number is 212 555 0183, and my order number is 4 8 2 7 1 9 3 3.")) \
         == [("phone", "nanp")]
+
+
+def test_a_code_with_letters_glued_to_its_digits_is_no_phone():
+    # 44 1709 26631 has a UK number's shape after +44, but "OD" makes it an order's code (as Whisper wrote it).
+    tr = transcript("en", ("agent", "Can you tell me the order it please? It starts with OD."),
+                    ("caller", "Yes, OD4417-092-6631"))
+    assert detect_pii(tr, CALL) == [] and [f.details.type for f in masked_numbers(tr, CALL)] == ["digits"]
+    # The question alone names what it asks for ("the order ID", heard "order it"), however the code was written.
+    assert phones("en", ("agent", "Can you tell me the order it please?"), ("caller", "Yes, 4417-092-6631")) == []
+    assert phones("en", ("caller", "Yes, 4417-092-6631")) == [("phone", "uk_landline")]

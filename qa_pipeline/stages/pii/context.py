@@ -122,9 +122,9 @@ QUESTION_GAP = 10.0  # an answer starting later than this after the question end
 # An identifier's noun right before its number ("the order was 88213", "policy 07700 900123"): said anywhere
 # else in a sentence these nouns are no cue ("the mobile number on the account" asks for a phone), so they are
 # read only in the last words before the number.
-_NOUN_JUST_BEFORE = re.compile(r"(?<![a-z])(order|policy|account|reference|ref|ticket|case|claim|booking|invoice|"
-                               r"tracking|consignment|serial|model|listing|member|membership|customer|staff)"
-                               r"( (no|number|numbers|num|id|code))?( (is|was|s|of))?$")
+_IDENTIFIER_NOUN = r"(?<![a-z])(order|policy|account|reference|ref|ticket|case|claim|booking|invoice|tracking|" \
+                   r"consignment|serial|model|listing|member|membership|customer|staff)(?![a-z])"
+_NOUN_JUST_BEFORE = re.compile(_IDENTIFIER_NOUN + r"( (no|number|numbers|num|id|code))?( (is|was|s|of))?$")
 JUST_BEFORE_WORDS = 3
 
 
@@ -199,4 +199,6 @@ def asked_type(transcript: Transcript, start: float, speaker: str) -> str | None
     named = _last_cue(text)
     if named is not None:
         return named[2]
+    if re.search(_IDENTIFIER_NOUN, text):
+        return "not_pii"  # "Can you tell me the order ID please?": a question may name what it asks for once
     return "phone" if _ASKS_FOR_NUMBER.search(text) else None

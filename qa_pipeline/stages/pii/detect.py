@@ -49,7 +49,7 @@ def _all_numbers_and_data(transcript: Transcript, call: Call | None, opts: Priva
         for run in digit_runs(units, opts):
             run = _with_trunk_zero(units, by_ref, run, transcript.language, opts)
             value = "".join(u.value for u in run if u.kind in ("digit", "weak", "x"))
-            typed = number_type(transcript, run, value, speaker, opts)
+            typed = number_type(transcript, run, value, speaker, opts, units)
             if typed is None:
                 continue
             pii_type, check = typed
@@ -100,7 +100,7 @@ def masked_numbers(transcript: Transcript, call: Call | None = None, opts: Priva
 
 
 def number_type(transcript: Transcript, run: list[Unit], value: str, speaker: str,
-                opts: PrivacyConfig) -> tuple[str, str | None] | None:
+                opts: PrivacyConfig, units: list[Unit]) -> tuple[str, str | None] | None:
     """(type, check) of a read-out number: its check digit or strict shape, else what the words before it
     say it is, else what the other party's question before this answer asked for; ("digits", None) for a long
     number of no established type (and for one whose own words say it is an order, a policy, an amount…, even
@@ -117,7 +117,7 @@ def number_type(transcript: Transcript, run: list[Unit], value: str, speaker: st
         return cue, None  # one number in ten passes Luhn by chance: 身份证号 said before it is surer
     if shape is not None and shape[0] in ("cn_id", "bank_card"):
         return shape
-    plan = plan_shape(value, transcript.language)
+    plan = None if _glued_to_letters(run, units) else plan_shape(value, transcript.language)
     if plan == "cn_mobile" or (plan is not None and cue in (None, "phone")):
         return "phone", plan  # a numbering plan's shape: a phone unless a cue says it is another type
     if shape is not None and shape[0] == "phone" and cue == "phone":
@@ -128,6 +128,13 @@ def number_type(transcript: Transcript, run: list[Unit], value: str, speaker: st
     if plan is not None:
         return "phone", plan
     return ("digits", None) if shape else None
+
+
+def _glued_to_letters(run: list[Unit], units: list[Unit]) -> bool:
+    """Does the number start inside a word that begins with letters ("OD4417-092-6631", "KD0271984456")? Such a
+    code is an order's, an account's or a parcel's; nobody writes or says a phone number that way."""
+    before = [u for u in units if u.ref[:2] == run[0].ref[:2] and u.ref[3] == run[0].ref[2]]
+    return any(u.text.isalpha() and u.text.isascii() for u in before)
 
 
 def _with_trunk_zero(units: list[Unit], by_ref: dict[tuple[int, int, int, int], int], run: list[Unit],
