@@ -20,10 +20,11 @@ def phones(language: str, *turns: tuple[str, str]) -> list[tuple[str, str | None
 @pytest.mark.parametrize("digits, language, plan", [
     ("2125550183", "en", "nanp"), ("12125550183", "en", "nanp"),
     ("1125550183", "en", None), ("2121550183", "en", None),  # an area code or an exchange from 0/1: no NANP number
+    ("18005550199", "en", None), ("8885550199", "en", None), ("4115550199", "en", None),  # toll-free, N11: no one's line
     ("07700900123", "en", "uk_mobile"), ("447700900123", "en", "uk_mobile"), ("4407700900123", "en", "uk_mobile"),
     ("0770090012", "en", None),  # a UK mobile one digit short: a shape only with a cue or a question
     ("02079460123", "en", "uk_landline"), ("0161496012", "en", "uk_landline"),
-    ("13812345678", "zh", "cn_mobile"), ("8613812345678", "en", "cn_mobile"), ("12812345678", "zh", None),
+    ("13812345678", "zh", "cn_mobile"), ("8613812345678", "en", "cn_mobile"), ("13812345678", "en", "nanp"), ("12812345678", "zh", None),
     ("02079460123", "zh", None), ("2125550183", "zh", None),  # 020… is Guangzhou's area code: cue needed in zh
 ])
 def test_numbering_plan_shapes(digits, language, plan):

@@ -68,13 +68,20 @@ def phone_kind(digits: str) -> str | None:
 # order or account number to go without a cue, and 01x/02x is a Chinese area code as often as a UK one, so
 # the North-American and UK plans are read in calls that are not in Mandarin only.
 _PLANS_EVERYWHERE = (("cn_mobile", re.compile(r"(?:86)?1[3-9]\d{9}")),)
-_PLANS_NOT_ZH = (("nanp", re.compile(r"1?[2-9]\d{2}[2-9]\d{6}")),
+# NANP toll-free area codes (8xx repeated digit: 800, 833…888) and N11 service codes (411, 911) are a company's
+# line or no number at all: "call us on 1-800-…" is no caller's personal data.
+_NANP = r"1?(?!8(00|33|44|55|66|77|88))(?![2-9]11)[2-9]\d{2}(?![2-9]11)[2-9]\d{6}"
+_PLANS_NOT_ZH = (("nanp", re.compile(_NANP)),
                  ("uk_mobile", re.compile(r"(?:0|440?)7\d{9}")),
                  ("uk_landline", re.compile(r"(?:0|440?)[12]\d{8,9}")))
 
 
 def plan_shape(digits: str, language: str) -> str | None:
-    """The numbering plan whose strict shape ``digits`` has: 'cn_mobile', 'nanp', 'uk_mobile', 'uk_landline'."""
+    """The numbering plan whose strict shape ``digits`` has: 'cn_mobile', 'nanp', 'uk_mobile', 'uk_landline'.
+    Outside Mandarin an 11-digit number from 1 is +1 and ten digits, not a Chinese mobile: 1-800-555-0199 is a
+    toll-free line (no shape), although 180 is a Chinese mobile prefix."""
+    if language != "zh" and len(digits) == 11 and digits[0] == "1":
+        return "nanp" if re.fullmatch(_NANP, digits) else None
     plans = _PLANS_EVERYWHERE + (() if language == "zh" else _PLANS_NOT_ZH)
     return next((kind for kind, shape in plans if shape.fullmatch(digits)), None)
 
