@@ -103,3 +103,14 @@ def test_a_code_with_letters_glued_to_its_digits_is_no_phone():
     # The question alone names what it asks for ("the order ID", heard "order it"), however the code was written.
     assert phones("en", ("agent", "Can you tell me the order it please?"), ("caller", "Yes, 4417-092-6631")) == []
     assert phones("en", ("caller", "Yes, 4417-092-6631")) == [("phone", "uk_landline")]
+
+
+def test_on_a_mono_call_the_question_and_the_answer_come_from_the_diarized_turns():
+    mono = Call(call_id="m", audio_path="m.wav", layout="mono")
+    tr = transcript("en", ("agent", "Where can we get hold of you if the line drops?"),
+                    ("caller", "Uh, it's five one two, five five, zero one four seven."))
+    [f] = detect_pii(tr, mono)
+    assert (f.details.type, f.speaker) == ("phone", "caller")
+    tr = transcript("en", ("agent", "Can I take the tracking number?"),
+                    ("caller", "Sure, it's two one two, five five five, zero one eight three."))
+    assert detect_pii(tr, mono) == []
