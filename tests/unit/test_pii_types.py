@@ -131,6 +131,17 @@ def test_a_spelled_name_and_the_name_it_spells():
     assert found("en", ("agent", "It's the A B C package, the cheapest one.")) == []
 
 
+def test_a_name_spelled_after_a_question_about_the_name_on_a_booking_but_not_a_spelled_reference():
+    # Whisper's spelling of "Okafor" as heard on a voiced call; the question asks for the name "on the booking".
+    turns = (("agent", "Could I take the file reference from the desk and the name on the booking?"),
+             ("caller", "The reference is L-H-R-S-K-48137, and it's under T-D-O-K-F-R."))
+    tr = transcript("en", *turns)
+    [name] = [f for f in detect_pii(tr, CALL) if f.details.type == "person_name"]
+    text = redact_transcript(tr, [name]).segments[1].text
+    assert "T-D-O" not in text and "L-H-R-S-K" in text  # the reference's letters run into its digits: no name
+    assert found("en", ("agent", "And the reference?"), ("caller", "It's L-H-R-S-K-48137.")) == []
+
+
 def test_mandarin_name_given_after_a_name_question():
     assert found("zh", ("agent", "先麻烦您报一下户主的姓名。"), ("caller", "好的，户主是我爸，叫陈建国。")) == ["person_name"]
     # Without a question about a name, 叫 is just a verb: 「叫车」「叫王师傅来修」.

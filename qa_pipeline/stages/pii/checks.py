@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-RULE_VERSION = "pii-4"  # pii-2: digits read by sound, e-mail without "at"; pii-3: mono calls read as one stream, a misheard word inside a long number; pii-4: types from context, unexplained numbers masked not found, dates of birth, addresses, names
+RULE_VERSION = "pii-5"  # pii-2: digits read by sound, e-mail without "at"; pii-3: mono calls read as one stream, a misheard word inside a long number; pii-4: types from context, unexplained numbers masked not found, dates of birth, addresses, names; pii-5: phones by their numbering plan's shape, answers typed by the question asked
 SOUND_CARD_LENGTHS = (16, 19)  # UnionPay credit/debit card lengths; 17/18-digit cards are too rare to pay for
 PLACEHOLDER = {"phone": "[PHONE]", "cn_id": "[ID]", "bank_card": "[CARD]", "email": "[EMAIL]", "digits": "[NUMBER]",
                "ssn": "[SSN]", "security_code": "[CODE]", "dob": "[DATE OF BIRTH]", "address": "[ADDRESS]",
@@ -59,6 +59,31 @@ def phone_kind(digits: str) -> str | None:
     if re.fullmatch(r"1?[2-9]\d{2}[2-9]\d{6}", d):
         return "us"
     return None
+
+
+# Numbering plans whose shape is specific enough to type a number as a phone with no word around it saying so
+# (tried in order; country codes as read out: "+44", "+1", "+86"). A Chinese mobile is 11 digits from 1[3-9];
+# a North-American (NANP) number has an area code and an exchange that start 2-9; a UK mobile is 07 and nine
+# digits, a UK geographic number 01/02 and eight or nine. Chinese landlines (0 and 9-11 digits) are too like an
+# order or account number to go without a cue, and 01x/02x is a Chinese area code as often as a UK one, so
+# the North-American and UK plans are read in calls that are not in Mandarin only.
+_PLANS_EVERYWHERE = (("cn_mobile", re.compile(r"(?:86)?1[3-9]\d{9}")),)
+# NANP toll-free area codes (8xx repeated digit: 800, 833…888) and N11 service codes (411, 911) are a company's
+# line or no number at all: "call us on 1-800-…" is no caller's personal data.
+_NANP = r"1?(?!8(00|33|44|55|66|77|88))(?![2-9]11)[2-9]\d{2}(?![2-9]11)[2-9]\d{6}"
+_PLANS_NOT_ZH = (("nanp", re.compile(_NANP)),
+                 ("uk_mobile", re.compile(r"(?:0|440?)7\d{9}")),
+                 ("uk_landline", re.compile(r"(?:0|440?)[12]\d{8,9}")))
+
+
+def plan_shape(digits: str, language: str) -> str | None:
+    """The numbering plan whose strict shape ``digits`` has: 'cn_mobile', 'nanp', 'uk_mobile', 'uk_landline'.
+    Outside Mandarin an 11-digit number from 1 is +1 and ten digits, not a Chinese mobile: 1-800-555-0199 is a
+    toll-free line (no shape), although 180 is a Chinese mobile prefix."""
+    if language != "zh" and len(digits) == 11 and digits[0] == "1":
+        return "nanp" if re.fullmatch(_NANP, digits) else None
+    plans = _PLANS_EVERYWHERE + (() if language == "zh" else _PLANS_NOT_ZH)
+    return next((kind for kind, shape in plans if shape.fullmatch(digits)), None)
 
 
 def classify_digits(value: str, min_digits: int = 6) -> tuple[str, str | None] | None:

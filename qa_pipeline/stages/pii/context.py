@@ -13,7 +13,9 @@ import functools
 import re
 
 from qa_pipeline.base.textnorm import normalize_for_match
-from qa_pipeline.contracts import Transcript
+from qa_pipeline.contracts import Segment, Transcript
+
+MIXED = "*"  # units.MIXED: a mono call's one stream, whose numbers any speaker's words may follow
 
 CONTEXT_SECONDS = 8.0  # how far before a number its cue may be (the other party's question included)
 
@@ -31,6 +33,8 @@ CUES: dict[str, tuple[str, ...]] = {
         "meter", "membership number", "customer number", "member number", "staff number", "extension",
         "会员卡", "储值卡", "礼品卡", "购物卡", "积分卡", "加油卡", "公交卡", "sim card", "gift card", "loyalty card",
         "membership card", "library card", "reward card", "rewards card",
+        # an amount, a time or a date: a number said after these is no identifier, whatever its shape
+        "amount", "balance", "total", "price", "date", "time", "o'clock", "日期", "时间", "余额", "总共",
     ),
     "bank_card": ("卡号", "银行卡", "信用卡", "借记卡", "储蓄卡", "卡的号码", "卡", "card number", "credit card",
                   "debit card", "long number on the card", "number on the card", "card ending", "card", "visa",
@@ -75,15 +79,24 @@ def cue_type(transcript: Transcript, start: float, speaker: str) -> str | None:
     ("您的订单号和手机号" → the phone)."""
     best: tuple[int, int, int, str] | None = None
     for order, (_, text) in enumerate(_window_text(transcript, start, speaker)):
-        hits = [(m.start(), m.end(), kind) for kind, phrases in CUES.items() for phrase in phrases
-                for m in _cue_pattern(phrase).finditer(text)]
-        for a, b, kind in hits:
-            if any(a2 < b and a < b2 and b2 - a2 > b - a for a2, b2, _ in hits):
-                continue  # part of a longer cue
-            cand = (order, b, b - a, kind)
-            if best is None or cand[:3] > best[:3]:
-                best = cand
+        last = _last_cue(text)
+        if last is not None and (best is None or (order, *last[:2]) > best[:3]):
+            best = (order, *last)
     return best[3] if best else None
+
+
+def _last_cue(text: str) -> tuple[int, int, str] | None:
+    """(end, length, type) of the cue in ``text`` that decides: of overlapping cues the longer, of the rest the
+    one said last."""
+    hits = [(m.start(), m.end(), kind) for kind, phrases in CUES.items() for phrase in phrases
+            for m in _cue_pattern(phrase).finditer(text)]
+    best: tuple[int, int, str] | None = None
+    for a, b, kind in hits:
+        if any(a2 < b and a < b2 and b2 - a2 > b - a for a2, b2, _ in hits):
+            continue  # part of a longer cue
+        if best is None or (b, b - a) > best[:2]:
+            best = (b, b - a, kind)
+    return best
 
 
 @functools.cache
@@ -99,3 +112,93 @@ def typed_by_context(value: str, cue: str | None) -> str | None:
     if cue in LENGTHS and len(value) in LENGTHS[cue]:
         return cue
     return None
+
+
+AFTER_SECONDS = 2.5  # how far after a number the words that say it is an order (… "is my order number") may be
+ANSWER_SECONDS = 15.0  # a number this long into an answer turn may still be the answer to the question before it
+QUESTION_GAP = 10.0  # an answer starting later than this after the question ended answers nothing
+
+
+# An identifier's noun right before its number ("the order was 88213", "policy 07700 900123"): said anywhere
+# else in a sentence these nouns are no cue ("the mobile number on the account" asks for a phone), so they are
+# read only in the last words before the number.
+_IDENTIFIER_NOUN = r"(?<![a-z])(order|policy|account|reference|ref|ticket|case|claim|booking|invoice|tracking|" \
+                   r"consignment|serial|model|listing|member|membership|customer|staff)(?![a-z])"
+_NOUN_JUST_BEFORE = re.compile(_IDENTIFIER_NOUN + r"( (no|number|numbers|num|id|code))?( (is|was|s|of))?$")
+JUST_BEFORE_WORDS = 3
+
+
+def noun_just_before(transcript: Transcript, start: float, speaker: str) -> str | None:
+    """``not_pii`` when one of the speaker's last words before ``start`` names an identifier, else None."""
+    said = [w.text for seg in transcript.segments if speaker in (MIXED, seg.speaker)
+            for w in seg.words or [] if start - CONTEXT_SECONDS <= w.start < start]
+    text = normalize_for_match(" ".join(said[-JUST_BEFORE_WORDS:]))
+    return "not_pii" if _NOUN_JUST_BEFORE.search(text) else None
+
+
+def cue_after(transcript: Transcript, end: float, speaker: str) -> str | None:
+    """``not_pii`` when the same speaker's words right after a number say it is an order, a policy, a time…
+    ("2125550183 is the order number"), up to the next digit; None otherwise. Only identifiers are read after
+    a number: "call me on 212 555 0183 any time" is a phone, so this is for numbers no cue before typed."""
+    said: list[str] = []
+    for seg in transcript.segments:
+        if (seg.speaker != speaker and speaker != MIXED) or seg.end < end or seg.start > end + AFTER_SECONDS:
+            continue
+        for w in seg.words or []:
+            if not end <= w.start <= end + AFTER_SECONDS:
+                continue
+            if any(ch.isdigit() for ch in w.text):
+                break  # the next number's cue is the next number's
+            said.append(w.text)
+    text = normalize_for_match(" ".join(said))
+    hits = [phrase for phrase in CUES["not_pii"] if phrase not in _NOT_AFTER and _cue_pattern(phrase).search(text)]
+    return "not_pii" if hits else None
+
+
+_NOT_AFTER = {"time", "时间", "total", "总共", "extension"}  # "…0183 any time", "…0183, extension 42": still a phone
+
+
+# What a question asks for when it names no type: a number, or a way to reach the caller ("where can we get
+# hold of you?", 「怎么联系您」). Asked for in the turn before an answer, either makes the answer a phone.
+_ASKS_FOR_NUMBER = re.compile(r"(?<![a-z])(number|digits|contact|reach|get hold of|get through to|get back to|"
+                              r"call (you|back)|ring (you|back)|text (you|back)|号码|联系|打给|回电|回拨|找到您|找您)(?![a-z])")
+_QUESTION = re.compile(r"[?？]|[吗呢]\s*$|^(what|which|where|how|is|are|can|could|would|may|do|does|did|have|has|"
+                       r"please|请|麻烦|能不能|可以|方便)(?![a-z])|(告诉|报|提供|留)(一下|个|下)")
+
+
+def asked_type(transcript: Transcript, start: float, speaker: str) -> str | None:
+    """What the other party's question just before the answer that holds ``start`` asked for: the type its cues
+    name (the same CUES, so "order number?" asks for an order's number), else ``phone`` when it asked for a
+    number or a way to reach someone; None when the turn before was no question, or the number is not in
+    the answer turn that followed it."""
+    segs = transcript.segments
+    mine = [i for i, s in enumerate(segs) if speaker in (MIXED, s.speaker)]
+    here = next((i for i in mine if segs[i].start <= start <= segs[i].end), None)
+    if here is None:
+        here = max((i for i in mine if segs[i].start <= start), default=None)
+    if here is None:
+        return None
+    first = here
+    while first > 0 and segs[first - 1].speaker == segs[here].speaker:
+        first -= 1  # the answer turn: the answering speaker's segments back to the other party's
+    if first == 0 or start - segs[first].start > ANSWER_SECONDS:
+        return None
+    question: list[Segment] = []
+    k = first - 1
+    while k >= 0 and segs[k].speaker == segs[first - 1].speaker and len(question) < 2:
+        question.insert(0, segs[k])
+        k -= 1
+    if segs[first].start - question[-1].end > QUESTION_GAP:
+        return None
+    # The asker's last sentence is the question ("I've noted the order. What's a good number for you?").
+    sentences = [p for p in re.split(r"(?<=[.!。！])\s*", " ".join(s.text for s in question)) if p.strip()]
+    last = sentences[-1] if sentences else ""
+    if not _QUESTION.search(last.strip().lower()):
+        return None
+    text = normalize_for_match(last)
+    named = _last_cue(text)
+    if named is not None:
+        return named[2]
+    if re.search(_IDENTIFIER_NOUN, text):
+        return "not_pii"  # "Can you tell me the order ID please?": a question may name what it asks for once
+    return "phone" if _ASKS_FOR_NUMBER.search(text) else None

@@ -8,8 +8,8 @@ from typing import Any
 
 from qa_pipeline.config import PrivacyConfig
 from qa_pipeline.contracts import Call, Finding, PIIMatch, Transcript
-from qa_pipeline.stages.pii.checks import RULE_VERSION, classify_digits, mask_digits, number_rule
-from qa_pipeline.stages.pii.context import LENGTHS, cue_type, typed_by_context
+from qa_pipeline.stages.pii.checks import RULE_VERSION, classify_digits, mask_digits, number_rule, plan_shape
+from qa_pipeline.stages.pii.context import LENGTHS, asked_type, cue_after, cue_type, noun_just_before, typed_by_context
 from qa_pipeline.stages.pii.email import emails, mask_email
 from qa_pipeline.stages.pii.identity import identity_findings
 from qa_pipeline.stages.pii.sound import merge_sound, sound_findings
@@ -47,8 +47,9 @@ def _all_numbers_and_data(transcript: Transcript, call: Call | None, opts: Priva
         written = len(findings)
         by_ref = {u.ref: i for i, u in enumerate(units)}
         for run in digit_runs(units, opts):
+            run = _with_trunk_zero(units, by_ref, run, transcript.language, opts)
             value = "".join(u.value for u in run if u.kind in ("digit", "weak", "x"))
-            typed = number_type(transcript, run, value, speaker, opts)
+            typed = number_type(transcript, run, value, speaker, opts, units)
             if typed is None:
                 continue
             pii_type, check = typed
@@ -99,11 +100,16 @@ def masked_numbers(transcript: Transcript, call: Call | None = None, opts: Priva
 
 
 def number_type(transcript: Transcript, run: list[Unit], value: str, speaker: str,
-                opts: PrivacyConfig) -> tuple[str, str | None] | None:
+                opts: PrivacyConfig, units: list[Unit]) -> tuple[str, str | None] | None:
     """(type, check) of a read-out number: its check digit or strict shape, else what the words before it
-    say it is; ("digits", None) for a long number of no established type; None for a short one."""
+    say it is, else what the other party's question before this answer asked for; ("digits", None) for a long
+    number of no established type (and for one whose own words say it is an order, a policy, an amount…, even
+    when it has a phone's shape); None for a short one."""
     shape = classify_digits(value, opts.min_digits)
     cue = cue_type(transcript, run[0].start, speaker)
+    if cue is None:
+        cue = noun_just_before(transcript, run[0].start, speaker) or cue_after(transcript, run[-1].end, speaker) \
+            or asked_type(transcript, run[0].start, speaker)
     if cue == "not_pii":
         return ("digits", None) if shape else None
     if shape is not None and shape[0] == "bank_card" and cue in LENGTHS and cue != "bank_card" \
@@ -111,12 +117,40 @@ def number_type(transcript: Transcript, run: list[Unit], value: str, speaker: st
         return cue, None  # one number in ten passes Luhn by chance: 身份证号 said before it is surer
     if shape is not None and shape[0] in ("cn_id", "bank_card"):
         return shape
-    if shape is not None and shape[0] == "phone" and (shape[1] == "cn_mobile" or cue == "phone"):
+    plan = None if _glued_to_letters(run, units) else plan_shape(value, transcript.language)
+    if plan == "cn_mobile" or (plan is not None and cue in (None, "phone")):
+        return "phone", plan  # a numbering plan's shape: a phone unless a cue says it is another type
+    if shape is not None and shape[0] == "phone" and cue == "phone":
         return shape
     by_cue = typed_by_context(value, cue)
     if by_cue is not None:
         return by_cue, None
+    if plan is not None:
+        return "phone", plan
     return ("digits", None) if shape else None
+
+
+def _glued_to_letters(run: list[Unit], units: list[Unit]) -> bool:
+    """Does the number start inside a word that begins with letters ("OD4417-092-6631", "KD0271984456")? Such a
+    code is an order's, an account's or a parcel's; nobody writes or says a phone number that way."""
+    before = [u for u in units if u.ref[:2] == run[0].ref[:2] and u.ref[3] == run[0].ref[2]]
+    return any(u.text.isalpha() and u.text.isascii() for u in before)
+
+
+def _with_trunk_zero(units: list[Unit], by_ref: dict[tuple[int, int, int, int], int], run: list[Unit],
+                     language: str, opts: PrivacyConfig) -> list[Unit]:
+    """The run with the "oh" before it when that "oh" is a phone's leading zero ("oh seven seven double oh…":
+    runs drop an "oh" at their ends, an interjection as often as a digit, but 07700 900456 is a UK mobile and
+    7700 900456 nothing)."""
+    i = by_ref[run[0].ref] - 1
+    while i >= 0 and units[i].kind == "sep":
+        i -= 1
+    if i < 0 or units[i].kind != "weak" or units[i].value != "0" or run[0].start - units[i].end > opts.max_gap:
+        return run
+    value = "".join(u.value for u in run if u.kind in ("digit", "weak", "x"))
+    if plan_shape(value, language) is None and plan_shape("0" + value, language) is not None:
+        return [dataclasses.replace(units[i], kind="digit"), *run]
+    return run
 
 
 def findings_summary(findings: list[Finding]) -> dict[str, Any]:

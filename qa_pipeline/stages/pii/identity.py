@@ -54,8 +54,11 @@ _CAPS = r"([A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){1,2})"
 NAME_EN = re.compile(rf"\b(?i:my name is|my name's|name's|this is|it's|speaking with|name on the account is|account holder is|"
                      rf"in the name of|'s name is|name is)\s+((?i:mr|mrs|ms|miss|dr)\.?\s+)?{_CAPS}")
 # A name answering a question about one ("请问您的姓名？" — "欧阳明轩。"): its first words, if they look like one.
-NAME_QUESTION = re.compile(r"(姓名|名字|怎么称呼|贵姓|叫什么|your name|full name|who am i speaking|name on the account|"
-                           r"spell (it|that|your)|patient's name|student's name)", re.I)
+# A question about a holder's name asks it of whatever is held: "the name on the booking / for the reservation /
+# under the policy", "what name is it under", "whose name is it in", as well as "your name".
+NAME_QUESTION = re.compile(r"(姓名|名字|怎么称呼|贵姓|叫什么|your name|full name|who am i speaking|"
+                           r"\bname (on|for|under) (the|your|this) \w+|\b(what|which|whose) name\b|"
+                           r"spell (it|that|your)|\w+'s name)", re.I)
 NAME_LEAD_EN = re.compile(rf"^(?:(?:it's|it is|yes|yeah|sure|um|uh)[, ]+)*((?i:mr|mrs|ms|miss|dr)\.?\s+)?{_CAPS}\b")
 _ROLES_ZH = "被保险人|投保人|机主|户主|持卡人|收件人|联系人|患者|病人|学员|孩子|客户|老人|乘客|住客|业主"
 NAME_ZH = re.compile(rf"(我叫|我的名字是|名字是|名字叫|姓名是|名叫|叫做|(?:{_ROLES_ZH})(?:叫|是|姓名是|的名字是)?)"
@@ -148,6 +151,8 @@ def _spelled_names(text: str, asked: bool) -> list[tuple[int, int]]:
     aside: "Siobhán" is spelled S-I-O-B-H-A-N). After a question about a name the spelling alone is one."""
     spans = []
     for m in SPELLED.finditer(text):
+        if re.match(r"[-. ]?\d", text[m.end():]) or re.search(r"\d[-. ]?$", text[:m.start()]):
+            continue  # letters run on into digits: a reference read out ("L-H-R-S-K-48137"), not a name
         letters = _plain(m.group())
         runs = [r for r in _NAME_RUN.finditer(text) if r.end() <= m.start() or r.start() >= m.end()]
         named = [r.span() for r in runs if any(_plain(w) == letters for w in r.group().split())]
