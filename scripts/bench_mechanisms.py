@@ -35,6 +35,11 @@ VARIANTS: dict[str, dict] = {
     "default": {},
     "no re-decoded tails": {"tail_retry_seconds": 0.0},
     "no timestamp tokens": {"timestamps": False},
+    "no timestamp tokens, no tails": {"timestamps": False, "tail_retry_seconds": 0.0},
+    "beam 3": {"beam_size": 3},
+    "beam 2": {"beam_size": 2},
+    "batch 4": {"batch_size": 4},
+    "batch 16": {"batch_size": 16},
     "no gates": NO_GATES,
     "faster-whisper VAD (0.5, 160 ms)": {"vad_threshold": 0.5, "vad_min_silence_ms": 160},
     "encoder batched on CPU": {"_batched_encoder": True},
@@ -74,19 +79,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=4, help="dev calls of evalsets/calls (half per language)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--variant", action="append", choices=list(VARIANTS),
+                        help="run only these variants (repeatable; default: all)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    names = args.variant or list(VARIANTS)
     opts = dataclasses.replace(load_config(None).asr, threads=args.threads)
     load_whisper(opts.model, opts.device, opts.compute_type, args.threads)
     data = Path(os.environ.get("QA_SHARED_DATA", ROOT.parent / "shared" / "data"))
     call = load_audio(ROOT / "recordings_sample" / "real_auto_repairs_40.flac")
     refs = (find_references(data) if data.is_dir() else []) + dev_calls(args.calls)
     out = {"load_start": os.getloadavg()[0], "variants": {}}
-    for name in VARIANTS:
+    for name in names:
         r = run(name, call, opts, "en")
         out["variants"][name] = {"call_seconds": r.seconds, "call_cpu_seconds": r.cpu_seconds, "call_words": r.words}
     out["load_after_call"] = os.getloadavg()[0]
-    for name in VARIANTS:
+    for name in names:
         row = out["variants"][name]
         for ref in refs:
             clip = load_audio(ref.path, layout=ref.layout)
