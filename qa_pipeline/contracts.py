@@ -299,7 +299,7 @@ class Score:
         return next((c for c in self.criteria if c.id == criterion_id), None)
 
 
-RoleSource = Literal["channels", "voices", "voice_sample", "given", "coach"]
+RoleSource = Literal["channels", "voices", "turns", "voice_sample", "given", "coach"]
 
 
 @dataclass

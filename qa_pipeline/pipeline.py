@@ -21,7 +21,14 @@ from qa_pipeline.base.models import load_whisper, resolve_model
 from qa_pipeline.config import QAConfig, TranscribeOptions
 from qa_pipeline.contracts import Call, CallResult, Finding, Roles, Transcript
 from qa_pipeline.errors import ConfigError, ModelError
-from qa_pipeline.stages.diarize import diarize, embed_windows, settle_roles
+from qa_pipeline.stages.diarize import (
+    diarize,
+    embed_windows,
+    settle_roles,
+    settle_roles_by_turn,
+    voice_leans,
+    voices_apart,
+)
 from qa_pipeline.stages.pii.detect import detect_pii
 from qa_pipeline.stages.rules.examples import example_transcript
 from qa_pipeline.stages.rules.intents import call_intents
@@ -134,12 +141,20 @@ def diarize_call(audio: Audio, transcript: Transcript, config: QAConfig) -> tupl
 
     The decision sits here, where both stages are at hand: ``diarize`` finds the voices and their phrase
     cues; the rules stage's classifier (trained on the pack's agent and caller sentences) says how much each
-    segment sounds said by an agent; ``settle_roles`` weighs the two. A stereo call's roles are its channels."""
+    segment sounds said by an agent; ``settle_roles`` weighs the two. Where the voices cannot be told apart, each
+    turn is decided by what it says and by the turn structure (``settle_roles_by_turn``). A stereo call's roles
+    are its channels."""
     if audio.layout != "mono":
         return transcript, Roles()
-    transcript = diarize(audio, transcript, config.diarization)
+    diarized = diarize(audio, transcript, config.diarization)
     pack = load_rule_pack(config.rule_paths(), transcript.language)
-    return settle_roles(transcript, said_by_agent(transcript, pack), config.diarization)
+    if voices_apart(diarized):
+        return settle_roles(diarized, said_by_agent(diarized, pack), config.diarization)
+    # One voice heard: each of Whisper's segments by what it says, how the turns follow each other, and the
+    # weak lean of its windows to one of two groups.
+    turns = dataclasses.replace(transcript, settings=diarized.settings)
+    return settle_roles_by_turn(turns, said_by_agent(turns, pack), config.diarization,
+                                voice_leans(audio.channels[0], turns.segments, config.diarization))
 
 
 def analyze_call(call: Call, config: QAConfig, audio: Audio | None = None,

@@ -9,6 +9,8 @@ takes the side its time span leans to, and a Whisper segment is split where the
 speaker changes between words. Finally the voice whose words sound like a
 call-centre agent (greeting, "thank you for calling", 您好 这里是…, polite
 words) — or that matches a configured agent voice sample — becomes ``agent``.
+Where only one voice is heard (two too alike), each segment is given a role by
+what it says and by the turn structure (``roles_by_turn``).
 
 The output is the same ``Transcript`` as for a stereo call, so every later stage
 works unchanged.
@@ -153,6 +155,19 @@ def cluster_two(emb: np.ndarray, opts: DiarizeOptions) -> np.ndarray | None:
     recording); subtracting their mean before clustering makes the speaker
     difference dominate (on the real phone call: 58 % -> 95 % of windows right).
     """
+    labels = split_two(emb)
+    if labels is None:
+        return None
+    share = min(np.mean(labels == 0), np.mean(labels == 1))
+    raw = _unit(np.stack([emb[labels == k].mean(axis=0) for k in (0, 1)]))
+    if float(raw[0] @ raw[1]) > opts.same_speaker_similarity or share < opts.min_speaker_share:
+        return None
+    return labels
+
+
+def split_two(emb: np.ndarray) -> np.ndarray | None:
+    """The windows' best split into two groups (0/1), however alike the two: None for fewer than four windows
+    or where one group comes out empty."""
     from sklearn.cluster import AgglomerativeClustering
 
     if len(emb) < 4:
@@ -169,11 +184,7 @@ def cluster_two(emb: np.ndarray, opts: DiarizeOptions) -> np.ndarray | None:
         if np.array_equal(new, labels):
             break
         labels = new
-    share = min(np.mean(labels == 0), np.mean(labels == 1))
-    raw = _unit(np.stack([emb[labels == k].mean(axis=0) for k in (0, 1)]))
-    if float(raw[0] @ raw[1]) > opts.same_speaker_similarity or share < opts.min_speaker_share:
-        return None
-    return labels
+    return labels if len(set(labels.tolist())) == 2 else None
 
 
 def _runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
@@ -420,9 +431,9 @@ def settle_roles(transcript: Transcript, said: list[float], opts: DiarizeOptions
                                  uncertain=confidence < opts.min_role_confidence)
     if info.get("voices", 0) < 2:
         # One voice heard: every word is given to the agent. Right for a one-sided recording, wrong where two
-        # alike voices were heard as one (on the independent calls, two synthetic voices a few per cent apart),
-        # and what is said cannot tell the two apart (the pack's classifier leans agent on whole calls): a coin
-        # toss, so that the queue says the roles are uncertain and a coach looks.
+        # alike voices were heard as one (on the independent calls, two synthetic voices a few per cent apart):
+        # a coin toss, so that the queue says the roles are uncertain. The pipeline decides such a call turn by
+        # turn instead (``settle_roles_by_turn``); this is what a caller without the audio gets.
         confidence = 0.5 if transcript.segments else 1.0
         return _with_confidence(transcript, confidence), Roles(
             source="voices", confidence=confidence, uncertain=confidence < opts.min_role_confidence)
@@ -477,3 +488,162 @@ def role_agreement(transcript: Transcript, reference: Transcript) -> float:
             total += 1
             agree += said.pop() == seg.speaker
     return agree / total if total else 1.0
+
+
+
+# --- roles per turn, where the voices cannot tell the two apart ------------------------------------------
+# When Resemblyzer hears one voice (two so alike that their centroids pass same_speaker_similarity), every word
+# went to the agent. What is said and how the turns follow each other still tell the parties apart: an agent
+# greets for the company, offers help, asks to verify; a caller gives their name and their problem; and the
+# speaker usually changes at a pause and after a question. A two-state HMM over the transcript's segments
+# (agent, caller) weighs them: each segment's text gives a likelihood ratio, each boundary a prior for a change
+# of speaker, and the windows' best split into two groups (too alike to be trusted alone) one more likelihood.
+# Weights chosen on the dev half of evalsets/calls (the one-voice Mandarin calls; docs/evaluation.md).
+TURN_TEXT_WEIGHT = 1.0  # the pack classifier's log-odds (stages/rules/roles.py), as they come
+TURN_CUE_WEIGHT = 1.0  # a phrase cue (greeting for the company, "I'm calling about…") per sqrt-word, as for voices
+TURN_FULL_WORDS = 6  # a segment shorter than this ("yes", 好的) says proportionally less about who said it
+TURN_VOICE_WEIGHT = 8.0  # per unit of a segment's lean to one of the two window groups (a lean is ~0.05-0.3)
+SWITCH_AFTER_PAUSE = 0.8  # P(another speaker) after a pause of PAUSE seconds or more
+SWITCH_IN_FLOW = 0.2  # P(another speaker) where one segment follows the last without a pause
+SWITCH_AFTER_QUESTION = 0.9  # a question is usually answered by the other party
+PAUSE = 0.3  # seconds
+# Roles decided per turn are never sure: on the dev calls they were right on 73-95 % of the words, not the
+# >= 95 % a settled call needs. Their confidence is the posterior's distance from a coin toss, halved, so it
+# stays under min_role_confidence (0.8) and the queue says "roles uncertain" for a coach to check.
+TURN_CONFIDENCE_SHARE = 0.5
+_QUESTION_END = re.compile(r"(\?|？|吗[。？?！!]?|呢[。？?]?|么[。？?]?)\s*$")
+
+
+@dataclass
+class TurnRoles:
+    """Per segment: the posterior probability that the agent said it, and the speaker it gives."""
+
+    agent_probability: list[float]
+
+    @property
+    def speakers(self) -> list[str]:
+        return ["agent" if p >= 0.5 else "caller" for p in self.agent_probability]
+
+    def confidence(self, words: list[int]) -> float:
+        """0.5 (a coin toss) to 0.5 + TURN_CONFIDENCE_SHARE / 2: the posterior of the chosen speaker, averaged
+        over the words."""
+        if not self.agent_probability or not sum(words):
+            return 0.5
+        sure = float(np.average([max(p, 1.0 - p) for p in self.agent_probability], weights=words))
+        return round(0.5 + TURN_CONFIDENCE_SHARE * (sure - 0.5), 3)
+
+
+def turn_evidence(segments: list[Segment], said: list[float]) -> np.ndarray:
+    """Per segment, the log-likelihood ratio agent:caller of what it says (phrase cues and the pack's classifier)."""
+    first = min((s.start for s in segments), default=0.0)
+    # The classifier leans to the agent on a whole call (both parties talk about the same service): what tells
+    # the turns apart is how much more agent-like one is than the call's middle segment.
+    middle = float(np.median([x for s, x in zip(segments, said) if s.text.strip()] or [0.0]))
+    out = np.zeros(len(segments))
+    for i, (seg, value) in enumerate(zip(segments, said)):
+        value -= middle
+        text = normalize_for_match(seg.text) if has_cjk(seg.text) else seg.text
+        share = min(1.0, _words(seg.text) / TURN_FULL_WORDS)
+        out[i] = share * TURN_TEXT_WEIGHT * value + TURN_CUE_WEIGHT * agent_likeness([(seg.start, text)], first)
+    return out
+
+
+def switch_probabilities(segments: list[Segment]) -> np.ndarray:
+    """P(the speaker changes) at each boundary between consecutive segments (len - 1 of them)."""
+    out = np.zeros(max(0, len(segments) - 1))
+    for i in range(1, len(segments)):
+        prev, seg = segments[i - 1], segments[i]
+        p = SWITCH_AFTER_PAUSE if seg.start - prev.end >= PAUSE else SWITCH_IN_FLOW
+        if _QUESTION_END.search(prev.text.strip()):
+            p = max(p, SWITCH_AFTER_QUESTION)
+        out[i - 1] = p
+    return out
+
+
+def roles_by_turn(segments: list[Segment], said: list[float], voice_lean: list[float] | None = None) -> TurnRoles:
+    """P(agent) for each segment (sorted by time) by forward-backward, from what each says, how they follow each
+    other, and the first speaker leaning agent (the agent answers an inbound call). ``voice_lean``: per segment,
+    how far its windows lean to one of two groups of windows (+) or the other (-); which group is the agent is
+    unknown, so both ways are tried and the likelier kept."""
+    if not segments:
+        return TurnRoles([])
+    text = turn_evidence(segments, said)
+    switch = switch_probabilities(segments)
+    if voice_lean is None:
+        return TurnRoles(_posterior(text, switch)[0])
+    lean = TURN_VOICE_WEIGHT * np.asarray(voice_lean, dtype=float)
+    best = max((_posterior(text + sign * lean, switch) for sign in (1.0, -1.0)), key=lambda r: r[1])
+    return TurnRoles(best[0])
+
+
+def _posterior(llr: np.ndarray, switch: np.ndarray) -> tuple[list[float], float]:
+    """Per segment P(agent), and the log-likelihood of the whole, for agent:caller log-likelihood ratios ``llr``."""
+    emit = np.stack([llr / 2, -llr / 2], axis=1)  # log-likelihoods of (agent, caller), up to a constant
+    n = len(llr)
+    fwd = np.zeros((n, 2))
+    fwd[0] = np.log([1 / (1 + np.exp(-FIRST_SPEAKER_BONUS)), 1 / (1 + np.exp(FIRST_SPEAKER_BONUS))]) + emit[0]
+    for i in range(1, n):
+        fwd[i] = emit[i] + _logsum(fwd[i - 1][:, None] + _log_transition(switch[i - 1]))
+    bwd = np.zeros((n, 2))
+    for i in range(n - 2, -1, -1):
+        bwd[i] = _logsum((_log_transition(switch[i]) + (emit[i + 1] + bwd[i + 1])[None, :]).T)
+    post = fwd + bwd
+    post -= post.max(axis=1, keepdims=True)
+    prob = np.exp(post[:, 0]) / np.exp(post).sum(axis=1)
+    return [round(float(p), 4) for p in prob], float(_logsum(fwd[-1]))
+
+
+def _log_transition(p_switch: float) -> np.ndarray:
+    stay, switch = np.log(1.0 - p_switch), np.log(p_switch)
+    return np.array([[stay, switch], [switch, stay]])
+
+
+def _logsum(x: np.ndarray) -> np.ndarray:
+    """log-sum-exp over the first axis."""
+    m = x.max(axis=0)
+    return m + np.log(np.exp(x - m).sum(axis=0))
+
+
+def voice_leans(samples: np.ndarray, segments: list[Segment], opts: DiarizeOptions | None = None) -> list[float] | None:
+    """Per segment, the mean lean of the speech windows centred in it to one of the windows' two best groups
+    (``split_two``, without the test that the two are distinct voices); None where they cannot be split."""
+    opts = opts or DiarizeOptions()
+    starts = _window_starts(_speech_regions(samples, opts), len(samples) / RATE, opts)
+    emb = embed_windows(samples, starts, opts.window)
+    labels = split_two(emb)
+    if labels is None:
+        return None
+    centred = _unit(emb - emb.mean(axis=0))
+    sims = centred @ _unit(np.stack([centred[labels == k].mean(axis=0) for k in (0, 1)])).T
+    diff, mids = sims[:, 0] - sims[:, 1], np.asarray(starts) + opts.window / 2
+    out = []
+    for seg in segments:
+        inside = (mids > seg.start) & (mids < seg.end)
+        out.append(float(diff[inside].mean()) if inside.any()
+                   else float(diff[np.argmin(np.abs(mids - (seg.start + seg.end) / 2))]))
+    return out
+
+
+def voices_apart(transcript: Transcript) -> bool:
+    """Whether ``diarize`` heard two voices it could tell apart; if not, roles are decided per turn."""
+    info = transcript.settings.get("diarization") or {}
+    return info.get("roles_by") == "voice_sample" or info.get("voices", 0) >= 2
+
+
+def settle_roles_by_turn(transcript: Transcript, said: list[float], opts: DiarizeOptions | None = None,
+                         voice_lean: list[float] | None = None) -> tuple[Transcript, Roles]:
+    """Roles per segment where the voices cannot tell the speakers apart (``roles_by_turn``); ``said`` as for
+    ``settle_roles``; ``voice_lean`` per segment as ``voice_leans`` gives it. The confidence follows the words'
+    mean posterior, under min_role_confidence (TURN_CONFIDENCE_SHARE), so the queue says roles are uncertain."""
+    opts = opts or DiarizeOptions()
+    order = sorted(range(len(transcript.segments)), key=lambda i: (transcript.segments[i].start,
+                                                                    transcript.segments[i].end))
+    segments = [transcript.segments[i] for i in order]
+    turns = roles_by_turn(segments, [said[i] for i in order],
+                          None if voice_lean is None else [voice_lean[i] for i in order])
+    confidence = turns.confidence([_words(s.text) for s in segments]) if segments else 1.0
+    labelled = [dataclasses.replace(s, speaker=spk) for s, spk in zip(segments, turns.speakers)]
+    settings = dict(transcript.settings)
+    settings["diarization"] = {**settings.get("diarization", {}), "roles_by": "turns", "role_confidence": confidence}
+    out = dataclasses.replace(transcript, segments=labelled, settings=settings)
+    return out, Roles(source="turns", confidence=confidence, uncertain=bool(confidence < opts.min_role_confidence))
