@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from qa_pipeline.base.e5 import embed  # noqa: E402
+from qa_pipeline.stages.rules import intents  # noqa: E402
 from qa_pipeline.stages.rules.intents import (  # noqa: E402
     PACKAGED_MODELS,
     agent_index,
@@ -37,6 +38,9 @@ def main() -> None:
         path = DEFAULTS_DIR / language / "intents.npz"
         write_npz(path, vectors)
         print(f"{path}: {len(vectors)} examples")
+        # The indexes built above hold the vectors read before this write (or a cache dir's): drop them so the
+        # classifiers are fitted on, and named by, the vectors just shipped, which is what a fresh process reads.
+        intents._indexes.clear()
         for index in (agent_index(pack), caller_index(pack)):  # now from the file just written
             if index.model is not None:
                 model_path = PACKAGED_MODELS / f"{classifier_digest(index.vectors, index.labels)}.npz"
