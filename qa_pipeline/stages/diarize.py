@@ -646,4 +646,5 @@ def settle_roles_by_turn(transcript: Transcript, said: list[float], opts: Diariz
     settings = dict(transcript.settings)
     settings["diarization"] = {**settings.get("diarization", {}), "roles_by": "turns", "role_confidence": confidence}
     out = dataclasses.replace(transcript, segments=labelled, settings=settings)
-    return out, Roles(source="turns", confidence=confidence, uncertain=bool(confidence < opts.min_role_confidence))
+    # Never settled, whatever min_role_confidence an admin sets: roles decided turn by turn are for a coach to check.
+    return out, Roles(source="turns", confidence=confidence, uncertain=bool(segments))

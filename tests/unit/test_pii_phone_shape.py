@@ -78,7 +78,7 @@ def test_a_question_that_is_no_question_or_not_the_turn_before_types_nothing():
     ("en", [("caller", "It's 212 555 0183, the order number.")]),
     ("en", [("caller", "Policy 07700 900123, it renews next month.")]),
     ("en", [("agent", "What's your account number?"), ("caller", "212 555 0183")]),
-    ("en", [("agent", "Can I take the tracking number?"), ("caller", "Filler words here to pass the time " * 4),
+    ("en", [("agent", "Can I take the tracking number?"), ("caller", "Filler words here to fill up the line " * 4),
             ("caller", "02079460123")]),
     ("en", [("agent", "The balance is 212 555 0183 points, believe it or not.")]),
     ("zh", [("agent", "您的订单号是多少？"), ("caller", "13812345678")]),
@@ -114,3 +114,24 @@ def test_on_a_mono_call_the_question_and_the_answer_come_from_the_diarized_turns
     tr = transcript("en", ("agent", "Can I take the tracking number?"),
                     ("caller", "Sure, it's two one two, five five five, zero one eight three."))
     assert detect_pii(tr, mono) == []
+
+
+def test_a_measure_or_identifier_word_in_a_question_about_a_phone_does_not_untype_the_phone():
+    # "date" and 日期 after the phone cue, "time" in the answer: the number is still the phone asked for.
+    assert phones("en", ("agent", "Can I take your phone number and date of birth?"),
+                  ("caller", "Yeah, any time. It's 07700 900123.")) == [("phone", "uk_mobile")]
+    assert phones("zh", ("agent", "请问您的手机号和出生日期？"), ("caller", "13812345678。")) == [("phone", "cn_mobile")]
+    # The account is what the number is on, not what the number is.
+    assert phones("en", ("agent", "The number we have on the account is 07700 900123, is that right?")) \
+        == [("phone", "uk_mobile")]
+
+
+def test_a_cue_after_a_number_that_introduces_the_next_number_is_the_next_numbers():
+    found = phones("en", ("agent", "Where can we get hold of you?"),
+                   ("caller", "It's 07700 900123, and my account number is 4827 1933."))
+    assert found == [("phone", "uk_mobile")]
+    assert phones("en", ("caller", "2125550183 is the order number.")) == []
+
+
+def test_a_question_for_a_number_a_noun_names_is_not_a_question_for_a_phone():
+    assert phones("en", ("agent", "What's the receipt number?"), ("caller", "Five one two, five five, zero one four seven.")) == []

@@ -14,8 +14,7 @@ import re
 
 from qa_pipeline.base.textnorm import normalize_for_match
 from qa_pipeline.contracts import Segment, Transcript
-
-MIXED = "*"  # units.MIXED: a mono call's one stream, whose numbers any speaker's words may follow
+from qa_pipeline.stages.pii.units import MIXED  # a mono call's one stream, whose numbers any speaker's words may follow
 
 CONTEXT_SECONDS = 8.0  # how far before a number its cue may be (the other party's question included)
 
@@ -33,8 +32,6 @@ CUES: dict[str, tuple[str, ...]] = {
         "meter", "membership number", "customer number", "member number", "staff number", "extension",
         "会员卡", "储值卡", "礼品卡", "购物卡", "积分卡", "加油卡", "公交卡", "sim card", "gift card", "loyalty card",
         "membership card", "library card", "reward card", "rewards card",
-        # an amount, a time or a date: a number said after these is no identifier, whatever its shape
-        "amount", "balance", "total", "price", "date", "time", "o'clock", "日期", "时间", "余额", "总共",
     ),
     "bank_card": ("卡号", "银行卡", "信用卡", "借记卡", "储蓄卡", "卡的号码", "卡", "card number", "credit card",
                   "debit card", "long number on the card", "number on the card", "card ending", "card", "visa",
@@ -119,49 +116,71 @@ ANSWER_SECONDS = 15.0  # a number this long into an answer turn may still be the
 QUESTION_GAP = 10.0  # an answer starting later than this after the question ended answers nothing
 
 
-# An identifier's noun right before its number ("the order was 88213", "policy 07700 900123"): said anywhere
-# else in a sentence these nouns are no cue ("the mobile number on the account" asks for a phone), so they are
-# read only in the last words before the number.
+# An identifier's noun right before its number ("the order was 88213", "policy 07700 900123"), or an amount's, a
+# time's or a date's ("the total is 2125550183"): said anywhere else in a sentence these nouns are no cue ("the
+# mobile number on the account" asks for a phone; "your phone number and date of birth?" asks for a phone
+# first), so they count only as the speaker's last words before the number, said right before it, and not as
+# the object of a preposition ("the number we have on the account is …" is the account's phone).
 _IDENTIFIER_NOUN = r"(?<![a-z])(order|policy|account|reference|ref|ticket|case|claim|booking|invoice|tracking|" \
                    r"consignment|serial|model|listing|member|membership|customer|staff)(?![a-z])"
-_NOUN_JUST_BEFORE = re.compile(_IDENTIFIER_NOUN + r"( (no|number|numbers|num|id|code))?( (is|was|s|of))?$")
+_MEASURE_NOUN = r"(?<![a-z])(amount|balance|total|price|date|time)(?![a-z])|日期|时间|余额|总共"
+_NOUN_AT_END = re.compile(rf"({_IDENTIFIER_NOUN}|{_MEASURE_NOUN})( (no|number|numbers|num|id|code))?( (is|was|s|of))?$")
+_PREPOSITION_AT_END = re.compile(r"(^| )(on|for|under|in|about|with|to|of)( (the|my|your|this|our|that|an|a))?$")
 JUST_BEFORE_WORDS = 3
+JUST_BEFORE_SECONDS = 1.5  # the noun's last word ends at most this long before the number
 
 
 def noun_just_before(transcript: Transcript, start: float, speaker: str) -> str | None:
-    """``not_pii`` when one of the speaker's last words before ``start`` names an identifier, else None."""
-    said = [w.text for seg in transcript.segments if speaker in (MIXED, seg.speaker)
-            for w in seg.words or [] if start - CONTEXT_SECONDS <= w.start < start]
-    text = normalize_for_match(" ".join(said[-JUST_BEFORE_WORDS:]))
-    return "not_pii" if _NOUN_JUST_BEFORE.search(text) else None
+    """``not_pii`` when the speaker's last words right before ``start`` name an identifier, an amount, a time or
+    a date, else None."""
+    words = [w for seg in transcript.segments if speaker in (MIXED, seg.speaker)
+             for w in seg.words or [] if start - CONTEXT_SECONDS <= w.start < start]
+    words.sort(key=lambda w: w.start)
+    if not words or start - words[-1].end > JUST_BEFORE_SECONDS:
+        return None
+    said = normalize_for_match(" ".join(w.text for w in words[-JUST_BEFORE_WORDS - 2:]))
+    match = _NOUN_AT_END.search(" ".join(said.split()[-JUST_BEFORE_WORDS:]))
+    if match is None:
+        return None
+    lead = said[: len(said) - len(match.group())].strip()
+    if _PREPOSITION_AT_END.search(lead):
+        return None  # "… on the account is 0770…": the account's number, not an account number
+    return "not_pii"
 
 
 def cue_after(transcript: Transcript, end: float, speaker: str) -> str | None:
-    """``not_pii`` when the same speaker's words right after a number say it is an order, a policy, a time…
-    ("2125550183 is the order number"), up to the next digit; None otherwise. Only identifiers are read after
-    a number: "call me on 212 555 0183 any time" is a phone, so this is for numbers no cue before typed."""
+    """``not_pii`` when the same speaker's words right after a number begin by saying it is an order, a policy…
+    ("2125550183 is the order number", "…0183, that's the reference"); None otherwise. Only what the words
+    begin with counts: in "07700 900123, and my account number is 4827…" the account number is the next
+    number's, and "call me on 212 555 0183 any time" is a phone."""
     said: list[str] = []
-    for seg in transcript.segments:
+    for seg in sorted(transcript.segments, key=lambda s: s.start):
         if (seg.speaker != speaker and speaker != MIXED) or seg.end < end or seg.start > end + AFTER_SECONDS:
             continue
-        for w in seg.words or []:
-            if not end <= w.start <= end + AFTER_SECONDS:
-                continue
-            if any(ch.isdigit() for ch in w.text):
-                break  # the next number's cue is the next number's
-            said.append(w.text)
+        words = [w for w in seg.words or [] if end <= w.start <= end + AFTER_SECONDS]
+        digit = next((k for k, w in enumerate(words) if any(ch.isdigit() for ch in w.text)), None)
+        said += [w.text for w in words[:digit]]
+        if digit is not None:
+            break  # the next number's cue is the next number's
     text = normalize_for_match(" ".join(said))
-    hits = [phrase for phrase in CUES["not_pii"] if phrase not in _NOT_AFTER and _cue_pattern(phrase).search(text)]
+    text = re.sub(r"^((is|was|that s|that is|it s|it is|thats|its|which is|being)( the| my| your| our)? ?)", "", text)
+    text = re.sub(r"^(the|my|your|our) ", "", text)
+    hits = [phrase for phrase in CUES["not_pii"] if phrase not in _NOT_AFTER and _cue_pattern(phrase).match(text)]
     return "not_pii" if hits else None
 
 
-_NOT_AFTER = {"time", "时间", "total", "总共", "extension"}  # "…0183 any time", "…0183, extension 42": still a phone
+_NOT_AFTER = {"extension"}  # "…0183, extension 42": still a phone
 
 
 # What a question asks for when it names no type: a number, or a way to reach the caller ("where can we get
 # hold of you?", 「怎么联系您」). Asked for in the turn before an answer, either makes the answer a phone.
 _ASKS_FOR_NUMBER = re.compile(r"(?<![a-z])(number|digits|contact|reach|get hold of|get through to|get back to|"
                               r"call (you|back)|ring (you|back)|text (you|back)|号码|联系|打给|回电|回拨|找到您|找您)(?![a-z])")
+# "<word> number": a phone's only where the word qualifies a number rather than naming what it belongs to.
+_NAMED_NUMBER = re.compile(r"(?<![a-z])([a-z]+) (number|no)(?![a-z])")
+_NUMBER_QUALIFIERS = {"a", "the", "your", "my", "his", "her", "their", "our", "best", "good", "another", "other",
+                      "which", "what", "that", "this", "same", "new", "old", "different", "alternative", "correct",
+                      "right", "direct", "daytime", "evening", "home", "work", "office", "backup", "second", "main"}
 _QUESTION = re.compile(r"[?？]|[吗呢]\s*$|^(what|which|where|how|is|are|can|could|would|may|do|does|did|have|has|"
                        r"please|请|麻烦|能不能|可以|方便)(?![a-z])|(告诉|报|提供|留)(一下|个|下)")
 
@@ -201,4 +220,7 @@ def asked_type(transcript: Transcript, start: float, speaker: str) -> str | None
         return named[2]
     if re.search(_IDENTIFIER_NOUN, text):
         return "not_pii"  # "Can you tell me the order ID please?": a question may name what it asks for once
+    named_number = _NAMED_NUMBER.search(text)
+    if named_number and named_number.group(1) not in _NUMBER_QUALIFIERS:
+        return "not_pii"  # "what's the receipt number?": a number named by a noun no cue knows is that thing's
     return "phone" if _ASKS_FOR_NUMBER.search(text) else None
