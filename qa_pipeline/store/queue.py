@@ -16,7 +16,7 @@ from typing import Any, get_args
 from qa_pipeline.config import QueueConfig
 from qa_pipeline.contracts import FindingKind
 from qa_pipeline.errors import ConflictError, NotFoundError, ValidationError
-from qa_pipeline.store import validate
+from qa_pipeline.store import clock, validate
 from qa_pipeline.store.users import REVIEWERS, require_role
 
 SEVERITY_POINTS = {"critical": 30.0, "major": 15.0, "minor": 5.0}
@@ -106,7 +106,7 @@ def rebuild_queue(store: Any, config: QueueConfig | None = None) -> int:
     for call_id in exemplary:
         row = next(r for r in rows if r["call_id"] == call_id)
         items.setdefault(call_id, {**row, "priority": 0.5, "reason": "exemplary call for training", "source": "exemplary"})
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    stamp = clock.now()
     with store.transaction():
         for call_id, it in items.items():
             conn.execute(
