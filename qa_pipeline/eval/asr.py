@@ -241,6 +241,12 @@ def hypothesis_text(transcript: Transcript, n_channels: int) -> list[str]:
     return [" ".join(s.text for s in transcript.segments if s.speaker == role) for role in roles]
 
 
+def in_file_order(texts: list[str], agent_channel: int | None) -> list[str]:
+    """Per-channel texts of audio loaded with ``agent_channel`` (whose channels are [agent, caller]) in the
+    file's channel order, the order of ``Reference.channel_texts``."""
+    return texts[::-1] if len(texts) == 2 and agent_channel == 1 else texts
+
+
 def score_clip(ref: Reference, opts: TranscribeOptions, profile: str) -> ClipScore:
     audio = load_audio(ref.path, layout=ref.layout)
     transcript = transcribe_cached(audio, dataclasses.replace(opts, language=ref.language))

@@ -25,7 +25,7 @@ from qa_pipeline.base.models import load_whisper
 from qa_pipeline.batch.discover import discover
 from qa_pipeline.batch.nightly import BatchOptions, run_nightly
 from qa_pipeline.config import QAConfig
-from qa_pipeline.eval.asr import Reference, hypothesis_text, sample_references
+from qa_pipeline.eval.asr import Reference, hypothesis_text, in_file_order, sample_references
 from qa_pipeline.eval.peers import PEERS, score, transcribe_peer
 from qa_pipeline.store.db import Store
 
@@ -107,6 +107,7 @@ def bench_pipeline(source: Path, config: QAConfig, workers: int, threads: int,
                 result = store.current_result(call_id)
                 if result is not None:
                     texts = hypothesis_text(result.transcript, 2 if result.call.layout == "stereo" else 1)
+                    texts = in_file_order(texts, result.call.agent_channel)
                     scored.append((ref.language, *score(ref, texts)))
             store.close()
     finally:
@@ -157,6 +158,7 @@ def bench_peer(name: str, source: Path, config: QAConfig, threads: int,
             language = call.language if call.language not in ("", "auto") else None
             start = time.perf_counter()
             texts, _ = transcribe_peer(name, model, audio, language)
+            texts = in_file_order(texts, audio.agent_channel)
             total_wall += time.perf_counter() - start
             total_audio += audio.duration
             calls += 1

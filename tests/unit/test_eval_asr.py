@@ -63,3 +63,19 @@ def test_a_peer_is_scored_per_channel_or_as_a_mono_mix_in_the_order_spoken() -> 
     assert score(ref, ["hello how can I help my card is lost"])[0] > 0
     untimed = Reference("y", Path("y.wav"), "en", ["ask not what your country can do"])
     assert score(untimed, ["ask not what your country can do"]) == (0, 7)
+
+
+def test_texts_of_audio_loaded_agent_first_are_scored_against_the_files_channels() -> None:
+    # The nightly loads a call with its manifest's agent_channel, so its transcript (and a peer's per-channel
+    # texts) come agent first; the reference keeps the file's channel order. Scored unswapped, a call whose
+    # agent is on channel 1 counts every character as wrong (the sample Mandarin CER doubled).
+    from qa_pipeline.eval.asr import in_file_order, sample_references
+    from qa_pipeline.eval.peers import score
+    from tests.conftest import SAMPLES
+
+    activation = {r.id: r for r in sample_references(SAMPLES)}["samples/zh_compliant_activation"]
+    agent_first = [activation.channel_texts[1], activation.channel_texts[0]]
+    errors, length = score(activation, in_file_order(agent_first, 1))
+    assert errors == 0 and length > 100
+    assert score(activation, agent_first)[0] > length / 2
+    assert in_file_order(["only"], 1) == ["only"] and in_file_order(["a", "b"], 0) == ["a", "b"]
